@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+
+/// Which way a message went.
+public enum Direction: String, Sendable, Codable, CaseIterable {
+    case inboundQuery = "inbound-query"
+    case inboundSend = "inbound-send"
+    case outboundRelay = "outbound-relay"
+    case admin
+}
+
+/// What a request handler knows about an exchange before it is logged.
+public struct EntryDraft: Sendable, Hashable {
+    public var messageId: UUID
+    public var correlationId: UUID?
+    public var partner: String?
+    public var certificateFingerprint: String?
+    public var direction: Direction
+    public var contract: String?
+    public var operation: String?
+    public var purpose: String?
+    public var caseReference: String?
+    public var subjectReference: String?
+    public var status: Int
+    public var problemType: String?
+    public var requestDigest: String
+    public var responseDigest: String?
+
+    public init(
+        messageId: UUID, correlationId: UUID? = nil, partner: String?, certificateFingerprint: String?, direction: Direction,
+        contract: String?, operation: String?, purpose: String?, caseReference: String?, subjectReference: String?,
+        status: Int, problemType: String?, requestDigest: String, responseDigest: String?
+    ) {
+        self.messageId = messageId
+        self.correlationId = correlationId
+        self.partner = partner
+        self.certificateFingerprint = certificateFingerprint
+        self.direction = direction
+        self.contract = contract
+        self.operation = operation
+        self.purpose = purpose
+        self.caseReference = caseReference
+        self.subjectReference = subjectReference
+        self.status = status
+        self.problemType = problemType
+        self.requestDigest = requestDigest
+        self.responseDigest = responseDigest
+    }
+}
+
+/// A committed entry of the message log: the draft, its place in the chain and its hash.
+public struct LogEntry: Sendable, Hashable {
+    public var seq: Int64
+    /// Microseconds since the Unix epoch, as the writer stamped it.
+    public var recordedAt: Int64
+    public var draft: EntryDraft
+    /// Hex SHA-256 of the previous entry (64 zeros for the first).
+    public var prevHash: String
+    public var entryHash: String
+
+    public init(seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, entryHash: String) {
+        self.seq = seq
+        self.recordedAt = recordedAt
+        self.draft = draft
+        self.prevHash = prevHash
+        self.entryHash = entryHash
+    }
+
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// SHA-256 over a length-prefixed encoding of every field and the previous hash (format `jisr-log/1`).
+    ///
+    /// Length prefixes make the encoding unambiguous (no field can bleed into the next); the seq is inside,
+    /// so an entry cannot be moved to another place in the chain without changing its hash.
+    public static func hash(seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String) -> String {
+        var bytes: [UInt8] = Array("jisr-log/1".utf8)
+        bytes.reserveCapacity(512)
+        func field(_ text: String?) {
+            guard let text else {
+                bytes.append(contentsOf: [0xFF, 0xFF, 0xFF, 0xFF])
+                return
+            }
+            let utf8 = Array(text.utf8)
+            withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: utf8)
+        }
+        field(String(seq))
+        field(String(recordedAt))
+        field(draft.messageId.uuidString.lowercased())
+        field(draft.correlationId?.uuidString.lowercased())
+        field(draft.partner)
+        field(draft.certificateFingerprint)
+        field(draft.direction.rawValue)
+        field(draft.contract)
+        field(draft.operation)
+        field(draft.purpose)
+        field(draft.caseReference)
+        field(draft.subjectReference)
+        field(String(draft.status))
+        field(draft.problemType)
+        field(draft.requestDigest)
+        field(draft.responseDigest)
+        field(prevHash)
+        return SHA256.hash(data: bytes).hex
+    }
+
+    public var computedHash: String { Self.hash(seq: seq, recordedAt: recordedAt, draft: draft, prevHash: prevHash) }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Lower-case hexadecimal.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var output: [UInt8] = []
+        for byte in self {
+            output.append(digits[Int(byte >> 4)])
+            output.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
+
+extension Digest {
+    public var hex: String { Array(self).hex }
+}
+
+/// Hex SHA-256 of a body, as entries record request and response digests.
+public func sha256Hex(_ bytes: some DataProtocol) -> String { SHA256.hash(data: bytes).hex }
+
+/// Turns a person's identifier into a subject reference: HMAC-SHA256 under the gateway's subject key.
+///
+/// The log can then answer "who accessed this person" (compute the reference, look it up) without ever
+/// holding the identifier; without the key, references cannot be reversed by trying identifiers.
+public struct SubjectReferencer: Sendable {
+    private let key: [UInt8]
+
+    public init(key: [UInt8]) {
+        precondition(key.count >= 32, "the subject key must be at least 256 bits")
+        self.key = key
+    }
+
+    /// `kind` distinguishes identifier spaces (`nationalId`, `passport`, `nssf`), so equal strings never collide.
+    public func reference(kind: String, identifier: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Array("\(kind):\(identifier)".utf8), using: SymmetricKey(data: key)).hex
+    }
+}
+
+extension HashedAuthenticationCode {
+    var hex: String { Array(self).hex }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The outcome of walking the whole chain.
+public struct VerificationReport: Sendable {
+    public let verified: Int64
+    public let headHash: String
+    public let firstBreak: ChainBreak?
+}
+
+/// Reads the message log: single entries for receipts and tests, and the whole chain for verification.
+public struct LogReader: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// The committed entry for a message, if any.
+    public func entry(messageId: UUID) async throws -> LogEntry? {
+        let rows = try await client.query(
+            "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE message_id = \(messageId) ORDER BY seq LIMIT 1",
+            logger: logger)
+        for try await row in rows { return try MessageLogStore.decode(row) }
+        return nil
+    }
+
+    public func count() async throws -> Int64 {
+        let rows = try await client.query("SELECT count(*) FROM message_log", logger: logger)
+        for try await count in rows.decode(Int64.self) { return count }
+        return 0
+    }
+
+    /// Walks every entry in seq order; `progress` is called with the number verified every `progressEvery` entries.
+    public func verify(batchSize: Int = 20_000, progressEvery: Int64 = 100_000, progress: (Int64) -> Void = { _ in }) async throws -> VerificationReport {
+        var auditor = ChainAuditor()
+        var after: Int64 = Int64.min
+        var seen: Int64 = 0
+        while true {
+            let rows = try await client.query(
+                "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE seq > \(after) ORDER BY seq LIMIT \(batchSize)",
+                logger: logger)
+            var fetched = 0
+            for try await row in rows {
+                fetched += 1
+                let entry: LogEntry
+                do { entry = try MessageLogStore.decode(row) } catch let error as LogDecodingError {
+                    return VerificationReport(
+                        verified: auditor.verified, headHash: auditor.headHash,
+                        firstBreak: ChainBreak(seq: error.seq, kind: .modified, reason: "it holds a value Jisr never writes"))
+                }
+                after = entry.seq
+                seen += 1
+                if seen % progressEvery == 0 { progress(seen) }
+                if let found = auditor.feed(entry) {
+                    return VerificationReport(verified: auditor.verified, headHash: auditor.headHash, firstBreak: found)
+                }
+            }
+            if fetched < batchSize { break }
+        }
+        let found = auditor.finish()
+        return VerificationReport(verified: auditor.verified, headHash: auditor.headHash, firstBreak: found)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The log could not be written; the exchange that asked must not proceed (503).
+public struct LogUnavailableError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "message log unavailable: \(reason)" }
+}
+
+/// Tuning for the single log writer.
+public struct LogWriterConfiguration: Sendable {
+    /// Most entries committed in one transaction.
+    public var maximumBatch: Int = 256
+    /// How long an append may wait for its commit before the request is answered 503.
+    public var commitTimeout: Duration = .seconds(5)
+
+    public init() {}
+}
+
+/// The only writer of the message log: appends from concurrent requests are committed together.
+///
+/// Each caller waits until its entry is durable (group commit: one transaction and one fsync for every
+/// entry that arrived while the previous batch was being written). The chain head is read inside the
+/// transaction under an advisory lock, so several Jisr processes sharing one database still build one chain.
+public final class LogWriter: Service, Sendable {
+    private struct Pending {
+        let draft: EntryDraft
+        let continuation: CheckedContinuation<LogEntry, any Error>
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var closed = false
+    }
+
+    private let client: PostgresClient
+    private let logger: Logger
+    private let configuration: LogWriterConfiguration
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    public init(client: PostgresClient, configuration: LogWriterConfiguration = .init(), logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Appends one entry and returns it once it is committed; throws `LogUnavailableError` otherwise.
+    public func append(_ draft: EntryDraft) async throws -> LogEntry {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = state.withLock { state -> Bool in
+                guard !state.closed else { return false }
+                state.pending.append(Pending(draft: draft, continuation: continuation))
+                return true
+            }
+            if accepted {
+                wake.yield()
+            } else {
+                continuation.resume(throwing: LogUnavailableError(reason: "the log writer has stopped"))
+            }
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            for await _ in wakeups {
+                await drain()
+            }
+            // Stopped: commit what arrived last, then refuse further appends.
+            await drain()
+        } onGracefulShutdown: {
+            self.wake.finish()
+        }
+        let leftovers = state.withLock { state -> [Pending] in
+            state.closed = true
+            defer { state.pending = [] }
+            return state.pending
+        }
+        for item in leftovers { item.continuation.resume(throwing: LogUnavailableError(reason: "the log writer has stopped")) }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [Pending] in
+                let count = min(state.pending.count, configuration.maximumBatch)
+                defer { state.pending.removeFirst(count) }
+                return Array(state.pending.prefix(count))
+            }
+            if batch.isEmpty { return }
+            do {
+                let entries = try await commitWithTimeout(batch.map(\.draft))
+                for (item, entry) in zip(batch, entries) { item.continuation.resume(returning: entry) }
+            } catch {
+                logger.error("message log commit failed", metadata: ["jisr.batch": "\(batch.count)", "jisr.error": "\(String(reflecting: type(of: error)))"])
+                let failure = error as? LogUnavailableError ?? LogUnavailableError(reason: "the database did not accept the entries")
+                for item in batch { item.continuation.resume(throwing: failure) }
+            }
+        }
+    }
+
+    private func commitWithTimeout(_ drafts: [EntryDraft]) async throws -> [LogEntry] {
+        try await withThrowingTaskGroup(of: [LogEntry]?.self) { group in
+            group.addTask { try await self.commit(drafts) }
+            group.addTask {
+                try await Task.sleep(for: self.configuration.commitTimeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let entries = first else {
+                throw LogUnavailableError(reason: "commit timed out")
+            }
+            return entries
+        }
+    }
+
+    private func commit(_ drafts: [EntryDraft]) async throws -> [LogEntry] {
+        try await client.withTransaction(logger: logger) { connection -> [LogEntry] in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(MessageLogStore.chainLock))", logger: logger)
+            var (seq, prevHash) = try await MessageLogStore.head(on: connection, logger: logger)
+            let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+            var entries: [LogEntry] = []
+            entries.reserveCapacity(drafts.count)
+            for draft in drafts {
+                seq += 1
+                let hash = LogEntry.hash(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash)
+                entries.append(LogEntry(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash, entryHash: hash))
+                prevHash = hash
+            }
+            try await MessageLogStore.insert(entries, on: connection, logger: logger)
+            return entries
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Storage
+
+/// The message log's tables.
+///
+/// `seq` is gapless and assigned by the single writer; hashes are hex text so that anyone with `psql` can
+/// read and recompute them. The table is append-only for the application role; the chain makes any change
+/// by someone else visible to `jisr log verify`.
+public enum MessageLogSchema {
+    public static let migrations: [Migration] = [
+        Migration(
+            module: "message-log", version: 1, name: "message log",
+            statements: [
+                """
+                CREATE TABLE message_log (
+                    seq bigint PRIMARY KEY,
+                    recorded_at bigint NOT NULL,
+                    message_id uuid NOT NULL,
+                    correlation_id uuid,
+                    partner text,
+                    certificate_fingerprint text,
+                    direction text NOT NULL,
+                    contract text,
+                    operation text,
+                    purpose text,
+                    case_reference text,
+                    subject_reference text,
+                    status integer NOT NULL,
+                    problem_type text,
+                    request_digest text NOT NULL,
+                    response_digest text,
+                    prev_hash text NOT NULL,
+                    entry_hash text NOT NULL
+                )
+                """,
+                "CREATE INDEX message_log_message_id ON message_log (message_id)",
+                "CREATE INDEX message_log_subject ON message_log (subject_reference) WHERE subject_reference IS NOT NULL",
+                "CREATE INDEX message_log_partner ON message_log (partner, seq)",
+            ])
+    ]
+}

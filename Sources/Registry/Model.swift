@@ -1,0 +1,101 @@
+import Foundation
+import Schemas
+
+/// Where a partner stands; only `active` partners exchange data.
+public enum PartnerStatus: String, Sendable, Codable, CaseIterable {
+    case pending, active, suspended, retired
+}
+
+/// An institution Jisr exchanges with.
+public struct Partner: Sendable, Hashable, Codable {
+    public var id: String
+    public var nameAr: String
+    public var nameEn: String
+    public var country: String
+    public var status: PartnerStatus
+    public var adapter: String
+    public var endpoint: String?
+
+    public init(id: String, nameAr: String, nameEn: String, country: String, status: PartnerStatus, adapter: String = "standard", endpoint: String? = nil) {
+        self.id = id
+        self.nameAr = nameAr
+        self.nameEn = nameEn
+        self.country = country
+        self.status = status
+        self.adapter = adapter
+        self.endpoint = endpoint
+    }
+
+    /// `CC-ABBREV`: an ISO 3166 alpha-2 country code, a hyphen, 2–12 upper-case letters or digits.
+    public static func isValidID(_ id: String) -> Bool {
+        id.wholeMatch(of: /[A-Z]{2}-[A-Z0-9]{2,12}/) != nil
+    }
+}
+
+/// A client certificate registered to a partner; its SHA-256 fingerprint is the partner's identity.
+public struct PartnerCertificate: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Codable { case active, revoked }
+
+    public var fingerprint: String
+    public var partnerID: String
+    public var subject: String
+    public var notBefore: Date
+    public var notAfter: Date
+    public var status: Status
+
+    public init(fingerprint: String, partnerID: String, subject: String, notBefore: Date, notAfter: Date, status: Status = .active) {
+        self.fingerprint = fingerprint
+        self.partnerID = partnerID
+        self.subject = subject
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.status = status
+    }
+}
+
+/// A purpose a partner can invoke, with the legal basis that allows it.
+public struct Purpose: Sendable, Hashable, Codable {
+    public var code: String
+    public var descriptionAr: String
+    public var descriptionEn: String
+    public var legalBasis: String
+
+    public init(code: String, descriptionAr: String, descriptionEn: String, legalBasis: String) {
+        self.code = code
+        self.descriptionAr = descriptionAr
+        self.descriptionEn = descriptionEn
+        self.legalBasis = legalBasis
+    }
+}
+
+/// What one partner may do with one contract version under an MoU.
+public struct Agreement: Sendable, Hashable, Codable {
+    public enum Operation: String, Sendable, Codable, CaseIterable { case query, receive, send }
+
+    public var id: Int64
+    public var partnerID: String
+    public var contract: ContractID
+    public var operations: Set<Operation>
+    public var purposes: Set<String>
+    public var fields: [String]
+    public var validFrom: Date
+    public var validUntil: Date
+    public var mouReference: String
+    public var rateLimitPerMinute: Int?
+
+    public init(
+        id: Int64 = 0, partnerID: String, contract: ContractID, operations: Set<Operation>, purposes: Set<String>, fields: [String],
+        validFrom: Date, validUntil: Date, mouReference: String, rateLimitPerMinute: Int? = nil
+    ) {
+        self.id = id
+        self.partnerID = partnerID
+        self.contract = contract
+        self.operations = operations
+        self.purposes = purposes
+        self.fields = fields
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.mouReference = mouReference
+        self.rateLimitPerMinute = rateLimitPerMinute
+    }
+}

@@ -1,0 +1,56 @@
+import Storage
+
+/// The registry's tables: partners, their certificates, purposes and agreements.
+///
+/// Every change bumps `registry_version` (by trigger, so hand edits count too); running gateways poll it
+/// and reload, which is how a suspension reaches every process without a restart.
+public enum RegistrySchema {
+    public static let migrations: [Migration] = [
+        Migration(
+            module: "registry", version: 1, name: "partners, certificates, purposes, agreements",
+            statements: [
+                """
+                CREATE TABLE partners (
+                    id text PRIMARY KEY CHECK (id ~ '^[A-Z]{2}-[A-Z0-9]{2,12}$'),
+                    name_ar text NOT NULL, name_en text NOT NULL, country char(2) NOT NULL,
+                    status text NOT NULL CHECK (status IN ('pending', 'active', 'suspended', 'retired')),
+                    adapter text NOT NULL DEFAULT 'standard', endpoint text,
+                    created_at timestamptz NOT NULL DEFAULT now())
+                """,
+                """
+                CREATE TABLE partner_certificates (
+                    fingerprint text PRIMARY KEY CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
+                    partner_id text NOT NULL REFERENCES partners (id),
+                    subject text NOT NULL, not_before timestamptz NOT NULL, not_after timestamptz NOT NULL,
+                    status text NOT NULL CHECK (status IN ('active', 'revoked')), revoked_reason text,
+                    created_at timestamptz NOT NULL DEFAULT now())
+                """,
+                """
+                CREATE TABLE purposes (
+                    code text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9-]{2,63}$'),
+                    description_ar text NOT NULL, description_en text NOT NULL, legal_basis text NOT NULL)
+                """,
+                """
+                CREATE TABLE agreements (
+                    id bigserial PRIMARY KEY,
+                    partner_id text NOT NULL REFERENCES partners (id),
+                    contract text NOT NULL, contract_version integer NOT NULL,
+                    operations text[] NOT NULL, purposes text[] NOT NULL, fields text[] NOT NULL,
+                    valid_from timestamptz NOT NULL, valid_until timestamptz NOT NULL CHECK (valid_until > valid_from),
+                    mou_reference text NOT NULL, rate_limit_per_minute integer,
+                    status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+                    created_at timestamptz NOT NULL DEFAULT now())
+                """,
+                "CREATE TABLE registry_version (id boolean PRIMARY KEY DEFAULT true CHECK (id), version bigint NOT NULL)",
+                "INSERT INTO registry_version VALUES (true, 1)",
+                """
+                CREATE FUNCTION bump_registry_version() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN UPDATE registry_version SET version = version + 1; RETURN NULL; END $$
+                """,
+                "CREATE TRIGGER partners_changed AFTER INSERT OR UPDATE OR DELETE ON partners FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
+                "CREATE TRIGGER certificates_changed AFTER INSERT OR UPDATE OR DELETE ON partner_certificates FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
+                "CREATE TRIGGER purposes_changed AFTER INSERT OR UPDATE OR DELETE ON purposes FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
+                "CREATE TRIGGER agreements_changed AFTER INSERT OR UPDATE OR DELETE ON agreements FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
+            ])
+    ]
+}

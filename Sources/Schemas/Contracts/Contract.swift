@@ -1,0 +1,134 @@
+import Foundation
+
+/// The name and version of a shared record format, written `employment-record/1`.
+public struct ContractID: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+    public let name: String
+    public let version: Int
+
+    public init(name: String, version: Int) {
+        self.name = name
+        self.version = version
+    }
+
+    /// Parses `name/version`; nil for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let version = Int(parts[1]), version > 0, !parts[0].isEmpty else { return nil }
+        self.init(name: String(parts[0]), version: version)
+    }
+
+    public var description: String { "\(name)/\(version)" }
+
+    public static func < (lhs: ContractID, rhs: ContractID) -> Bool { (lhs.name, lhs.version) < (rhs.name, rhs.version) }
+}
+
+/// The two forms a document travels in.
+public enum DocumentFormat: String, Sendable, Codable {
+    case json
+    case xml
+
+    public var mediaType: String { self == .json ? "application/json" : "application/xml" }
+}
+
+/// Why a document does not belong to its contract: it could not be parsed, or it breaks the schema.
+public struct ContractDocumentError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// Not well-formed, unsafe, or not UTF-8.
+        case unreadable
+        /// Well-formed but violates the JSON Schema or the XSD.
+        case invalid
+    }
+
+    public let kind: Kind
+    public let contract: ContractID
+    public let format: DocumentFormat
+    public let violations: [String]
+
+    public var description: String { "\(contract) \(format.rawValue) \(kind.rawValue): \(violations.joined(separator: "; "))" }
+}
+
+/// One version of a contract: its schemas, its XML form, and the catalogue of fields an agreement can grant.
+public final class Contract: Sendable {
+    public let id: ContractID
+    public let title: String
+    public let jsonSchema: JSONSchema
+    public let xsd: XSDSchema
+    public let xmlForm: XMLForm
+    /// The schema documents as published, served to partners byte for byte.
+    public let jsonSchemaDocument: [UInt8]
+    public let xsdDocument: [UInt8]
+    /// Every grantable field as a dotted path (`employments.monthlySalary.amount`), in schema order.
+    public let fields: [String]
+    /// Fields the schema requires wherever their parent appears; an agreement must grant them.
+    public let requiredFields: Set<String>
+
+    public init(id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8]) throws {
+        self.id = id
+        self.title = title
+        self.jsonSchemaDocument = jsonSchemaDocument
+        self.xsdDocument = xsdDocument
+        self.jsonSchema = try JSONSchema(data: jsonSchemaDocument)
+        self.xsd = try XSDSchema(data: xsdDocument)
+        self.xmlForm = XMLForm(rootElement: rootElement, namespace: namespace, schema: jsonSchema)
+        var fields: [String] = []
+        var required: Set<String> = []
+        Self.collect(jsonSchema.root, schema: jsonSchema, prefix: "", parentRequired: true, fields: &fields, required: &required)
+        self.fields = fields
+        self.requiredFields = required
+    }
+
+    private static func collect(_ node: JSONValue, schema: JSONSchema, prefix: String, parentRequired: Bool, fields: inout [String], required: inout Set<String>) {
+        var resolved = schema.resolve(node)
+        if resolved["type"]?.stringValue == "array" { resolved = schema.resolve(resolved["items"] ?? .bool(true)) }
+        guard let properties = resolved["properties"]?.objectValue else { return }
+        let requiredNames = Set(resolved["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        for member in properties.members {
+            let path = prefix.isEmpty ? member.key : prefix + "." + member.key
+            fields.append(path)
+            if requiredNames.contains(member.key) { required.insert(path) }
+            collect(member.value, schema: schema, prefix: path, parentRequired: false, fields: &fields, required: &required)
+        }
+    }
+
+    // MARK: Reading documents
+
+    /// Parses and validates a document in the form it travelled in, returning its JSON form.
+    public func read(_ bytes: [UInt8], format: DocumentFormat) throws(ContractDocumentError) -> JSONValue {
+        switch format {
+        case .json:
+            let value: JSONValue
+            do { value = try JSONParser.parse(bytes) } catch { throw failure(.unreadable, .json, [error.description]) }
+            let violations = jsonSchema.validate(value)
+            guard violations.isEmpty else { throw failure(.invalid, .json, violations.map(\.description)) }
+            return value
+        case .xml:
+            let document: XMLDocumentHandle
+            do { document = try XMLSafeParser.parse(bytes) } catch { throw failure(.unreadable, .xml, [error.description]) }
+            let violations = xsd.validate(document)
+            guard violations.isEmpty else { throw failure(.invalid, .xml, violations) }
+            do { return try xmlForm.read(document) } catch { throw failure(.invalid, .xml, ["\(error)"]) }
+        }
+    }
+
+    // MARK: Writing documents
+
+    /// Renders a document in `format` and validates the bytes that will travel; an invalid result is a bug.
+    public func render(_ document: JSONValue, as format: DocumentFormat) throws(ContractDocumentError) -> [UInt8] {
+        switch format {
+        case .json:
+            let violations = jsonSchema.validate(document)
+            guard violations.isEmpty else { throw failure(.invalid, .json, violations.map(\.description)) }
+            return JSONWriter.data(document)
+        case .xml:
+            let bytes = xmlForm.render(document)
+            let violations: [String]
+            do { violations = try xsd.validate(bytes) } catch { throw failure(.unreadable, .xml, [error.description]) }
+            guard violations.isEmpty else { throw failure(.invalid, .xml, violations) }
+            return bytes
+        }
+    }
+
+    private func failure(_ kind: ContractDocumentError.Kind, _ format: DocumentFormat, _ violations: [String]) -> ContractDocumentError {
+        ContractDocumentError(kind: kind, contract: id, format: format, violations: violations)
+    }
+}

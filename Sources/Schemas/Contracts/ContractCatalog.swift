@@ -1,0 +1,80 @@
+import Foundation
+
+/// Why the contracts folder could not be loaded; names the file.
+public struct ContractCatalogError: Error, Sendable, CustomStringConvertible {
+    public let file: String
+    public let reason: String
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// Every published contract version, loaded once from `contracts/NAME/VERSION/`.
+///
+/// Each version folder holds `contract.json` (title, XML root element and namespace), `schema.json` and
+/// `schema.xsd`. Loading compiles every schema, so a broken contract stops start-up instead of a request.
+public struct ContractCatalog: Sendable {
+    public let contracts: [ContractID: Contract]
+
+    public init(_ contracts: [Contract]) {
+        self.contracts = Dictionary(uniqueKeysWithValues: contracts.map { ($0.id, $0) })
+    }
+
+    public subscript(id: ContractID) -> Contract? { contracts[id] }
+
+    public var ids: [ContractID] { contracts.keys.sorted() }
+
+    public static func load(from directory: URL) throws -> ContractCatalog {
+        let manager = FileManager.default
+        var loaded: [Contract] = []
+        let names = try manager.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix(".") }.sorted()
+        for name in names {
+            let nameURL = directory.appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: nameURL.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            for version in try manager.contentsOfDirectory(atPath: nameURL.path).sorted() {
+                guard let number = Int(version) else { continue }
+                let folder = nameURL.appendingPathComponent(version)
+                loaded.append(try loadVersion(ContractID(name: name, version: number), folder: folder))
+            }
+        }
+        return ContractCatalog(loaded)
+    }
+
+    private static func loadVersion(_ id: ContractID, folder: URL) throws -> Contract {
+        func bytes(_ file: String) throws -> [UInt8] {
+            do { return Array(try Data(contentsOf: folder.appendingPathComponent(file))) } catch {
+                throw ContractCatalogError(file: folder.appendingPathComponent(file).path, reason: "cannot be read")
+            }
+        }
+        let manifestFile = folder.appendingPathComponent("contract.json").path
+        let manifest = try JSONParser.parse(try bytes("contract.json"))
+        guard let title = manifest["title"]?.stringValue, let root = manifest["rootElement"]?.stringValue,
+            let namespace = manifest["namespace"]?.stringValue
+        else { throw ContractCatalogError(file: manifestFile, reason: "needs title, rootElement and namespace") }
+        do {
+            return try Contract(id: id, title: title, rootElement: root, namespace: namespace, jsonSchemaDocument: try bytes("schema.json"), xsdDocument: try bytes("schema.xsd"))
+        } catch let error as ContractCatalogError {
+            throw error
+        } catch {
+            throw ContractCatalogError(file: folder.path, reason: "\(error)")
+        }
+    }
+
+    /// Finds the `contracts` folder: `JISR_CONTRACTS_DIR`, else the nearest `contracts/` above the working
+    /// directory or above the executable (so `.build/debug/jisr` finds the repository's folder).
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
+        if let configured = environment["JISR_CONTRACTS_DIR"] { return URL(fileURLWithPath: configured) }
+        let starts = [
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent(),
+        ]
+        for start in starts {
+            var candidate = start.standardizedFileURL
+            while candidate.path != "/" {
+                let folder = candidate.appendingPathComponent("contracts")
+                if FileManager.default.fileExists(atPath: folder.appendingPathComponent("employment-record").path) { return folder }
+                candidate.deleteLastPathComponent()
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,45 @@
+/// The fields of a contract that one agreement grants: data minimisation applied to a document.
+///
+/// A granted path grants everything under it; a path that is only an ancestor of granted paths keeps its
+/// container but only the granted members. Anything else is removed — absent, never null.
+public struct FieldSelection: Sendable, Hashable {
+    public let granted: Set<String>
+    private let ancestors: Set<String>
+
+    public init(granted: some Sequence<String>) {
+        self.granted = Set(granted)
+        var ancestors: Set<String> = []
+        for path in self.granted {
+            var parts = path.split(separator: ".")
+            while parts.count > 1 {
+                parts.removeLast()
+                ancestors.insert(parts.joined(separator: "."))
+            }
+        }
+        self.ancestors = ancestors
+    }
+
+    public func apply(to document: JSONValue) -> JSONValue {
+        filter(document, prefix: "")
+    }
+
+    private func filter(_ value: JSONValue, prefix: String) -> JSONValue {
+        switch value {
+        case .array(let elements):
+            return .array(elements.map { filter($0, prefix: prefix) })
+        case .object(let object):
+            var kept = JSONObject()
+            for member in object.members {
+                let path = prefix.isEmpty ? member.key : prefix + "." + member.key
+                if granted.contains(path) {
+                    kept[member.key] = member.value
+                } else if ancestors.contains(path) {
+                    kept[member.key] = filter(member.value, prefix: path)
+                }
+            }
+            return .object(kept)
+        default:
+            return value
+        }
+    }
+}

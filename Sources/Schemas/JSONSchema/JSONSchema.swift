@@ -1,0 +1,266 @@
+import Foundation
+
+/// One way a document breaks its schema: where (a JSON Pointer into the document), which keyword, and why.
+public struct SchemaViolation: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let path: String
+    public let keyword: String
+    public let message: String
+
+    public init(path: String, keyword: String, message: String) {
+        self.path = path
+        self.keyword = keyword
+        self.message = message
+    }
+
+    public var description: String { "\(keyword) at \(path.isEmpty ? "/" : path): \(message)" }
+}
+
+/// A schema that uses something this validator does not implement; refused at load, never ignored.
+public struct SchemaLoadError: Error, Sendable, CustomStringConvertible {
+    public let location: String
+    public let reason: String
+    public var description: String { "schema \(location): \(reason)" }
+}
+
+/// A JSON Schema (draft 2020-12) validator for the subset of keywords the contracts use.
+///
+/// No Swift package validates JSON Schema, so Jisr carries this one. It refuses to load a schema with a
+/// keyword it does not know, so a contract can never rely on a rule that is silently skipped; the test
+/// suite checks that it agrees with Python's `jsonschema` on every golden example.
+public final class JSONSchema: Sendable {
+    static let supportedKeywords: Set<String> = [
+        "$schema", "$id", "$defs", "$ref", "$comment", "title", "description", "examples",
+        "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
+        "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum", "format",
+    ]
+    static let supportedFormats: Set<String> = ["date", "date-time"]
+
+    public let root: JSONValue
+    private let patterns: [String: NSRegularExpressionBox]
+
+    public init(_ root: JSONValue) throws {
+        self.root = root
+        var patterns: [String: NSRegularExpressionBox] = [:]
+        try Self.check(root, location: "#", root: root, patterns: &patterns)
+        self.patterns = patterns
+    }
+
+    public convenience init(data: some Collection<UInt8>) throws {
+        try self.init(JSONParser.parse(data))
+    }
+
+    /// Every violation in `document`; empty when it is valid.
+    public func validate(_ document: JSONValue) -> [SchemaViolation] {
+        var violations: [SchemaViolation] = []
+        validate(document, against: root, path: "", into: &violations)
+        return violations
+    }
+
+    /// The schema that `$ref` or a property path resolves to, used by the XML form to learn types.
+    public func resolve(_ schema: JSONValue) -> JSONValue {
+        guard let reference = schema["$ref"]?.stringValue else { return schema }
+        return resolve(Self.lookup(reference, in: root) ?? .object(JSONObject()))
+    }
+
+    static func lookup(_ reference: String, in root: JSONValue) -> JSONValue? {
+        guard reference.hasPrefix("#/") else { return reference == "#" ? root : nil }
+        var node = root
+        for token in reference.dropFirst(2).split(separator: "/") {
+            let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            guard let next = node[key] else { return nil }
+            node = next
+        }
+        return node
+    }
+
+    private static func check(_ schema: JSONValue, location: String, root: JSONValue, patterns: inout [String: NSRegularExpressionBox]) throws {
+        if case .bool = schema { return }
+        guard let object = schema.objectValue else { throw SchemaLoadError(location: location, reason: "a schema must be an object or a boolean") }
+        for (key, value) in object.members {
+            guard supportedKeywords.contains(key) else { throw SchemaLoadError(location: location, reason: "unsupported keyword \(key)") }
+            switch key {
+            case "$ref":
+                guard let reference = value.stringValue, lookup(reference, in: root) != nil else {
+                    throw SchemaLoadError(location: location, reason: "unresolvable $ref")
+                }
+            case "$defs", "properties":
+                for member in value.objectValue?.members ?? [] {
+                    try check(member.value, location: "\(location)/\(key)/\(member.key)", root: root, patterns: &patterns)
+                }
+            case "items", "additionalProperties":
+                try check(value, location: "\(location)/\(key)", root: root, patterns: &patterns)
+            case "pattern":
+                guard let pattern = value.stringValue, let expression = try? NSRegularExpression(pattern: pattern) else {
+                    throw SchemaLoadError(location: location, reason: "invalid pattern")
+                }
+                patterns[pattern] = NSRegularExpressionBox(expression)
+            case "format":
+                guard let format = value.stringValue, supportedFormats.contains(format) else {
+                    throw SchemaLoadError(location: location, reason: "unsupported format")
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    private func validate(_ value: JSONValue, against schema: JSONValue, path: String, into violations: inout [SchemaViolation]) {
+        if case .bool(let allowed) = schema {
+            if !allowed { violations.append(.init(path: path, keyword: "false", message: "no value is allowed here")) }
+            return
+        }
+        guard let rules = schema.objectValue else { return }
+        for (keyword, rule) in rules.members {
+            switch keyword {
+            case "$ref":
+                if let target = rule.stringValue.flatMap({ Self.lookup($0, in: root) }) {
+                    validate(value, against: target, path: path, into: &violations)
+                }
+            case "type":
+                let allowed = rule.arrayValue?.compactMap(\.stringValue) ?? [rule.stringValue ?? ""]
+                if !allowed.contains(where: { Self.matches(value, type: $0) }) {
+                    violations.append(.init(path: path, keyword: "type", message: "expected \(allowed.joined(separator: " or ")), found \(value.typeName)"))
+                }
+            case "enum":
+                if let options = rule.arrayValue, !options.contains(where: { Self.equal($0, value) }) {
+                    violations.append(.init(path: path, keyword: "enum", message: "not one of the allowed values"))
+                }
+            case "const":
+                if !Self.equal(rule, value) { violations.append(.init(path: path, keyword: "const", message: "not the required value")) }
+            case "properties":
+                guard let object = value.objectValue, let properties = rule.objectValue else { continue }
+                for member in object.members {
+                    if let propertySchema = properties[member.key] {
+                        validate(member.value, against: propertySchema, path: path + "/" + Self.escape(member.key), into: &violations)
+                    }
+                }
+            case "additionalProperties":
+                guard let object = value.objectValue else { continue }
+                let declared = Set(rules["properties"]?.objectValue?.keys ?? [])
+                for member in object.members where !declared.contains(member.key) {
+                    if case .bool(false) = rule {
+                        violations.append(.init(path: path, keyword: "additionalProperties", message: "property \(member.key) is not allowed"))
+                    } else {
+                        validate(member.value, against: rule, path: path + "/" + Self.escape(member.key), into: &violations)
+                    }
+                }
+            case "required":
+                guard let object = value.objectValue else { continue }
+                for name in rule.arrayValue?.compactMap(\.stringValue) ?? [] where object[name] == nil {
+                    violations.append(.init(path: path, keyword: "required", message: "missing property \(name)"))
+                }
+            case "items":
+                guard let elements = value.arrayValue else { continue }
+                for (position, element) in elements.enumerated() {
+                    validate(element, against: rule, path: path + "/\(position)", into: &violations)
+                }
+            case "minItems", "maxItems":
+                guard let elements = value.arrayValue, let bound = Self.integer(rule) else { continue }
+                if keyword == "minItems" ? elements.count < bound : elements.count > bound {
+                    violations.append(.init(path: path, keyword: keyword, message: "\(elements.count) items"))
+                }
+            case "minLength", "maxLength":
+                guard let text = value.stringValue, let bound = Self.integer(rule) else { continue }
+                let length = text.unicodeScalars.count
+                if keyword == "minLength" ? length < bound : length > bound {
+                    violations.append(.init(path: path, keyword: keyword, message: "length \(length)"))
+                }
+            case "pattern":
+                guard let text = value.stringValue, let pattern = rule.stringValue, let expression = patterns[pattern]?.expression else { continue }
+                if expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil {
+                    violations.append(.init(path: path, keyword: "pattern", message: "does not match \(pattern)"))
+                }
+            case "minimum", "maximum":
+                guard let number = Self.double(value), let bound = Self.double(rule) else { continue }
+                if keyword == "minimum" ? number < bound : number > bound {
+                    violations.append(.init(path: path, keyword: keyword, message: "out of range"))
+                }
+            case "format":
+                guard let text = value.stringValue, let format = rule.stringValue else { continue }
+                let valid = format == "date" ? Self.isDate(text) : Self.isDateTime(text)
+                if !valid { violations.append(.init(path: path, keyword: "format", message: "not a valid \(format)")) }
+            default:
+                continue
+            }
+        }
+    }
+
+    static func escape(_ key: String) -> String {
+        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+
+    static func matches(_ value: JSONValue, type: String) -> Bool {
+        switch (type, value) {
+        case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object): true
+        case ("integer", .integer), ("number", .integer), ("number", .number): true
+        case ("integer", .number(let number)): number == number.rounded()
+        default: false
+        }
+    }
+
+    static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
+        if let left = double(lhs), let right = double(rhs) { return left == right }
+        return lhs == rhs
+    }
+
+    static func double(_ value: JSONValue) -> Double? {
+        switch value {
+        case .integer(let number): Double(number)
+        case .number(let number): number
+        default: nil
+        }
+    }
+
+    static func integer(_ value: JSONValue) -> Int? {
+        if case .integer(let number) = value { return Int(number) }
+        return nil
+    }
+
+    /// RFC 3339 `full-date`, with a real calendar day.
+    public static func isDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        guard let year = digits(bytes[0..<4]), let month = digits(bytes[5..<7]), let day = digits(bytes[8..<10]) else { return false }
+        guard year >= 1, (1...12).contains(month), day >= 1 else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return day <= lengths[month - 1]
+    }
+
+    /// RFC 3339 `date-time`: full-date "T" time with seconds and a zone (Z or ±hh:mm).
+    public static func isDateTime(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, isDate(String(decoding: bytes[0..<10], as: UTF8.self)) else { return false }
+        guard bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":") else { return false }
+        guard let hour = digits(bytes[11..<13]), let minute = digits(bytes[14..<16]), let second = digits(bytes[17..<19]) else { return false }
+        guard hour < 24, minute < 60, second < 61 else { return false }
+        var index = 19
+        if bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            guard index > start else { return false }
+        }
+        guard index < bytes.count else { return false }
+        let zone = bytes[index...]
+        if zone.count == 1 { return zone.first == UInt8(ascii: "Z") || zone.first == UInt8(ascii: "z") }
+        guard zone.count == 6, zone.first == UInt8(ascii: "+") || zone.first == UInt8(ascii: "-"), zone[index + 3] == UInt8(ascii: ":") else { return false }
+        guard let zoneHour = digits(zone[(index + 1)..<(index + 3)]), let zoneMinute = digits(zone[(index + 4)..<(index + 6)]) else { return false }
+        return zoneHour < 24 && zoneMinute < 60
+    }
+
+    private static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in bytes {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+}
+
+/// `NSRegularExpression` is immutable and thread-safe but not marked `Sendable`.
+struct NSRegularExpressionBox: @unchecked Sendable {
+    let expression: NSRegularExpression
+    init(_ expression: NSRegularExpression) { self.expression = expression }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import PostgresNIO
+
+/// Why a database URL cannot be used.
+public struct DatabaseURLError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "database URL: \(reason)" }
+}
+
+/// Where the PostgreSQL store is: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]`.
+///
+/// `?host=/path/to/socket/dir` connects over a Unix socket instead. The password is a secret: it never
+/// appears in `description`.
+public struct DatabaseURL: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var socketDirectory: String?
+    public var requireTLS: Bool
+
+    public init(_ text: String) throws {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+            throw DatabaseURLError(reason: "expected postgres://user@host:port/database")
+        }
+        guard let username = components.user, !username.isEmpty else { throw DatabaseURLError(reason: "missing user name") }
+        let database = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard !database.isEmpty else { throw DatabaseURLError(reason: "missing database name") }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        self.host = components.host ?? "127.0.0.1"
+        self.port = components.port ?? 5432
+        self.username = username
+        self.password = components.password
+        self.database = database
+        self.socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        self.requireTLS = query["sslmode"] == "require"
+    }
+
+    public var description: String {
+        "postgres://\(username)@\(socketDirectory.map { "[\($0)]" } ?? "\(host):\(port)")/\(database)"
+    }
+
+    /// A client configuration with a pool of `connections`.
+    public func clientConfiguration(connections: Int = 16) -> PostgresClient.Configuration {
+        var configuration: PostgresClient.Configuration
+        if let socketDirectory {
+            configuration = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        } else {
+            configuration = .init(
+                host: host, port: port, username: username, password: password, database: database,
+                tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+            )
+        }
+        configuration.options.maximumConnections = connections
+        configuration.options.minimumConnections = 1
+        configuration.options.connectTimeout = .seconds(3)
+        return configuration
+    }
+}
