@@ -43,3 +43,15 @@ public struct FieldSelection: Sendable, Hashable {
         }
     }
 }
+
+extension FieldSelection {
+    /// Whether `path` appears in documents filtered by this selection (granted itself or under a grant).
+    public func grants(_ path: String) -> Bool {
+        var parts = path.split(separator: ".")
+        while !parts.isEmpty {
+            if granted.contains(parts.joined(separator: ".")) { return true }
+            parts.removeLast()
+        }
+        return false
+    }
+}

@@ -1,0 +1,45 @@
+import Schemas
+
+/// A document rendered for one partner: the bytes that travel and their media type.
+public struct WireDocument: Sendable {
+    public let bytes: [UInt8]
+    public let mediaType: String
+
+    public init(bytes: [UInt8], mediaType: String) {
+        self.bytes = bytes
+        self.mediaType = mediaType
+    }
+}
+
+/// Translates between a contract's canonical document and one partner's wire format.
+///
+/// The canonical document has already been minimised to the partner's grant; an adapter changes its
+/// shape, never its content, and the result is validated in the form it travels in.
+public protocol Adapter: Sendable {
+    /// The name partners are registered with (`partners.adapter`).
+    var name: String { get }
+    /// Renders a canonical document for the partner in the format it asked for.
+    func render(_ document: JSONValue, contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument
+}
+
+/// The shared contracts exactly as published: JSON per `schema.json`, XML per `schema.xsd`.
+public struct StandardAdapter: Adapter {
+    public let name = "standard"
+
+    public init() {}
+
+    public func render(_ document: JSONValue, contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument {
+        WireDocument(bytes: try contract.render(document, as: format), mediaType: format.mediaType)
+    }
+}
+
+/// The adapters this build knows, listed explicitly: no reflection, no registration by side effect.
+public struct AdapterRegistry: Sendable {
+    public let adapters: [String: any Adapter]
+
+    public init(_ adapters: [any Adapter] = [StandardAdapter()]) {
+        self.adapters = Dictionary(uniqueKeysWithValues: adapters.map { ($0.name, $0) })
+    }
+
+    public subscript(name: String) -> (any Adapter)? { adapters[name] }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Storage
+
+/// Everything `jisr serve` needs, with the defaults of DESIGN.md's outside interface.
+///
+/// Read from the command line and the environment by the executable (`JISR_*` variables); the subject key
+/// and private keys are secrets and are only ever read from files, never from arguments.
+public struct GatewayConfiguration: Sendable {
+    /// Exchange listener (partners, mTLS). Port 0 picks a free port (tests).
+    public var exchangeHost = "0.0.0.0"
+    public var exchangePort = 8443
+    /// Ops listener (health probes), plain HTTP, loopback only.
+    public var opsHost = "127.0.0.1"
+    public var opsPort = 9090
+    /// PEM: the server certificate (followed by its chain) and its private key.
+    public var serverCertificatePath: String
+    public var serverKeyPath: String
+    /// PEM files of the CAs whose client certificates may connect (the partner CA, and partners' own CAs).
+    public var partnerCAPaths: [String]
+    /// A file of at least 32 random bytes: the key of subject references (secret).
+    public var subjectKeyPath: String
+    public var database: DatabaseURL
+    public var databaseConnections = 16
+    public var contractsDirectory: URL
+    /// Connections idle this long are closed.
+    public var idleTimeoutSeconds: Int64 = 30
+
+    public init(
+        serverCertificatePath: String, serverKeyPath: String, partnerCAPaths: [String], subjectKeyPath: String, database: DatabaseURL,
+        contractsDirectory: URL
+    ) {
+        self.serverCertificatePath = serverCertificatePath
+        self.serverKeyPath = serverKeyPath
+        self.partnerCAPaths = partnerCAPaths
+        self.subjectKeyPath = subjectKeyPath
+        self.database = database
+        self.contractsDirectory = contractsDirectory
+    }
+}
+
+/// A configuration file or key that cannot be used; says which and why.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let item: String
+    public let reason: String
+
+    public init(item: String, reason: String) {
+        self.item = item
+        self.reason = reason
+    }
+
+    public var description: String { "\(item): \(reason)" }
+}
+
+/// Reads the subject key: raw bytes or hex text, at least 256 bits, not readable by others.
+enum SubjectKeyFile {
+    static func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(item: path, reason: "the subject key file cannot be read")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var bytes: [UInt8] = []
+        if text.count >= 64, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {
+            var index = text.startIndex
+            while index < text.endIndex {
+                let next = text.index(index, offsetBy: 2)
+                bytes.append(UInt8(text[index..<next], radix: 16)!)
+                index = next
+            }
+        } else {
+            bytes = Array(data)
+        }
+        guard bytes.count >= 32 else { throw ConfigurationError(item: path, reason: "the subject key must hold at least 32 bytes") }
+        return bytes
+    }
+}

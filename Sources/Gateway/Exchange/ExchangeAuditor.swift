@@ -1,0 +1,174 @@
+import Adapters
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MessageLog
+import NIOCore
+import Registry
+import Schemas
+
+/// What a handler learns about the exchange for its log entry.
+struct AuditNotes: Sendable {
+    var contract: ContractID?
+    var operation: Agreement.Operation?
+    var subjectReference: String?
+}
+
+/// An authenticated call, as handlers see it.
+struct ExchangeCall: Sendable {
+    let partner: Partner
+    let purpose: String?
+    let format: DocumentFormat
+    let agreements: [Agreement]
+    let now: Date
+
+    /// Applies the partner's agreements: default deny, then the fields to send.
+    func authorize(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> FieldSelection {
+        guard let purpose else { throw Problem.purposeRequired }
+        switch AgreementPolicy.decide(agreements: agreements, contract: contract, operation: operation, purpose: purpose, at: now) {
+        case .success(let (_, selection)): return selection
+        case .failure(.noAgreement): throw Problem.noAgreement
+        case .failure(.operationNotGranted): throw Problem.operationNotGranted
+        case .failure(.purposeNotGranted): throw Problem.purposeNotGranted
+        case .failure(.outsideValidity): throw Problem.agreementNotInForce
+        }
+    }
+}
+
+/// Every exchange passes here: authenticate, run the handler, log, and only then answer.
+///
+/// This is the one place where problems become problem documents, and where invariant 1 holds: the
+/// response is built, its digest goes into the log entry, the entry is committed, and only then are the
+/// bytes returned. If the log cannot be written the caller gets 503 and nothing else.
+struct ExchangeAuditor: Sendable {
+    let log: LogWriter
+    let referencer: SubjectReferencer
+    let logger: Logger
+
+    static var purposePattern: Regex<Substring> { /[a-z][a-z0-9-]{2,63}/ }
+    static var casePattern: Regex<Substring> { /[A-Za-z0-9._\/-]{1,64}/ }
+
+    func handle(
+        _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool = true,
+        _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
+    ) async -> Response {
+        let messageId = UUID()
+        let format = Self.negotiate(request.headers[.accept])
+        var notes = AuditNotes()
+        var partnerID: String?
+        var purpose: String?
+        var caseReference: String?
+        let outcome: Result<WireDocument, Problem>
+        do {
+            guard let caller = context.caller else { throw Problem.certificateNotRegistered }
+            let partner: Partner
+            switch caller.resolution {
+            case .partner(let found, _): partner = found
+            case .unregistered: throw Problem.certificateNotRegistered
+            case .certificateRevoked(let id):
+                partnerID = id
+                throw Problem.certificateRevoked
+            case .partnerNotActive(let id, let status):
+                partnerID = id
+                throw Problem.partnerNotActive.with(detail: "the partner is \(status.rawValue)")
+            }
+            partnerID = partner.id
+            guard let format else { throw Problem.notAcceptable }
+            if let value = request.headers[.purpose] {
+                guard value.wholeMatch(of: Self.purposePattern) != nil else { throw Problem.invalidParameters("X-Purpose is not a purpose code") }
+                purpose = value
+            } else if requirePurpose {
+                throw Problem.purposeRequired
+            }
+            if let value = request.headers[.caseReference] {
+                guard value.wholeMatch(of: Self.casePattern) != nil else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
+                caseReference = value
+            }
+            let call = ExchangeCall(partner: partner, purpose: purpose, format: format, agreements: caller.agreements, now: Date())
+            outcome = .success(try await body(call, &notes))
+        } catch let problem as Problem {
+            outcome = .failure(problem)
+        } catch let error as ContractDocumentError {
+            logger.error("outbound document breaks its contract", metadata: ["jisr.message_id": "\(messageId)", "jisr.contract": "\(error.contract)", "jisr.format": "\(error.format.rawValue)"])
+            outcome = .failure(.invalidOutbound)
+        } catch {
+            logger.error("exchange failed", metadata: ["jisr.message_id": "\(messageId)", "jisr.error": "\(String(reflecting: type(of: error)))"])
+            outcome = .failure(.internalError)
+        }
+
+        let status: Int
+        let wire: WireDocument
+        switch outcome {
+        case .success(let document):
+            status = 200
+            wire = document
+        case .failure(let problem):
+            status = problem.status
+            let rendered = problem.document(messageId: messageId, format: format ?? .json)
+            wire = WireDocument(bytes: rendered.bytes, mediaType: rendered.mediaType)
+        }
+        let problem = outcome.failure
+        let draft = EntryDraft(
+            messageId: messageId, partner: partnerID, certificateFingerprint: context.caller?.fingerprint, direction: .inboundQuery,
+            contract: notes.contract?.description, operation: notes.operation?.rawValue, purpose: purpose, caseReference: caseReference,
+            subjectReference: notes.subjectReference, status: status, problemType: problem?.code,
+            requestDigest: referencer.reference(kind: "request", identifier: "\(request.method.rawValue) \(request.uri.description)"),
+            responseDigest: sha256Hex(wire.bytes))
+        let entry: LogEntry
+        do {
+            entry = try await log.append(draft)
+        } catch {
+            logger.error("exchange refused: message log unavailable", metadata: ["jisr.message_id": "\(messageId)", "jisr.route": "\(route)"])
+            let refusal = Problem.logUnavailable.document(messageId: messageId, format: format ?? .json)
+            var headers: HTTPFields = [.contentType: refusal.mediaType, .messageId: messageId.uuidString.lowercased()]
+            headers[.retryAfter] = String(Problem.logUnavailable.retryAfter ?? 5)
+            return Response(status: .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: refusal.bytes)))
+        }
+        logger.info(
+            "exchange",
+            metadata: [
+                "jisr.message_id": "\(messageId)", "jisr.partner": "\(partnerID ?? "-")", "jisr.route": "\(route)",
+                "jisr.status": "\(status)", "jisr.log_seq": "\(entry.seq)",
+            ])
+        var headers: HTTPFields = [
+            .contentType: wire.mediaType, .messageId: messageId.uuidString.lowercased(), .logSeq: String(entry.seq), .logEntryHash: entry.entryHash,
+        ]
+        if let retry = problem?.retryAfter { headers[.retryAfter] = String(retry) }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: wire.bytes)))
+    }
+
+    /// JSON unless the caller prefers XML; nil when it accepts neither.
+    static func negotiate(_ accept: String?) -> DocumentFormat? {
+        guard let accept, !accept.isEmpty else { return .json }
+        var best: (format: DocumentFormat, quality: Double)?
+        for part in accept.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let type = pieces.first?.lowercased() ?? ""
+            let quality = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            let format: DocumentFormat?
+            switch type {
+            case "application/json", "application/problem+json", "application/*", "*/*": format = .json
+            case "application/xml", "text/xml", "application/problem+xml": format = .xml
+            default: format = nil
+            }
+            if let format, quality > 0, quality > (best?.quality ?? 0) { best = (format, quality) }
+        }
+        return best?.format
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
+    }
+}
+
+extension HTTPField.Name {
+    static let purpose = Self("X-Purpose")!
+    static let caseReference = Self("X-Case-Reference")!
+    static let messageId = Self("X-Message-Id")!
+    static let logSeq = Self("X-Log-Seq")!
+    static let logEntryHash = Self("X-Log-Entry-Hash")!
+}

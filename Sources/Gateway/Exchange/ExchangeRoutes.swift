@@ -1,0 +1,157 @@
+import Adapters
+import Foundation
+import Hummingbird
+import MessageLog
+import Records
+import Registry
+import Schemas
+
+/// The exchange API (v1): lookups, the allowed-methods metaservice and the published schemas.
+struct ExchangeRoutes: Sendable {
+    let catalog: ContractCatalog
+    let adapters: AdapterRegistry
+    let records: any RecordSource
+    let referencer: SubjectReferencer
+    let auditor: ExchangeAuditor
+
+    static var nationalIdPattern: Regex<Substring> { /[0-9]{12}/ }
+    static var passportPattern: Regex<Substring> { /[A-Z0-9]{6,12}/ }
+    static var nationalityPattern: Regex<Substring> { /[A-Z]{2}/ }
+    static var nssfPattern: Regex<Substring> { /[0-9]{10}/ }
+    static var registrationPattern: Regex<Substring> { /[0-9]{7}/ }
+    static var contractNamePattern: Regex<Substring> { /[a-z][a-z0-9-]{1,63}/ }
+
+    func register(on router: Router<ExchangeContext>) {
+        let v1 = router.group("v1")
+        v1.get("employment-records") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/employment-records") { call, notes in
+                try await employmentRecords(request, call, &notes)
+            }
+        }
+        v1.get("establishments/:registrationNumber") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/establishments/{registrationNumber}") { call, notes in
+                try await establishment(context.parameters.get("registrationNumber") ?? "", call, &notes)
+            }
+        }
+        v1.get("contracts") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/contracts", requirePurpose: false) { call, _ in
+                try allowedContracts(call)
+            }
+        }
+        v1.get("contracts/:contract/:version/:document") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/contracts/{contract}/{version}/{document}", requirePurpose: false) { _, _ in
+                try schemaDocument(context.parameters.get("contract"), context.parameters.get("version"), context.parameters.get("document"))
+            }
+        }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .head] {
+            router.on("**", method: method) { request, context in
+                await auditor.handle(request, context: context, route: "(unmatched)", requirePurpose: false) { _, _ in throw Problem.notFound }
+            }
+        }
+    }
+
+    // MARK: Handlers
+
+    private func employmentRecords(_ request: Request, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+        let contract = try contract(EmploymentRecord.contract)
+        notes.contract = contract.id
+        notes.operation = .query
+        let key = try Self.personKey(request.uri.queryParameters)
+        notes.subjectReference = referencer.reference(kind: key.subject.kind, identifier: key.subject.identifier)
+        let selection = try call.authorize(contract, .query)
+        guard let record = try await records.employmentRecord(for: key) else { throw Problem.personNotFound }
+        return try render(try DocumentEncoder.encode(record), contract: contract, selection: selection, call: call)
+    }
+
+    private func establishment(_ number: String, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+        let contract = try contract(Establishment.contract)
+        notes.contract = contract.id
+        notes.operation = .query
+        guard number.wholeMatch(of: Self.registrationPattern) != nil else {
+            throw Problem.invalidParameters("registrationNumber must be 7 digits")
+        }
+        let selection = try call.authorize(contract, .query)
+        guard let establishment = try await records.establishment(registrationNumber: number) else { throw Problem.establishmentNotFound }
+        return try render(try DocumentEncoder.encode(establishment), contract: contract, selection: selection, call: call)
+    }
+
+    private func allowedContracts(_ call: ExchangeCall) throws -> WireDocument {
+        let iso = ISO8601DateFormatter()
+        let entries: [JSONValue] = call.agreements.sorted { ($0.contract, $0.id) < ($1.contract, $1.id) }.map { agreement in
+            var object = JSONObject()
+            object["contract"] = .string(agreement.contract.name)
+            object["version"] = .integer(Int64(agreement.contract.version))
+            object["operations"] = .array(agreement.operations.map(\.rawValue).sorted().map(JSONValue.string))
+            let fields = catalog[agreement.contract].map { contract in
+                contract.fields.filter { FieldSelection(granted: agreement.fields + contract.requiredFields).grants($0) }
+            } ?? agreement.fields
+            object["fields"] = .array(fields.map(JSONValue.string))
+            object["purposes"] = .array(agreement.purposes.sorted().map(JSONValue.string))
+            object["validFrom"] = .string(iso.string(from: agreement.validFrom))
+            object["validUntil"] = .string(iso.string(from: agreement.validUntil))
+            object["mouReference"] = .string(agreement.mouReference)
+            object["inForce"] = .bool(agreement.validFrom <= call.now && call.now < agreement.validUntil)
+            return .object(object)
+        }
+        let document: JSONValue = .object(JSONObject([("partner", .string(call.partner.id)), ("agreements", .array(entries))]))
+        switch call.format {
+        case .json: return WireDocument(bytes: JSONWriter.data(document), mediaType: "application/json")
+        case .xml: return WireDocument(bytes: Self.metaForm.render(document), mediaType: "application/xml")
+        }
+    }
+
+    private static let metaForm: XMLForm = {
+        // The metaservice has no contract; its XML uses the generic form with `item` for list entries.
+        XMLForm(rootElement: "allowedContracts", namespace: "urn:lb:labour:jisr:meta:1", schema: try! JSONSchema(.bool(true)))
+    }()
+
+    private func schemaDocument(_ name: String?, _ version: String?, _ document: String?) throws -> WireDocument {
+        guard let name, name.wholeMatch(of: Self.contractNamePattern) != nil, let version, let number = Int(version), number > 0,
+            String(number) == version, let contract = catalog[ContractID(name: name, version: number)]
+        else { throw Problem.notFound }
+        switch document {
+        case "schema.json": return WireDocument(bytes: contract.jsonSchemaDocument, mediaType: "application/schema+json")
+        case "schema.xsd": return WireDocument(bytes: contract.xsdDocument, mediaType: "application/xml")
+        default: throw Problem.notFound
+        }
+    }
+
+    // MARK: Helpers
+
+    private func contract(_ id: ContractID) throws -> Contract {
+        guard let contract = catalog[id] else { throw Problem.internalError }
+        return contract
+    }
+
+    private func render(_ document: JSONValue, contract: Contract, selection: FieldSelection, call: ExchangeCall) throws -> WireDocument {
+        guard let adapter = adapters[call.partner.adapter] else { throw Problem.internalError }
+        return try adapter.render(selection.apply(to: document), contract: contract, format: call.format)
+    }
+
+    /// Exactly one way of naming a person, and nothing else in the query.
+    static func personKey(_ parameters: Parameters) throws(Problem) -> PersonKey {
+        var values: [String: String] = [:]
+        for (name, value) in parameters {
+            let key = String(name)
+            guard ["nationalId", "passportNumber", "nationality", "nssfNumber"].contains(key) else {
+                throw Problem.invalidParameters("unknown parameter \(key.prefix(40))")
+            }
+            guard values[key] == nil else { throw Problem.invalidParameters("parameter \(key) is repeated") }
+            values[key] = String(value)
+        }
+        switch (values["nationalId"], values["passportNumber"], values["nationality"], values["nssfNumber"]) {
+        case (let id?, nil, nil, nil):
+            guard id.wholeMatch(of: nationalIdPattern) != nil else { throw Problem.invalidParameters("nationalId must be 12 digits") }
+            return .nationalId(id)
+        case (nil, let number?, let nationality?, nil):
+            guard number.wholeMatch(of: passportPattern) != nil else { throw Problem.invalidParameters("passportNumber must be 6–12 capital letters or digits") }
+            guard nationality.wholeMatch(of: nationalityPattern) != nil else { throw Problem.invalidParameters("nationality must be an ISO 3166-1 alpha-2 code") }
+            return .passport(number: number, nationality: nationality)
+        case (nil, nil, nil, let number?):
+            guard number.wholeMatch(of: nssfPattern) != nil else { throw Problem.invalidParameters("nssfNumber must be 10 digits") }
+            return .nssfNumber(number)
+        default:
+            throw Problem.invalidParameters("give exactly one of: nationalId; passportNumber and nationality; nssfNumber")
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Adapters
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import MessageLog
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import Records
+import Registry
+import Schemas
+import ServiceLifecycle
+import UnixSignals
+import Storage
+
+/// Every schema migration Jisr owns, across modules.
+public enum JisrMigrations {
+    public static let all = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations
+}
+
+/// The running gateway: its services in start order (stopped in reverse).
+///
+/// `jisr serve`, `jisr demo` and the tests all build it here, so the tests exercise what production runs.
+public struct Gateway: Sendable {
+    public let client: PostgresClient
+    public let services: [any Service]
+    public let logWriter: LogWriter
+    public let registry: RegistryWatcher
+
+    /// Builds the gateway; `onExchangeListening` receives the bound exchange port (useful with port 0).
+    public static func build(
+        configuration: GatewayConfiguration, logger: Logger, onExchangeListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onOpsListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> Gateway {
+        let catalog = try ContractCatalog.load(from: configuration.contractsDirectory)
+        let referencer = SubjectReferencer(key: try SubjectKeyFile.read(configuration.subjectKeyPath))
+        let tls = try exchangeTLS(configuration)
+        let client = PostgresClient(configuration: configuration.database.clientConfiguration(connections: configuration.databaseConnections), backgroundLogger: logger)
+        let logWriter = LogWriter(client: client, logger: logger)
+        let registry = RegistryWatcher(store: RegistryStore(client: client, logger: logger), logger: logger)
+        let records = PostgresRecordSource(client: client, logger: logger)
+
+        let router = Router(context: ExchangeContext.self)
+        router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
+        let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, logger: logger)
+        ExchangeRoutes(catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor).register(on: router)
+
+        var exchange = Application(
+            router: router,
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr"),
+            onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        exchange.beforeServerStarts {
+            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+            try await registry.reload()
+        }
+
+        let ops = Application(
+            router: OpsRoutes(client: client, registry: registry, logger: logger).router(),
+            configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
+            onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+
+        return Gateway(client: client, services: [client, logWriter, registry, ops, exchange], logWriter: logWriter, registry: registry)
+    }
+
+    /// TLS 1.2+ with a client certificate required and chained to a configured partner CA.
+    static func exchangeTLS(_ configuration: GatewayConfiguration) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(configuration.serverCertificatePath)
+        let key = try NIOSSLPrivateKey(file: configuration.serverKeyPath, format: .pem)
+        var roots: [NIOSSLCertificate] = []
+        for path in configuration.partnerCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
+        guard !roots.isEmpty else { throw ConfigurationError(item: "partner CA", reason: "at least one trusted partner CA is required") }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        // With trust roots set, BoringSSL requires a client certificate, checks its chain and its clientAuth usage.
+        tls.certificateVerification = .noHostnameVerification
+        tls.trustRoots = .certificates(roots)
+        return tls
+    }
+
+    /// Runs every service until SIGTERM or SIGINT, then stops them in reverse order.
+    public func run(logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

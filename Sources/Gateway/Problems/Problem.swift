@@ -1,0 +1,87 @@
+import Foundation
+import Schemas
+
+/// A refusal or failure as the caller sees it: an RFC 9457 problem with a stable type.
+///
+/// Handlers throw or return these; they become problem documents in exactly one place
+/// (`ExchangeAuditor`), in JSON or XML to match the caller.
+public struct Problem: Error, Sendable, Hashable {
+    public let code: String
+    public let status: Int
+    public let title: String
+    public let detail: String?
+    public let violations: [String]
+    public let retryAfter: Int?
+
+    public init(code: String, status: Int, title: String, detail: String? = nil, violations: [String] = [], retryAfter: Int? = nil) {
+        self.code = code
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.violations = violations
+        self.retryAfter = retryAfter
+    }
+
+    public static let typeBase = "https://jisr.labor.gov.lb/problems/"
+    public var type: String { Self.typeBase + code }
+
+    // The catalogue: every problem Jisr answers, by stable code.
+    public static let certificateNotRegistered = Problem(code: "certificate-not-registered", status: 403, title: "The client certificate is not registered to a partner")
+    public static let certificateRevoked = Problem(code: "certificate-revoked", status: 403, title: "The client certificate has been revoked")
+    public static let partnerNotActive = Problem(code: "partner-not-active", status: 403, title: "The partner is not active")
+    public static let purposeRequired = Problem(code: "purpose-required", status: 400, title: "The X-Purpose header is required")
+    public static let noAgreement = Problem(code: "no-agreement", status: 403, title: "No agreement grants this contract to the partner")
+    public static let operationNotGranted = Problem(code: "operation-not-granted", status: 403, title: "The agreement does not grant this operation")
+    public static let purposeNotGranted = Problem(code: "purpose-not-granted", status: 403, title: "The agreement does not list this purpose")
+    public static let agreementNotInForce = Problem(code: "agreement-not-in-force", status: 403, title: "The agreement is not in force at this time")
+    public static let notFound = Problem(code: "not-found", status: 404, title: "No such resource")
+    public static let personNotFound = Problem(code: "person-not-found", status: 404, title: "No person matches the identifier")
+    public static let establishmentNotFound = Problem(code: "establishment-not-found", status: 404, title: "No establishment has this registration number")
+    public static let notAcceptable = Problem(code: "not-acceptable", status: 406, title: "Only application/json and application/xml are offered")
+    public static let methodNotAllowed = Problem(code: "method-not-allowed", status: 405, title: "The method is not allowed on this resource")
+    public static let logUnavailable = Problem(code: "log-unavailable", status: 503, title: "The message log cannot be written; nothing was exchanged", retryAfter: 5)
+    public static let invalidOutbound = Problem(code: "invalid-outbound-document", status: 500, title: "The gateway produced a document that breaks its contract")
+    public static let internalError = Problem(code: "internal-error", status: 500, title: "Internal error")
+
+    public static func invalidParameters(_ detail: String) -> Problem {
+        Problem(code: "invalid-parameters", status: 400, title: "The request's parameters are not valid", detail: detail)
+    }
+
+    public func with(detail: String) -> Problem {
+        Problem(code: code, status: status, title: title, detail: detail, violations: violations, retryAfter: retryAfter)
+    }
+
+    /// The problem document, in the caller's format.
+    public func document(messageId: UUID, format: DocumentFormat) -> (bytes: [UInt8], mediaType: String) {
+        var object = JSONObject()
+        object["type"] = .string(type)
+        object["title"] = .string(title)
+        object["status"] = .integer(Int64(status))
+        if let detail { object["detail"] = .string(detail) }
+        object["instance"] = .string("urn:uuid:\(messageId.uuidString.lowercased())")
+        object["messageId"] = .string(messageId.uuidString.lowercased())
+        if !violations.isEmpty { object["violations"] = .array(violations.map { .string($0) }) }
+        switch format {
+        case .json:
+            return (JSONWriter.data(.object(object)), "application/problem+json")
+        case .xml:
+            var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n" + #"<problem xmlns="urn:ietf:rfc:7807">"#
+            for member in object.members {
+                switch member.value {
+                case .array(let items):
+                    xml += "<\(member.key)>" + items.compactMap(\.stringValue).map { "<i>\(Self.escape($0))</i>" }.joined() + "</\(member.key)>"
+                case .integer(let number):
+                    xml += "<\(member.key)>\(number)</\(member.key)>"
+                default:
+                    xml += "<\(member.key)>\(Self.escape(member.value.stringValue ?? ""))</\(member.key)>"
+                }
+            }
+            xml += "</problem>\n"
+            return (Array(xml.utf8), "application/problem+xml")
+        }
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}

@@ -1,0 +1,67 @@
+import Storage
+
+/// The reference schema of the ministry's own database, in its own PostgreSQL schema `ministry`.
+///
+/// Jisr only reads these tables; `jisr seed` stands in for the ministry's systems that write them.
+public enum MinistrySchema {
+    public static let migrations: [Migration] = [
+        Migration(
+            module: "ministry-records", version: 1, name: "persons, establishments, employment, work permits",
+            statements: [
+                "CREATE SCHEMA IF NOT EXISTS ministry",
+                """
+                CREATE TABLE ministry.persons (
+                    id bigint PRIMARY KEY,
+                    national_id text UNIQUE,
+                    passport_number text,
+                    nationality char(2) NOT NULL,
+                    nssf_number text UNIQUE,
+                    given_ar text NOT NULL, father_ar text NOT NULL, family_ar text NOT NULL,
+                    given_latin text NOT NULL, father_latin text NOT NULL, family_latin text NOT NULL,
+                    mother_ar text NOT NULL, mother_latin text NOT NULL,
+                    date_of_birth date NOT NULL,
+                    sex char(1) NOT NULL CHECK (sex IN ('F', 'M')),
+                    UNIQUE (passport_number, nationality))
+                """,
+                """
+                CREATE TABLE ministry.establishments (
+                    id bigint PRIMARY KEY,
+                    registration_number text NOT NULL UNIQUE,
+                    nssf_employer_number text UNIQUE,
+                    name_ar text NOT NULL, name_latin text NOT NULL,
+                    legal_form text NOT NULL,
+                    isic_section char(1) NOT NULL, isic_class char(4) NOT NULL,
+                    governorate text NOT NULL, district text NOT NULL, locality text,
+                    registered_on date NOT NULL,
+                    status text NOT NULL CHECK (status IN ('active', 'suspended', 'closed')))
+                """,
+                """
+                CREATE TABLE ministry.employments (
+                    id bigint PRIMARY KEY,
+                    person_id bigint NOT NULL REFERENCES ministry.persons (id),
+                    establishment_id bigint NOT NULL REFERENCES ministry.establishments (id),
+                    occupation_isco08 char(4) NOT NULL,
+                    start_date date NOT NULL, end_date date,
+                    monthly_salary bigint NOT NULL, currency char(3) NOT NULL,
+                    work_permit_number text)
+                """,
+                "CREATE INDEX employments_person ON ministry.employments (person_id)",
+                "CREATE INDEX employments_establishment ON ministry.employments (establishment_id) WHERE end_date IS NULL",
+                """
+                CREATE TABLE ministry.work_permits (
+                    id bigint PRIMARY KEY,
+                    permit_number text NOT NULL UNIQUE,
+                    person_id bigint NOT NULL REFERENCES ministry.persons (id),
+                    establishment_id bigint NOT NULL REFERENCES ministry.establishments (id),
+                    category smallint NOT NULL CHECK (category BETWEEN 1 AND 4),
+                    status text NOT NULL CHECK (status IN ('pre-approval', 'issued', 'renewed', 'cancelled', 'expired')),
+                    occupation_isco08 char(4) NOT NULL,
+                    pre_approval_reference text NOT NULL, pre_approval_date date NOT NULL,
+                    issued_on date, expires_on date, cancelled_on date,
+                    updated_at timestamptz NOT NULL)
+                """,
+                "CREATE INDEX work_permits_person ON ministry.work_permits (person_id)",
+                "CREATE INDEX work_permits_changed ON ministry.work_permits (updated_at, id)",
+            ])
+    ]
+}

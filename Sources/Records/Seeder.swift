@@ -1,0 +1,148 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The reference tables already hold records; seeding again needs `replace`.
+public struct RecordsPresentError: Error, Sendable, CustomStringConvertible {
+    public let persons: Int64
+    public var description: String { "the ministry records already hold \(persons) persons; pass --replace to seed anew" }
+}
+
+/// Fills the reference schema with a synthetic population, streamed with COPY in chunks.
+public struct Seeder: Sendable {
+    /// What was written.
+    public struct Summary: Sendable {
+        public var persons = 0
+        public var establishments = 0
+        public var employments = 0
+        public var workPermits = 0
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Seeds `persons` persons from `seed`; `progress` gets (persons written, total) after each chunk.
+    public func seed(persons: Int, seed: UInt64, replace: Bool, chunk: Int = 10_000, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
+        let existing = try await count()
+        if existing > 0 {
+            guard replace else { throw RecordsPresentError(persons: existing) }
+            try await client.query("TRUNCATE ministry.work_permits, ministry.employments, ministry.persons, ministry.establishments", logger: logger)
+        }
+        let population = SyntheticPopulation(persons: persons, seed: seed)
+        var summary = Summary()
+        let establishments = population.establishments()
+        try await copy(establishments, into: "ministry.establishments", columns: [
+            "id", "registration_number", "nssf_employer_number", "name_ar", "name_latin", "legal_form", "isic_section", "isic_class",
+            "governorate", "district", "locality", "registered_on", "status",
+        ])
+        summary.establishments = establishments.count
+        var start = 0
+        while start < persons {
+            let range = start..<min(persons, start + chunk)
+            let rows = population.rows(for: range)
+            try await copy(rows.persons, into: "ministry.persons", columns: [
+                "id", "national_id", "passport_number", "nationality", "nssf_number", "given_ar", "father_ar", "family_ar",
+                "given_latin", "father_latin", "family_latin", "mother_ar", "mother_latin", "date_of_birth", "sex",
+            ])
+            try await copy(rows.employments, into: "ministry.employments", columns: [
+                "id", "person_id", "establishment_id", "occupation_isco08", "start_date", "end_date", "monthly_salary", "currency", "work_permit_number",
+            ])
+            try await copy(rows.workPermits, into: "ministry.work_permits", columns: [
+                "id", "permit_number", "person_id", "establishment_id", "category", "status", "occupation_isco08",
+                "pre_approval_reference", "pre_approval_date", "issued_on", "expires_on", "cancelled_on", "updated_at",
+            ])
+            summary.persons += rows.persons.count
+            summary.employments += rows.employments.count
+            summary.workPermits += rows.workPermits.count
+            start = range.upperBound
+            progress(start, persons)
+        }
+        try await client.query("ANALYZE ministry.persons", logger: logger)
+        try await client.query("ANALYZE ministry.employments", logger: logger)
+        return summary
+    }
+
+    public func count() async throws -> Int64 {
+        for try await count in try await client.query("SELECT count(*) FROM ministry.persons", logger: logger).decode(Int64.self) { return count }
+        return 0
+    }
+
+    /// Sample identifiers that exist, for the demo's manifest and for tests.
+    public func samples(limit: Int = 5) async throws -> RecordSamples {
+        var samples = RecordSamples()
+        for try await id in try await client.query("SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id LIMIT \(limit)", logger: logger).decode(String.self) {
+            samples.nationalIds.append(id)
+        }
+        for try await (number, nationality) in try await client.query(
+            "SELECT passport_number, nationality FROM ministry.persons WHERE nationality <> 'LB' ORDER BY id LIMIT \(limit)", logger: logger
+        ).decode((String, String).self) {
+            samples.passports.append(.init(passportNumber: number, nationality: nationality))
+        }
+        for try await number in try await client.query(
+            "SELECT p.nssf_number FROM ministry.persons p WHERE p.nssf_number IS NOT NULL AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)",
+            logger: logger
+        ).decode(String.self) {
+            samples.nssfNumbers.append(number)
+        }
+        for try await number in try await client.query(
+            "SELECT registration_number FROM ministry.establishments WHERE status = 'active' ORDER BY id LIMIT \(limit)", logger: logger
+        ).decode(String.self) {
+            samples.establishmentNumbers.append(number)
+        }
+        return samples
+    }
+
+    private func copy(_ rows: [[String?]], into table: String, columns: [String]) async throws {
+        guard !rows.isEmpty else { return }
+        try await client.withConnection { connection in
+            try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(1 << 20)
+                for row in rows {
+                    for (position, value) in row.enumerated() {
+                        if position > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+                        if let value { Self.writeEscaped(value, into: &buffer) } else { buffer.writeStaticString("\\N") }
+                    }
+                    buffer.writeInteger(UInt8(ascii: "\n"))
+                    if buffer.readableBytes > 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            }
+        }
+    }
+
+    /// COPY text format: backslash, tab, newline and carriage return are escaped.
+    private static func writeEscaped(_ value: String, into buffer: inout ByteBuffer) {
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+            default: buffer.writeInteger(byte)
+            }
+        }
+    }
+}
+
+/// Identifiers that exist in the seeded records.
+public struct RecordSamples: Sendable, Codable {
+    /// A foreign worker's passport and nationality.
+    public struct Passport: Sendable, Codable {
+        public var passportNumber: String
+        public var nationality: String
+    }
+
+    public var nationalIds: [String] = []
+    public var passports: [Passport] = []
+    public var nssfNumbers: [String] = []
+    public var establishmentNumbers: [String] = []
+}
