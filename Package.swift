@@ -111,8 +111,9 @@ let package = Package(
         .executableTarget(
             name: "jisr",
             dependencies: [
-                "Gateway",
+                "Gateway", "Schemas", "Storage", "MessageLog", "Records",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
         ),

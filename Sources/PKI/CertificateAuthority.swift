@@ -140,3 +140,19 @@ public enum PEMFiles {
         try write(try credential.privateKeyPEM, to: "\(directory)/\(name).key", secret: true)
     }
 }
+
+/// A parsed certificate's registry-relevant facts, without exposing X509 types to callers.
+public struct PKICertificate: Sendable {
+    public let subject: String
+    public let notBefore: Date
+    public let notAfter: Date
+    public let fingerprint: String
+
+    public init(pemEncoded pem: String) throws {
+        let certificate = try Certificate(pemEncoded: pem)
+        self.subject = certificate.subject.description
+        self.notBefore = certificate.notValidBefore
+        self.notAfter = certificate.notValidAfter
+        self.fingerprint = try Fingerprint.sha256(certificate)
+    }
+}

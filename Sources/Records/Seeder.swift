@@ -36,7 +36,7 @@ public struct Seeder: Sendable {
         let population = SyntheticPopulation(persons: persons, seed: seed)
         var summary = Summary()
         let establishments = population.establishments()
-        try await copy(establishments, into: "ministry.establishments", columns: [
+        try await copy(establishments, into: "establishments", columns: [
             "id", "registration_number", "nssf_employer_number", "name_ar", "name_latin", "legal_form", "isic_section", "isic_class",
             "governorate", "district", "locality", "registered_on", "status",
         ])
@@ -45,14 +45,14 @@ public struct Seeder: Sendable {
         while start < persons {
             let range = start..<min(persons, start + chunk)
             let rows = population.rows(for: range)
-            try await copy(rows.persons, into: "ministry.persons", columns: [
+            try await copy(rows.persons, into: "persons", columns: [
                 "id", "national_id", "passport_number", "nationality", "nssf_number", "given_ar", "father_ar", "family_ar",
                 "given_latin", "father_latin", "family_latin", "mother_ar", "mother_latin", "date_of_birth", "sex",
             ])
-            try await copy(rows.employments, into: "ministry.employments", columns: [
+            try await copy(rows.employments, into: "employments", columns: [
                 "id", "person_id", "establishment_id", "occupation_isco08", "start_date", "end_date", "monthly_salary", "currency", "work_permit_number",
             ])
-            try await copy(rows.workPermits, into: "ministry.work_permits", columns: [
+            try await copy(rows.workPermits, into: "work_permits", columns: [
                 "id", "permit_number", "person_id", "establishment_id", "category", "status", "occupation_isco08",
                 "pre_approval_reference", "pre_approval_date", "issued_on", "expires_on", "cancelled_on", "updated_at",
             ])
@@ -99,7 +99,9 @@ public struct Seeder: Sendable {
 
     private func copy(_ rows: [[String?]], into table: String, columns: [String]) async throws {
         guard !rows.isEmpty else { return }
-        try await client.withConnection { connection in
+        try await client.withTransaction(logger: logger) { connection -> Void in
+            // postgres-nio quotes the table name whole, so the schema comes from the search path.
+            try await connection.query("SET LOCAL search_path TO ministry", logger: logger)
             try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
                 var buffer = ByteBuffer()
                 buffer.reserveCapacity(1 << 20)

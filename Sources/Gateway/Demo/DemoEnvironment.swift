@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import MessageLog
+import PKI
+import PostgresNIO
+import Records
+import Registry
+import Schemas
+import Storage
+
+/// The manifest `jisr demo` writes to `DIR/demo.json`, for scripts and tests.
+public struct DemoManifest: Codable, Sendable {
+    /// A demo partner's credentials and grants.
+    public struct PartnerCredentials: Codable, Sendable {
+        public var id: String
+        public var certificate: String
+        public var key: String
+        public var fingerprint: String
+        public var purposes: [String]
+    }
+
+    public var exchangeURL: String
+    public var opsURL: String
+    public var caCertificate: String
+    public var partners: [PartnerCredentials]
+    public var administrator: PartnerCredentials
+    public var samples: RecordSamples
+    public var database: String
+}
+
+/// Everything a newcomer needs for a first exchange: PKI, partners, agreements, records.
+///
+/// Idempotent: run again on the same folder, it reuses the keys, the registrations and the records.
+public struct DemoEnvironment: Sendable {
+    public let directory: String
+    public let exchangePort: Int
+    public let opsPort: Int
+    public let persons: Int
+    public let seed: UInt64
+
+    public init(directory: String, exchangePort: Int = 8443, opsPort: Int = 9090, persons: Int = 10_000, seed: UInt64 = 1) {
+        self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
+        self.exchangePort = exchangePort
+        self.opsPort = opsPort
+        self.persons = persons
+        self.seed = seed
+    }
+
+    static let purposes = [
+        Purpose(
+            code: "nssf-contribution-verification", descriptionAr: "التحقق من اشتراكات الضمان الاجتماعي",
+            descriptionEn: "Verify an employee's NSSF contributions against declared employment",
+            legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963; MoL–NSSF data-sharing protocol"),
+        Purpose(
+            code: "nssf-employee-enrolment", descriptionAr: "تسجيل الأجراء في الضمان الاجتماعي",
+            descriptionEn: "Enrol an employee with the NSSF", legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963"),
+        Purpose(
+            code: "mou-work-permit-notification", descriptionAr: "إشعار بتصاريح عمل الرعايا بموجب مذكرة التفاهم",
+            descriptionEn: "Notify a partner ministry of its nationals' work permits under a cooperation MoU",
+            legalBasis: "Bilateral labour cooperation memorandum of understanding"),
+    ]
+
+    static let partners = [
+        Partner(id: "LB-NSSF", nameAr: "الصندوق الوطني للضمان الاجتماعي", nameEn: "National Social Security Fund", country: "LB", status: .active),
+        Partner(id: "EG-MOL", nameAr: "وزارة العمل – جمهورية مصر العربية", nameEn: "Ministry of Labour, Arab Republic of Egypt", country: "EG", status: .active),
+        Partner(id: "IQ-MOLSA", nameAr: "وزارة العمل والشؤون الاجتماعية – العراق", nameEn: "Ministry of Labour and Social Affairs, Iraq", country: "IQ", status: .active),
+    ]
+
+    var pki: String { directory + "/pki" }
+
+    /// Creates or reuses the PKI, registers partners and agreements, seeds records; returns the configuration
+    /// to serve with and the manifest it wrote.
+    public func prepare(database: DatabaseURL, contractsDirectory: URL, logger: Logger, say: @Sendable (String) -> Void) async throws -> (GatewayConfiguration, DemoManifest) {
+        let catalog = try ContractCatalog.load(from: contractsDirectory)
+        let credentials = try preparePKI(say: say)
+        let subjectKey = directory + "/subject.key"
+        if !FileManager.default.fileExists(atPath: subjectKey) {
+            var key = [UInt8](repeating: 0, count: 32)
+            var generator = SystemRandomNumberGenerator()
+            for index in key.indices { key[index] = generator.next() }
+            try PEMFiles.write(key.map { String(format: "%02x", $0) }.joined() + "\n", to: subjectKey, secret: true)
+        }
+        let samples = try await withPostgres(database, logger: logger) { client in
+            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+            try await register(credentials: credentials, catalog: catalog, client: client, logger: logger, say: say)
+            let seeder = Seeder(client: client, logger: logger)
+            if try await seeder.count() == 0 {
+                say("Seeding \(persons) synthetic persons (seed \(seed))…")
+                let summary = try await seeder.seed(persons: persons, seed: seed, replace: false) { done, total in
+                    if done % 50_000 == 0 || done == total { say("  \(done)/\(total) persons") }
+                }
+                say("  \(summary.persons) persons, \(summary.establishments) establishments, \(summary.employments) employments, \(summary.workPermits) work permits")
+            }
+            return try await seeder.samples()
+        }
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: pki + "/server.crt", serverKeyPath: pki + "/server.key", partnerCAPaths: [pki + "/ca.crt"],
+            subjectKeyPath: subjectKey, database: database, contractsDirectory: contractsDirectory)
+        configuration.exchangePort = exchangePort
+        configuration.opsPort = opsPort
+        let manifest = DemoManifest(
+            exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", caCertificate: pki + "/ca.crt",
+            partners: Self.partners.map { partner in
+                DemoManifest.PartnerCredentials(
+                    id: partner.id, certificate: "\(pki)/clients/\(partner.id).crt", key: "\(pki)/clients/\(partner.id).key",
+                    fingerprint: credentials[partner.id] ?? "", purposes: partner.id == "LB-NSSF" ? ["nssf-contribution-verification"] : [])
+            },
+            administrator: .init(id: "admin", certificate: "\(pki)/clients/admin.crt", key: "\(pki)/clients/admin.key", fingerprint: credentials["admin"] ?? "", purposes: []),
+            samples: samples, database: database.description)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try PEMFiles.write(String(decoding: try encoder.encode(manifest), as: UTF8.self) + "\n", to: directory + "/demo.json", secret: false)
+        return (configuration, manifest)
+    }
+
+    /// The development CA, the server certificate and one client certificate per demo party; returns fingerprints.
+    private func preparePKI(say: (String) -> Void) throws -> [String: String] {
+        let caCert = pki + "/ca.crt"
+        let authority: CertificateAuthority
+        if FileManager.default.fileExists(atPath: caCert) {
+            authority = try CertificateAuthority(
+                certificatePEM: try String(contentsOfFile: caCert, encoding: .utf8), privateKeyPEM: try String(contentsOfFile: pki + "/ca.key", encoding: .utf8))
+        } else {
+            say("Creating a development partner CA and certificates in \(pki)")
+            authority = try CertificateAuthority.create(commonName: "Jisr development partner CA")
+            try PEMFiles.write(authority.credential, directory: pki, name: "ca")
+            let server = try authority.issueServer(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]])
+            try PEMFiles.write(server, chain: [authority.credential.certificate], directory: pki, name: "server")
+            for partner in Self.partners {
+                let client = try authority.issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
+                try PEMFiles.write(client, directory: pki + "/clients", name: partner.id)
+            }
+            let admin = try authority.issueClient(partnerID: "admin", organization: "Ministry of Labour, Lebanon", country: "LB")
+            try PEMFiles.write(admin, directory: pki + "/clients", name: "admin")
+        }
+        var fingerprints: [String: String] = [:]
+        for name in Self.partners.map(\.id) + ["admin"] {
+            let pem = try String(contentsOfFile: "\(pki)/clients/\(name).crt", encoding: .utf8)
+            fingerprints[name] = try PKICertificate(pemEncoded: pem).fingerprint
+        }
+        return fingerprints
+    }
+
+    private func register(credentials: [String: String], catalog: ContractCatalog, client: PostgresClient, logger: Logger, say: @Sendable (String) -> Void) async throws {
+        let store = RegistryStore(client: client, logger: logger)
+        let snapshot = try await store.snapshot()
+        for purpose in Self.purposes where snapshot.purposes[purpose.code] == nil { try await store.addPurpose(purpose) }
+        let now = Date()
+        for partner in Self.partners where snapshot.partners[partner.id] == nil {
+            try await store.addPartner(partner)
+            say("Registered partner \(partner.id)")
+        }
+        for partner in Self.partners {
+            guard let fingerprint = credentials[partner.id], snapshot.certificates[fingerprint] == nil else { continue }
+            let pem = try String(contentsOfFile: "\(pki)/clients/\(partner.id).crt", encoding: .utf8)
+            let certificate = try PKICertificate(pemEncoded: pem)
+            try await store.registerCertificate(
+                PartnerCertificate(fingerprint: fingerprint, partnerID: partner.id, subject: certificate.subject, notBefore: certificate.notBefore, notAfter: certificate.notAfter))
+        }
+        if snapshot.agreements(for: "LB-NSSF").isEmpty {
+            for id in [EmploymentRecord.contract, Establishment.contract] {
+                guard let contract = catalog[id] else { continue }
+                // Every field except salary: the NSSF verifies contributions from its own declarations.
+                let fields = contract.fields.filter { !$0.hasPrefix("employments.monthlySalary") }
+                try await store.grant(
+                    Agreement(
+                        partnerID: "LB-NSSF", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: fields,
+                        validFrom: now.addingTimeInterval(-86_400), validUntil: now.addingTimeInterval(2 * 365 * 86_400), mouReference: "MoL-NSSF/2026/001"))
+            }
+            say("Granted LB-NSSF employment-record/1 and establishment/1 (query, nssf-contribution-verification, all fields but salary)")
+        }
+    }
+}

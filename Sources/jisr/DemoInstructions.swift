@@ -1,0 +1,44 @@
+import Gateway
+import Records
+
+/// What the demo prints once it listens: ready-to-paste commands that work against the seeded data.
+enum DemoInstructions {
+    static func text(manifest: DemoManifest, directory: String) -> String {
+        guard let nssf = manifest.partners.first(where: { $0.id == "LB-NSSF" }), let egypt = manifest.partners.first(where: { $0.id == "EG-MOL" }) else { return "" }
+        let tls = "--cacert \(manifest.caCertificate) --cert \(nssf.certificate) --key \(nssf.key)"
+        let url = manifest.exchangeURL
+        let purpose = "-H 'X-Purpose: nssf-contribution-verification'"
+        let nationalId = manifest.samples.nationalIds.first ?? "000000000000"
+        let passport = manifest.samples.passports.first
+        let nssfNumber = manifest.samples.nssfNumbers.first ?? "0000000000"
+        let establishment = manifest.samples.establishmentNumbers.first ?? "1000000"
+        var lines = [
+            "",
+            "Jisr demo is ready. Manifest: \(directory)/demo.json",
+            "",
+            "# The NSSF looks up a person's employment records (JSON):",
+            "curl -s \(tls) \(purpose) '\(url)/v1/employment-records?nationalId=\(nationalId)'",
+            "",
+            "# The same in XML, the NSSF's legacy format:",
+            "curl -s \(tls) \(purpose) -H 'Accept: application/xml' '\(url)/v1/employment-records?nssfNumber=\(nssfNumber)'",
+        ]
+        if let passport {
+            lines += ["", "# A foreign worker, by passport and nationality:",
+                "curl -s \(tls) \(purpose) '\(url)/v1/employment-records?passportNumber=\(passport.passportNumber)&nationality=\(passport.nationality)'"]
+        }
+        lines += [
+            "", "# An establishment's registration:",
+            "curl -s \(tls) \(purpose) '\(url)/v1/establishments/\(establishment)'",
+            "", "# What the NSSF may use (contracts, fields, purposes):",
+            "curl -s \(tls) '\(url)/v1/contracts'",
+            "", "# Refused: a purpose the NSSF was not granted (403, still logged):",
+            "curl -s \(tls) -H 'X-Purpose: mou-work-permit-notification' '\(url)/v1/employment-records?nationalId=\(nationalId)'",
+            "", "# Refused: Egypt's ministry has no agreement for employment records (403):",
+            "curl -s --cacert \(manifest.caCertificate) --cert \(egypt.certificate) --key \(egypt.key) \(purpose) '\(url)/v1/employment-records?nationalId=\(nationalId)'",
+            "", "# Every exchange above is in the chained message log; check it (another terminal):",
+            "swift run jisr log verify --database-url '\(manifest.database)'",
+            "", "Stop with Ctrl-C.", "",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import MessageLog
+import PostgresNIO
+import Records
+import Schemas
+import Storage
+
+/// `jisr`: the Ministry of Labour's data-exchange gateway.
+@main
+struct Jisr: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
+        subcommands: [Demo.self, Serve.self, Migrate.self, Seed.self, Log.self])
+
+    /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as PSQLError {
+            Console.say("Error: database: \(error.serverInfo?[.message] ?? String(describing: error.code))")
+            Self.exit(withError: ExitCode(2))
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
+}
+
+/// Options shared by every command that uses the store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "postgres://USER@HOST:PORT/DB (default: $JISR_DATABASE_URL)")
+    var databaseURL: String?
+
+    func resolved() throws -> DatabaseURL? {
+        guard let text = databaseURL ?? ProcessInfo.processInfo.environment["JISR_DATABASE_URL"] else { return nil }
+        return try DatabaseURL(text)
+    }
+
+    func required() throws -> DatabaseURL {
+        guard let url = try resolved() else { throw ValidationError("give --database-url or set JISR_DATABASE_URL") }
+        return url
+    }
+}
+
+enum Console {
+    static func say(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Logging is bootstrapped once, here; libraries only receive loggers.
+    static func logger() -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["JISR_LOG_LEVEL"] ?? "info") ?? .info
+            return handler
+        }
+        return Logger(label: "jisr")
+    }
+
+    static func contracts(_ option: String?) throws -> URL {
+        if let option { return URL(fileURLWithPath: option) }
+        guard let found = ContractCatalog.defaultDirectory() else {
+            throw ValidationError("cannot find the contracts folder; give --contracts or set JISR_CONTRACTS_DIR")
+        }
+        return found
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Set up a complete demo (PKI, partners, agreements, records) and serve it.")
+
+    @Option(help: "Folder for the demo's keys, database and manifest.") var dir = ".demo"
+    @Option(help: "Synthetic persons to seed on first run.") var persons = 10_000
+    @Option(help: "Exchange listener port.") var port = 8443
+    @Option(help: "Ops listener port (loopback).") var opsPort = 9090
+    @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let logger = Console.logger()
+        let environment = DemoEnvironment(directory: dir, exchangePort: port, opsPort: opsPort, persons: persons)
+        var cluster: LocalPostgres?
+        let database: DatabaseURL
+        if let url = try store.resolved() {
+            database = url
+        } else {
+            let local = LocalPostgres(directory: environment.directory + "/postgres")
+            Console.say("No --database-url or JISR_DATABASE_URL: starting a private PostgreSQL in \(local.directory) on 127.0.0.1:\(local.port)")
+            try local.start()
+            cluster = local
+            database = try local.url
+        }
+        defer {
+            if let cluster {
+                Console.say("Stopping the private PostgreSQL")
+                try? cluster.stop()
+            }
+        }
+        let (configuration, manifest) = try await environment.prepare(
+            database: database, contractsDirectory: try Console.contracts(contracts), logger: logger, say: Console.say)
+        let gateway = try Gateway.build(configuration: configuration, logger: logger, onExchangeListening: { _ in
+            Console.say(DemoInstructions.text(manifest: manifest, directory: environment.directory))
+        })
+        try await gateway.run(logger: logger)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+    @Option(help: "Exchange listener address.") var host = "0.0.0.0"
+    @Option(help: "Exchange listener port.") var port = 8443
+    @Option(help: "Ops listener port (loopback).") var opsPort = 9090
+    @Option(help: "Server certificate chain (PEM).") var serverCert: String
+    @Option(help: "Server private key (PEM).") var serverKey: String
+    @Option(help: "Trusted partner CA certificates (PEM); repeat for several.") var partnerCa: [String]
+    @Option(help: "File holding the subject-reference key (32+ bytes, hex or raw).") var subjectKey: String
+    @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let logger = Console.logger()
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: serverCert, serverKeyPath: serverKey, partnerCAPaths: partnerCa, subjectKeyPath: subjectKey,
+            database: try store.required(), contractsDirectory: try Console.contracts(contracts))
+        configuration.exchangeHost = host
+        configuration.exchangePort = port
+        configuration.opsPort = opsPort
+        let gateway = try Gateway.build(configuration: configuration, logger: logger, onExchangeListening: { port in
+            Console.say("Jisr exchange listener on \(host):\(port) (mutual TLS)")
+        })
+        try await gateway.run(logger: logger)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations (safe to run twice).")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let logger = Console.logger()
+        let applied = try await withPostgres(try store.required(), logger: logger) { client in
+            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+        }
+        print(applied.isEmpty ? "schema is up to date" : applied.map { "applied \($0)" }.joined(separator: "\n"))
+    }
+}
+
+struct Seed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Fill the reference ministry records with deterministic synthetic data.")
+
+    @Option(help: "Number of persons.") var persons: Int
+    @Option(help: "Seed of the generator: the same seed gives the same records.") var seed: UInt64 = 1
+    @Flag(help: "Replace records that are already there.") var replace = false
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard persons > 0, persons <= 50_000_000 else { throw ValidationError("--persons must be between 1 and 50,000,000") }
+    }
+
+    func run() async throws {
+        let logger = Console.logger()
+        let started = ContinuousClock.now
+        let (persons, seed, replace) = (self.persons, self.seed, self.replace)
+        let summary = try await withPostgres(try store.required(), logger: logger) { client in
+            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+            return try await Seeder(client: client, logger: logger).seed(persons: persons, seed: seed, replace: replace) { done, total in
+                Console.say("seeded \(done)/\(total) persons")
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        print("\(summary.persons) persons, \(summary.establishments) establishments, \(summary.employments) employments, \(summary.workPermits) work permits in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+    }
+}
+
+struct Log: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The message log.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Walk the chain; name the first modified, deleted, inserted or reordered entry.")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let logger = Console.logger()
+            let started = ContinuousClock.now
+            let report = try await withPostgres(try store.required(), logger: logger) { client in
+                try await LogReader(client: client, logger: logger).verify { count in Console.say("verified \(count) entries…") }
+            }
+            let elapsed = ContinuousClock.now - started
+            if let found = report.firstBreak {
+                print("BROKEN at seq \(found.seq): \(found.description)")
+                print("\(report.verified) entries verified before the break")
+                throw ExitCode(1)
+            }
+            print("OK: \(report.verified) entries verified in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds]))); chain head \(report.headHash)")
+        }
+    }
+}
