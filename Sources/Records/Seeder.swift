@@ -75,11 +75,11 @@ public struct Seeder: Sendable {
     /// Sample identifiers that exist, for the demo's manifest and for tests.
     public func samples(limit: Int = 5) async throws -> RecordSamples {
         var samples = RecordSamples()
-        for try await id in try await client.query("SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id LIMIT \(limit)", logger: logger).decode(String.self) {
+        for try await id in try await client.query("SELECT p.national_id FROM ministry.persons p WHERE p.national_id IS NOT NULL AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)", logger: logger).decode(String.self) {
             samples.nationalIds.append(id)
         }
         for try await (number, nationality) in try await client.query(
-            "SELECT passport_number, nationality FROM ministry.persons WHERE nationality <> 'LB' ORDER BY id LIMIT \(limit)", logger: logger
+            "SELECT p.passport_number, p.nationality FROM ministry.persons p WHERE p.nationality <> 'LB' AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)", logger: logger
         ).decode((String, String).self) {
             samples.passports.append(.init(passportNumber: number, nationality: nationality))
         }

@@ -11,7 +11,7 @@ public enum Refusal: String, Sendable, Error, CaseIterable {
 
 /// Decides whether a partner may perform an operation on a contract for a purpose, now; default deny.
 public enum AgreementPolicy {
-    /// The fields to send when permitted: the agreement's grant plus the contract's required fields.
+    /// The fields to send when permitted: the agreement's grant, completed by the contract's required fields.
     public static func decide(
         agreements: [Agreement], contract: Contract, operation: Agreement.Operation, purpose: String, at now: Date
     ) -> Result<(Agreement, FieldSelection), Refusal> {
@@ -24,6 +24,6 @@ public enum AgreementPolicy {
         guard let inForce = withPurpose.first(where: { $0.validFrom <= now && now < $0.validUntil }) else {
             return .failure(.outsideValidity)
         }
-        return .success((inForce, FieldSelection(granted: inForce.fields + contract.requiredFields)))
+        return .success((inForce, contract.selection(granting: inForce.fields)))
     }
 }

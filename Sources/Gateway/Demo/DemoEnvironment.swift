@@ -161,7 +161,7 @@ public struct DemoEnvironment: Sendable {
             for id in [EmploymentRecord.contract, Establishment.contract] {
                 guard let contract = catalog[id] else { continue }
                 // Every field except salary: the NSSF verifies contributions from its own declarations.
-                let fields = contract.fields.filter { !$0.hasPrefix("employments.monthlySalary") }
+                let fields = contract.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") }
                 try await store.grant(
                     Agreement(
                         partnerID: "LB-NSSF", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: fields,

@@ -83,7 +83,7 @@ struct ExchangeRoutes: Sendable {
             object["version"] = .integer(Int64(agreement.contract.version))
             object["operations"] = .array(agreement.operations.map(\.rawValue).sorted().map(JSONValue.string))
             let fields = catalog[agreement.contract].map { contract in
-                contract.fields.filter { FieldSelection(granted: agreement.fields + contract.requiredFields).grants($0) }
+                contract.fields.filter(contract.selection(granting: agreement.fields).grants)
             } ?? agreement.fields
             object["fields"] = .array(fields.map(JSONValue.string))
             object["purposes"] = .array(agreement.purposes.sorted().map(JSONValue.string))

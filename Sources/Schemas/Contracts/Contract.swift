@@ -59,8 +59,13 @@ public final class Contract: Sendable {
     public let xsdDocument: [UInt8]
     /// Every grantable field as a dotted path (`employments.monthlySalary.amount`), in schema order.
     public let fields: [String]
-    /// Fields the schema requires wherever their parent appears; an agreement must grant them.
+    /// Fields present in every document (required, under required parents): they identify the record and
+    /// are sent whatever an agreement grants.
     public let requiredFields: Set<String>
+    /// For each object path ("" for the root), the members the schema requires whenever that object appears.
+    let requiredMembers: [String: [String]]
+    /// Paths that have members of their own.
+    let containers: Set<String>
 
     public init(id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8]) throws {
         self.id = id
@@ -72,12 +77,18 @@ public final class Contract: Sendable {
         self.xmlForm = XMLForm(rootElement: rootElement, namespace: namespace, schema: jsonSchema)
         var fields: [String] = []
         var required: Set<String> = []
-        Self.collect(jsonSchema.root, schema: jsonSchema, prefix: "", parentRequired: true, fields: &fields, required: &required)
+        var members: [String: [String]] = [:]
+        Self.collect(jsonSchema.root, schema: jsonSchema, prefix: "", parentRequired: true, fields: &fields, required: &required, members: &members)
         self.fields = fields
         self.requiredFields = required
+        self.requiredMembers = members
+        self.containers = Set(fields.compactMap { path in path.lastIndex(of: ".").map { String(path[..<$0]) } })
     }
 
-    private static func collect(_ node: JSONValue, schema: JSONSchema, prefix: String, parentRequired: Bool, fields: inout [String], required: inout Set<String>) {
+    private static func collect(
+        _ node: JSONValue, schema: JSONSchema, prefix: String, parentRequired: Bool, fields: inout [String], required: inout Set<String>,
+        members: inout [String: [String]]
+    ) {
         var resolved = schema.resolve(node)
         if resolved["type"]?.stringValue == "array" { resolved = schema.resolve(resolved["items"] ?? .bool(true)) }
         guard let properties = resolved["properties"]?.objectValue else { return }
@@ -85,9 +96,49 @@ public final class Contract: Sendable {
         for member in properties.members {
             let path = prefix.isEmpty ? member.key : prefix + "." + member.key
             fields.append(path)
-            if requiredNames.contains(member.key) { required.insert(path) }
-            collect(member.value, schema: schema, prefix: path, parentRequired: false, fields: &fields, required: &required)
+            let isRequired = requiredNames.contains(member.key)
+            if isRequired {
+                members[prefix, default: []].append(path)
+                if parentRequired { required.insert(path) }
+            }
+            collect(member.value, schema: schema, prefix: path, parentRequired: parentRequired && isRequired, fields: &fields, required: &required, members: &members)
         }
+    }
+
+    /// Fields with no members of their own: granting every leaf but one sends everything but that one.
+    public var leafFields: [String] { fields.filter { !containers.contains($0) } }
+
+    /// The selection for an agreement's grant: the granted fields, the record's identifying fields, and the
+    /// members the schema requires inside any object that is sent, so a minimised document stays valid.
+    /// Required objects are kept as structure only: their other members still need a grant.
+    public func selection(granting granted: some Sequence<String>) -> FieldSelection {
+        var leaves = Set(granted)
+        var structure: Set<String> = []
+        var pending: [String] = [""]
+        for path in requiredFields {
+            if containers.contains(path) { structure.insert(path) } else { leaves.insert(path) }
+        }
+        for path in leaves.union(structure) {
+            var parts = path.split(separator: ".")
+            while parts.count > 1 {
+                parts.removeLast()
+                structure.insert(parts.joined(separator: "."))
+            }
+        }
+        pending += structure
+        var visited: Set<String> = []
+        while let path = pending.popLast() {
+            guard visited.insert(path).inserted else { continue }
+            for member in requiredMembers[path] ?? [] {
+                if containers.contains(member) {
+                    structure.insert(member)
+                    pending.append(member)
+                } else {
+                    leaves.insert(member)
+                }
+            }
+        }
+        return FieldSelection(granted: leaves, structure: structure)
     }
 
     // MARK: Reading documents

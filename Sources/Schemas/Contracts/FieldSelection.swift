@@ -6,9 +6,10 @@ public struct FieldSelection: Sendable, Hashable {
     public let granted: Set<String>
     private let ancestors: Set<String>
 
-    public init(granted: some Sequence<String>) {
+    /// `structure` lists containers to keep (filtered) even when nothing under them is granted.
+    public init(granted: some Sequence<String>, structure: Set<String> = []) {
         self.granted = Set(granted)
-        var ancestors: Set<String> = []
+        var ancestors = structure
         for path in self.granted {
             var parts = path.split(separator: ".")
             while parts.count > 1 {

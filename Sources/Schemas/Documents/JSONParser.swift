@@ -16,6 +16,11 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
     public let reason: Reason
     public let offset: Int
 
+    public init(reason: Reason, offset: Int) {
+        self.reason = reason
+        self.offset = offset
+    }
+
     public var description: String { "\(reason.rawValue) at byte \(offset)" }
 }
 
