@@ -1,0 +1,192 @@
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import Logging
+import MessageLog
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import PKI
+import PostgresNIO
+import Records
+import Registry
+import Schemas
+import ServiceLifecycle
+import Storage
+import Testing
+
+/// A real gateway for live tests: its own PostgreSQL database, its own PKI, real TLS on a free port.
+///
+/// The database server comes from `JISR_TEST_DATABASE_URL`, which `scripts/test` sets after starting a
+/// throwaway cluster; each fixture creates a fresh database in it.
+final class Fixture: Sendable {
+    static let quiet = Logger(label: "jisr-test", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    let directory: String
+    let database: DatabaseURL
+    let client: PostgresClient
+    let exchangePort: Int
+    let opsPort: Int
+    let samples: RecordSamples
+    let authority: CertificateAuthority
+    let serverTask: Task<Void, any Error>
+    let clients: [String: HTTPClient]
+
+    /// Partners of the fixture: who they are and what they may do.
+    static let partners: [(Partner, hasCertificate: Bool)] = [
+        (Partner(id: "LB-NSSF", nameAr: "الضمان", nameEn: "NSSF", country: "LB", status: .active), true),
+        (Partner(id: "EG-MOL", nameAr: "مصر", nameEn: "Egypt MoL", country: "EG", status: .active), true),
+        (Partner(id: "QA-MOL", nameAr: "قطر", nameEn: "Qatar MoL", country: "QA", status: .active), true),
+        (Partner(id: "LB-SUSP", nameAr: "معلق", nameEn: "Suspended", country: "LB", status: .suspended), true),
+        (Partner(id: "LB-FLIP", nameAr: "متغير", nameEn: "Toggled", country: "LB", status: .active), true),
+    ]
+
+    static func make(_ name: String) async throws -> Fixture {
+        guard let serverURL = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
+            throw FixtureError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
+        }
+        let base = try DatabaseURL(serverURL)
+        let databaseName = "jisr_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
+        _ = try await withPostgres(base, connections: 1, logger: quiet) { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(databaseName)"), logger: quiet)
+        }
+        var database = base
+        database.database = databaseName
+
+        let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
+        let authority = try CertificateAuthority.create(commonName: "Jisr test partner CA")
+        try PEMFiles.write(authority.credential, directory: directory, name: "ca")
+        try PEMFiles.write(try authority.issueServer(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]]), chain: [authority.credential.certificate], directory: directory, name: "server")
+        try PEMFiles.write(String(repeating: "ab", count: 32) + "\n", to: directory + "/subject.key", secret: true)
+
+        let client = PostgresClient(configuration: database.clientConfiguration(connections: 4), backgroundLogger: quiet)
+        let clientTask = Task { await client.run() }
+        _ = clientTask
+        try await Migrator(client: client, logger: quiet).migrate(JisrMigrations.all)
+        _ = try await Seeder(client: client, logger: quiet).seed(persons: 400, seed: 7, replace: false)
+        let samples = try await Seeder(client: client, logger: quiet).samples()
+
+        let catalog = try ContractCatalog.load(from: repository.appendingPathComponent("contracts"))
+        let store = RegistryStore(client: client, logger: quiet)
+        try await store.addPurpose(Purpose(code: "nssf-contribution-verification", descriptionAr: "تحقق", descriptionEn: "Verify contributions", legalBasis: "Decree 13955/1963"))
+        try await store.addPurpose(Purpose(code: "mou-work-permit-notification", descriptionAr: "إشعار", descriptionEn: "MoU notification", legalBasis: "MoU"))
+        var clients: [String: HTTPClient] = [:]
+        let now = Date()
+        for (partner, _) in partners {
+            try await store.addPartner(partner)
+            let credential = try authority.issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
+            try await store.registerCertificate(
+                PartnerCertificate(fingerprint: try credential.fingerprint, partnerID: partner.id, subject: partner.id, notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(365 * 86_400)))
+            clients[partner.id] = try httpClient(credential: credential, trusting: authority)
+        }
+        let withoutSalary = { (id: ContractID) in catalog[id]!.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") } }
+        for id in [EmploymentRecord.contract, Establishment.contract] {
+            for partner in ["LB-NSSF", "LB-SUSP", "LB-FLIP"] {
+                try await store.grant(
+                    Agreement(partnerID: partner, contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
+                        validFrom: now.addingTimeInterval(-3600), validUntil: now.addingTimeInterval(86_400), mouReference: "TEST/1"))
+            }
+            // Qatar's agreement ended yesterday.
+            try await store.grant(
+                Agreement(partnerID: "QA-MOL", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
+                    validFrom: now.addingTimeInterval(-30 * 86_400), validUntil: now.addingTimeInterval(-86_400), mouReference: "TEST/QA"))
+        }
+        // Trusted by the CA, registered to nobody.
+        clients["unregistered"] = try httpClient(credential: try authority.issueClient(partnerID: "LB-GHOST", organization: "Ghost", country: "LB"), trusting: authority)
+        // Same subject as the NSSF, issued by a CA the gateway does not trust.
+        let rogue = try CertificateAuthority.create(commonName: "Rogue CA")
+        clients["untrusted"] = try httpClient(credential: try rogue.issueClient(partnerID: "LB-NSSF", organization: "NSSF", country: "LB"), trusting: authority)
+        clients["anonymous"] = try httpClient(credential: nil, trusting: authority)
+
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: directory + "/server.crt", serverKeyPath: directory + "/server.key", partnerCAPaths: [directory + "/ca.crt"],
+            subjectKeyPath: directory + "/subject.key", database: database, contractsDirectory: repository.appendingPathComponent("contracts"))
+        configuration.exchangeHost = "127.0.0.1"
+        configuration.exchangePort = 0
+        configuration.opsPort = 0
+        configuration.databaseConnections = 8
+        let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
+        let gateway = try Gateway.build(
+            configuration: configuration, logger: quiet, onExchangeListening: { continuation.yield(("exchange", $0)) }, onOpsListening: { continuation.yield(("ops", $0)) })
+        let serverTask = Task {
+            let group = ServiceGroup(configuration: .init(services: gateway.services.map { .init(service: $0) }, logger: quiet))
+            try await group.run()
+        }
+        var bound: [String: Int] = [:]
+        for await (listener, port) in ports {
+            bound[listener] = port
+            if bound.count == 2 { break }
+        }
+        return Fixture(
+            directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, samples: samples,
+            authority: authority, serverTask: serverTask, clients: clients)
+    }
+
+    private init(
+        directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, samples: RecordSamples,
+        authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient]
+    ) {
+        self.directory = directory
+        self.database = database
+        self.client = client
+        self.exchangePort = exchangePort
+        self.opsPort = opsPort
+        self.samples = samples
+        self.authority = authority
+        self.serverTask = serverTask
+        self.clients = clients
+    }
+
+    static func httpClient(credential: IssuedCredential?, trusting authority: CertificateAuthority) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.credential.certificatePEM.utf8), format: .pem)])
+        if let credential {
+            tls.certificateChain = [.certificate(try NIOSSLCertificate(bytes: Array(try credential.certificatePEM.utf8), format: .pem))]
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(try credential.privateKeyPEM.utf8), format: .pem))
+        }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+    }
+
+    /// One exchange as a given caller.
+    func get(_ path: String, as caller: String, purpose: String? = "nssf-contribution-verification", accept: String? = nil, headers extra: [(String, String)] = []) async throws -> Reply {
+        var request = HTTPClientRequest(url: "https://localhost:\(exchangePort)\(path)")
+        if let purpose { request.headers.add(name: "X-Purpose", value: purpose) }
+        if let accept { request.headers.add(name: "Accept", value: accept) }
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
+        let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
+    }
+
+    func log() -> LogReader { LogReader(client: client, logger: Self.quiet) }
+
+    /// Runs `;`-separated statements one by one, as an administrator with psql would.
+    func sql(_ text: String) async throws {
+        for statement in text.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
+            try await client.query(PostgresQuery(unsafeSQL: statement), logger: Self.quiet)
+        }
+    }
+}
+
+/// A response as the tests look at it.
+struct Reply: Sendable {
+    let status: Int
+    let headers: HTTPHeaders
+    let body: [UInt8]
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var json: JSONValue? { try? JSONParser.parse(body) }
+    var messageId: UUID? { headers.first(name: "X-Message-Id").flatMap(UUID.init(uuidString:)) }
+    var problemType: String? {
+        if headers.first(name: "Content-Type") == "application/problem+xml" {
+            return text.firstMatch(of: /<type>([^<]+)<\/type>/).map { String($0.1) }
+        }
+        return json?["type"]?.stringValue
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
