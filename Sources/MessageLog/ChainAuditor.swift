@@ -1,5 +1,6 @@
 /// The first place where the chain is broken, and how.
 public struct ChainBreak: Sendable, Hashable, CustomStringConvertible {
+    /// The kind of tampering the break shows.
     public enum Kind: String, Sendable {
         /// The entry's content no longer matches its own hash.
         case modified

@@ -10,6 +10,13 @@ public struct LogUnavailableError: Error, Sendable, CustomStringConvertible {
     public var description: String { "message log unavailable: \(reason)" }
 }
 
+/// What the log writer has committed since it started.
+public struct LogWriterStatistics: Sendable, Hashable {
+    public var transactions = 0
+    public var entries = 0
+    public var largestBatch = 0
+}
+
 /// Tuning for the single log writer.
 public struct LogWriterConfiguration: Sendable {
     /// Most entries committed in one transaction.
@@ -34,6 +41,7 @@ public final class LogWriter: Service, Sendable {
     private struct State {
         var pending: [Pending] = []
         var closed = false
+        var statistics = LogWriterStatistics()
     }
 
     private let client: PostgresClient
@@ -49,6 +57,9 @@ public final class LogWriter: Service, Sendable {
         self.logger = logger
         (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// How many transactions and entries this writer has committed: the ratio shows the group commit at work.
+    public var statistics: LogWriterStatistics { state.withLock { $0.statistics } }
 
     /// Appends one entry and returns it once it is committed; throws `LogUnavailableError` otherwise.
     public func append(_ draft: EntryDraft) async throws -> LogEntry {
@@ -94,6 +105,11 @@ public final class LogWriter: Service, Sendable {
             if batch.isEmpty { return }
             do {
                 let entries = try await commitWithTimeout(batch.map(\.draft))
+                state.withLock {
+                    $0.statistics.transactions += 1
+                    $0.statistics.entries += entries.count
+                    $0.statistics.largestBatch = max($0.statistics.largestBatch, entries.count)
+                }
                 for (item, entry) in zip(batch, entries) { item.continuation.resume(returning: entry) }
             } catch {
                 logger.error("message log commit failed", metadata: ["jisr.batch": "\(batch.count)", "jisr.error": "\(String(reflecting: type(of: error)))"])

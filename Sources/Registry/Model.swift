@@ -34,6 +34,7 @@ public struct Partner: Sendable, Hashable, Codable {
 
 /// A client certificate registered to a partner; its SHA-256 fingerprint is the partner's identity.
 public struct PartnerCertificate: Sendable, Hashable, Codable {
+    /// Whether the certificate may still be used.
     public enum Status: String, Sendable, Codable { case active, revoked }
 
     public var fingerprint: String
@@ -70,6 +71,7 @@ public struct Purpose: Sendable, Hashable, Codable {
 
 /// What one partner may do with one contract version under an MoU.
 public struct Agreement: Sendable, Hashable, Codable {
+    /// What the partner may do with the contract: query Jisr, receive relayed documents, send documents in.
     public enum Operation: String, Sendable, Codable, CaseIterable { case query, receive, send }
 
     public var id: Int64

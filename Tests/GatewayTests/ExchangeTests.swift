@@ -108,7 +108,7 @@ struct ExchangeTests {
         #expect(!found, "the national id appears nowhere in the log")
     }
 
-    @Test("No certificate, or one from an untrusted CA: the handshake fails", arguments: ["anonymous", "untrusted"])
+    @Test("No certificate, one from an untrusted CA, or TLS older than 1.2: the handshake fails", arguments: ["anonymous", "untrusted", "tls11"])
     func handshakeRefused(caller: String) async throws {
         let fixture = try await Shared.fixture.value
         await #expect(throws: (any Error).self) {
@@ -152,6 +152,29 @@ struct ExchangeTests {
         }
         let report = try await fixture.log().verify()
         #expect(report.firstBreak == nil)
+    }
+
+    @Test("Concurrent appends share transactions (group commit) and still form one valid chain")
+    func groupCommit() async throws {
+        let fixture = try await Shared.fixture.value
+        let before = fixture.logWriter.statistics
+        let entries = try await withThrowingTaskGroup(of: LogEntry.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    try await fixture.logWriter.append(
+                        EntryDraft(
+                            messageId: UUID(), partner: nil, certificateFingerprint: nil, direction: .admin, contract: nil, operation: "test-\(index)",
+                            purpose: nil, caseReference: nil, subjectReference: nil, status: 200, problemType: nil, requestDigest: "d", responseDigest: nil))
+                }
+            }
+            return try await group.reduce(into: [LogEntry]()) { $0.append($1) }
+        }
+        let after = fixture.logWriter.statistics
+        #expect(Set(entries.map(\.seq)).count == 200)
+        #expect(after.entries - before.entries >= 200)
+        #expect(after.transactions - before.transactions < 200, "\(before) → \(after)")
+        #expect(after.largestBatch > 1)
+        #expect(try await fixture.log().verify().firstBreak == nil)
     }
 
     @Test("Ops listener reports liveness and readiness")

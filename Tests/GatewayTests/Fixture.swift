@@ -32,6 +32,7 @@ final class Fixture: Sendable {
     let authority: CertificateAuthority
     let serverTask: Task<Void, any Error>
     let clients: [String: HTTPClient]
+    let logWriter: LogWriter
 
     /// Partners of the fixture: who they are and what they may do.
     static let partners: [(Partner, hasCertificate: Bool)] = [
@@ -72,6 +73,7 @@ final class Fixture: Sendable {
         try await store.addPurpose(Purpose(code: "nssf-contribution-verification", descriptionAr: "تحقق", descriptionEn: "Verify contributions", legalBasis: "Decree 13955/1963"))
         try await store.addPurpose(Purpose(code: "mou-work-permit-notification", descriptionAr: "إشعار", descriptionEn: "MoU notification", legalBasis: "MoU"))
         var clients: [String: HTTPClient] = [:]
+        var nssfCredential: IssuedCredential?
         let now = Date()
         for (partner, _) in partners {
             try await store.addPartner(partner)
@@ -79,6 +81,7 @@ final class Fixture: Sendable {
             try await store.registerCertificate(
                 PartnerCertificate(fingerprint: try credential.fingerprint, partnerID: partner.id, subject: partner.id, notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(365 * 86_400)))
             clients[partner.id] = try httpClient(credential: credential, trusting: authority)
+            if partner.id == "LB-NSSF" { nssfCredential = credential }
         }
         let withoutSalary = { (id: ContractID) in catalog[id]!.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") } }
         for id in [EmploymentRecord.contract, Establishment.contract] {
@@ -98,6 +101,8 @@ final class Fixture: Sendable {
         let rogue = try CertificateAuthority.create(commonName: "Rogue CA")
         clients["untrusted"] = try httpClient(credential: try rogue.issueClient(partnerID: "LB-NSSF", organization: "NSSF", country: "LB"), trusting: authority)
         clients["anonymous"] = try httpClient(credential: nil, trusting: authority)
+        // The NSSF's own certificate, offered over TLS 1.1: refused, Jisr speaks TLS 1.2 and 1.3 only.
+        clients["tls11"] = try httpClient(credential: nssfCredential, trusting: authority, maximumVersion: .tlsv11)
 
         var configuration = GatewayConfiguration(
             serverCertificatePath: directory + "/server.crt", serverKeyPath: directory + "/server.key", partnerCAPaths: [directory + "/ca.crt"],
@@ -120,13 +125,14 @@ final class Fixture: Sendable {
         }
         return Fixture(
             directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, samples: samples,
-            authority: authority, serverTask: serverTask, clients: clients)
+            authority: authority, serverTask: serverTask, clients: clients, logWriter: gateway.logWriter)
     }
 
     private init(
         directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, samples: RecordSamples,
-        authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient]
+        authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient], logWriter: LogWriter
     ) {
+        self.logWriter = logWriter
         self.directory = directory
         self.database = database
         self.client = client
@@ -138,8 +144,12 @@ final class Fixture: Sendable {
         self.clients = clients
     }
 
-    static func httpClient(credential: IssuedCredential?, trusting authority: CertificateAuthority) throws -> HTTPClient {
+    static func httpClient(credential: IssuedCredential?, trusting authority: CertificateAuthority, maximumVersion: TLSVersion? = nil) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
+        if let maximumVersion {
+            tls.minimumTLSVersion = .tlsv1
+            tls.maximumTLSVersion = maximumVersion
+        }
         tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.credential.certificatePEM.utf8), format: .pem)])
         if let credential {
             tls.certificateChain = [.certificate(try NIOSSLCertificate(bytes: Array(try credential.certificatePEM.utf8), format: .pem))]

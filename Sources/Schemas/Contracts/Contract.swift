@@ -32,6 +32,7 @@ public enum DocumentFormat: String, Sendable, Codable {
 
 /// Why a document does not belong to its contract: it could not be parsed, or it breaks the schema.
 public struct ContractDocumentError: Error, Sendable, CustomStringConvertible {
+    /// Whether the document could not be read at all, or broke its schema.
     public enum Kind: String, Sendable {
         /// Not well-formed, unsafe, or not UTF-8.
         case unreadable

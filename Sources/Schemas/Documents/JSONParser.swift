@@ -1,5 +1,6 @@
 /// Why a body is not acceptable JSON; the position is a byte offset into the body.
 public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What exactly is wrong.
     public enum Reason: String, Sendable {
         case invalidUTF8 = "invalid UTF-8"
         case unexpectedEnd = "unexpected end of input"

@@ -3,6 +3,7 @@ import Foundation
 
 /// Why an XML body was refused before or during parsing.
 public struct XMLInputError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What exactly is wrong.
     public enum Reason: String, Sendable {
         case invalidUTF8 = "invalid UTF-8"
         case doctypeForbidden = "a document type declaration (DTD) is not allowed"
