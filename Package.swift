@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Imports run one way: jisr → Gateway → {Adapters, MessageLog, Records, Registry, PKI} → {Schemas, Storage}.
+// Imports run one way: jisr → Gateway → Administration → {Adapters, MessageLog, Records, Registry, PKI} → {Schemas, Storage}.
 var strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -96,9 +96,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Administration",
+            dependencies: [
+                "Schemas", "Storage", "MessageLog", "Registry", "PKI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
-                "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI",
+                "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -115,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "jisr",
             dependencies: [
-                "Gateway", "Schemas", "Storage", "MessageLog", "Records",
+                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -134,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "PKI",
+                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -25,12 +25,15 @@ public struct EntryDraft: Sendable, Hashable {
     public var problemType: String?
     public var requestDigest: String
     public var responseDigest: String?
+    /// For administrative entries: what changed, before and after (JSON). Never personal data.
+    public var detail: String?
 
     public init(
         messageId: UUID, correlationId: UUID? = nil, partner: String?, certificateFingerprint: String?, direction: Direction,
         contract: String?, operation: String?, purpose: String?, caseReference: String?, subjectReference: String?,
-        status: Int, problemType: String?, requestDigest: String, responseDigest: String?
+        status: Int, problemType: String?, requestDigest: String, responseDigest: String?, detail: String? = nil
     ) {
+        self.detail = detail
         self.messageId = messageId
         self.correlationId = correlationId
         self.partner = partner
@@ -101,6 +104,8 @@ public struct LogEntry: Sendable, Hashable {
         field(draft.requestDigest)
         field(draft.responseDigest)
         field(prevHash)
+        // Entries without detail hash exactly as before the column existed; with it, it comes last.
+        if let detail = draft.detail { field(detail) }
         return SHA256.hash(data: bytes).hex
     }
 

@@ -10,6 +10,9 @@ public struct LogUnavailableError: Error, Sendable, CustomStringConvertible {
     public var description: String { "message log unavailable: \(reason)" }
 }
 
+/// Database work committed in the same transaction as its log entry; returns the entry's detail.
+public typealias EntryWork = @Sendable (PostgresConnection, Logger) async throws -> String?
+
 /// What the log writer has committed since it started.
 public struct LogWriterStatistics: Sendable, Hashable {
     public var transactions = 0
@@ -35,6 +38,7 @@ public struct LogWriterConfiguration: Sendable {
 public final class LogWriter: Service, Sendable {
     private struct Pending {
         let draft: EntryDraft
+        let work: EntryWork?
         let continuation: CheckedContinuation<LogEntry, any Error>
     }
 
@@ -63,10 +67,24 @@ public final class LogWriter: Service, Sendable {
 
     /// Appends one entry and returns it once it is committed; throws `LogUnavailableError` otherwise.
     public func append(_ draft: EntryDraft) async throws -> LogEntry {
+        try await enqueue(draft, work: nil)
+    }
+
+    /// Appends an entry together with `work`, in the same transaction: both are committed or neither is.
+    ///
+    /// This is how administrative changes are audited: the registry change and its log entry cannot be
+    /// separated by a crash. The work's result becomes the entry's detail (what changed, before and after).
+    /// If the work throws, its error is rethrown and nothing of it is logged; other entries of the batch are
+    /// unaffected (each work runs under its own savepoint).
+    public func append(_ draft: EntryDraft, performing work: @escaping EntryWork) async throws -> LogEntry {
+        try await enqueue(draft, work: work)
+    }
+
+    private func enqueue(_ draft: EntryDraft, work: EntryWork?) async throws -> LogEntry {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard !state.closed else { return false }
-                state.pending.append(Pending(draft: draft, continuation: continuation))
+                state.pending.append(Pending(draft: draft, work: work, continuation: continuation))
                 return true
             }
             if accepted {
@@ -104,13 +122,14 @@ public final class LogWriter: Service, Sendable {
             }
             if batch.isEmpty { return }
             do {
-                let entries = try await commitWithTimeout(batch.map(\.draft))
+                let outcomes = try await commitWithTimeout(batch.map { ($0.draft, $0.work) })
+                let committed = outcomes.filter { if case .success = $0 { true } else { false } }.count
                 state.withLock {
                     $0.statistics.transactions += 1
-                    $0.statistics.entries += entries.count
-                    $0.statistics.largestBatch = max($0.statistics.largestBatch, entries.count)
+                    $0.statistics.entries += committed
+                    $0.statistics.largestBatch = max($0.statistics.largestBatch, committed)
                 }
-                for (item, entry) in zip(batch, entries) { item.continuation.resume(returning: entry) }
+                for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
             } catch {
                 logger.error("message log commit failed", metadata: ["jisr.batch": "\(batch.count)", "jisr.error": "\(String(reflecting: type(of: error)))"])
                 let failure = error as? LogUnavailableError ?? LogUnavailableError(reason: "the database did not accept the entries")
@@ -119,9 +138,9 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
-    private func commitWithTimeout(_ drafts: [EntryDraft]) async throws -> [LogEntry] {
-        try await withThrowingTaskGroup(of: [LogEntry]?.self) { group in
-            group.addTask { try await self.commit(drafts) }
+    private func commitWithTimeout(_ items: [(EntryDraft, EntryWork?)]) async throws -> [Result<LogEntry, any Error>] {
+        try await withThrowingTaskGroup(of: [Result<LogEntry, any Error>]?.self) { group in
+            group.addTask { try await self.commit(items) }
             group.addTask {
                 try await Task.sleep(for: self.configuration.commitTimeout)
                 return nil
@@ -134,21 +153,36 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
-    private func commit(_ drafts: [EntryDraft]) async throws -> [LogEntry] {
-        try await client.withTransaction(logger: logger) { connection -> [LogEntry] in
+    private func commit(_ items: [(EntryDraft, EntryWork?)]) async throws -> [Result<LogEntry, any Error>] {
+        try await client.withTransaction(logger: logger) { connection -> [Result<LogEntry, any Error>] in
             try await connection.query("SELECT pg_advisory_xact_lock(\(MessageLogStore.chainLock))", logger: logger)
             var (seq, prevHash) = try await MessageLogStore.head(on: connection, logger: logger)
             let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+            var outcomes: [Result<LogEntry, any Error>] = []
             var entries: [LogEntry] = []
-            entries.reserveCapacity(drafts.count)
-            for draft in drafts {
+            entries.reserveCapacity(items.count)
+            for (draft, work) in items {
+                var draft = draft
+                if let work {
+                    try await connection.query("SAVEPOINT entry_work", logger: logger)
+                    do {
+                        draft.detail = try await work(connection, logger)
+                        try await connection.query("RELEASE SAVEPOINT entry_work", logger: logger)
+                    } catch {
+                        try await connection.query("ROLLBACK TO SAVEPOINT entry_work", logger: logger)
+                        outcomes.append(.failure(error))
+                        continue
+                    }
+                }
                 seq += 1
                 let hash = LogEntry.hash(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash)
-                entries.append(LogEntry(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash, entryHash: hash))
+                let entry = LogEntry(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash, entryHash: hash)
+                entries.append(entry)
+                outcomes.append(.success(entry))
                 prevHash = hash
             }
-            try await MessageLogStore.insert(entries, on: connection, logger: logger)
-            return entries
+            if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection, logger: logger) }
+            return outcomes
         }
     }
 }

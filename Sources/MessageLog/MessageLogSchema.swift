@@ -35,6 +35,9 @@ public enum MessageLogSchema {
                 "CREATE INDEX message_log_message_id ON message_log (message_id)",
                 "CREATE INDEX message_log_subject ON message_log (subject_reference) WHERE subject_reference IS NOT NULL",
                 "CREATE INDEX message_log_partner ON message_log (partner, seq)",
-            ])
+            ]),
+        Migration(
+            module: "message-log", version: 2, name: "detail of administrative entries",
+            statements: ["ALTER TABLE message_log ADD COLUMN detail text"]),
     ]
 }

@@ -9,7 +9,7 @@ enum MessageLogStore {
 
     static let columns = """
         seq, recorded_at, message_id, correlation_id, partner, certificate_fingerprint, direction, contract, operation,
-        purpose, case_reference, subject_reference, status, problem_type, request_digest, response_digest, prev_hash, entry_hash
+        purpose, case_reference, subject_reference, status, problem_type, request_digest, response_digest, prev_hash, entry_hash, detail
         """
 
     static func head(on connection: PostgresConnection, logger: Logger) async throws -> (Int64, String) {
@@ -19,11 +19,11 @@ enum MessageLogStore {
     }
 
     static func insert(_ entries: [LogEntry], on connection: PostgresConnection, logger: Logger) async throws {
-        var bindings = PostgresBindings(capacity: entries.count * 18)
+        var bindings = PostgresBindings(capacity: entries.count * 19)
         var sql = "INSERT INTO message_log (\(columns)) VALUES "
         for (row, entry) in entries.enumerated() {
-            let base = row * 18
-            sql += (row == 0 ? "" : ",") + "(" + (1...18).map { "$\(base + $0)" }.joined(separator: ",") + ")"
+            let base = row * 19
+            sql += (row == 0 ? "" : ",") + "(" + (1...19).map { "$\(base + $0)" }.joined(separator: ",") + ")"
             let draft = entry.draft
             bindings.append(entry.seq)
             bindings.append(entry.recordedAt)
@@ -43,6 +43,7 @@ enum MessageLogStore {
             bindings.append(draft.responseDigest)
             bindings.append(entry.prevHash)
             bindings.append(entry.entryHash)
+            bindings.append(draft.detail)
         }
         try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
     }
@@ -66,7 +67,8 @@ enum MessageLogStore {
             status: Int(try cells[12].decode(Int32.self)),
             problemType: try cells[13].decode(String?.self),
             requestDigest: try cells[14].decode(String.self),
-            responseDigest: try cells[15].decode(String?.self)
+            responseDigest: try cells[15].decode(String?.self),
+            detail: try cells[18].decode(String?.self)
         )
         return LogEntry(
             seq: try cells[0].decode(Int64.self), recordedAt: try cells[1].decode(Int64.self), draft: draft,

@@ -147,12 +147,20 @@ public struct PKICertificate: Sendable {
     public let notBefore: Date
     public let notAfter: Date
     public let fingerprint: String
+    public let serial: String
+    /// The certificate as PEM, with a trailing newline.
+    public let pem: String
+
+    init(subject: String, notBefore: Date, notAfter: Date, fingerprint: String, serial: String, pem: String) {
+        self.subject = subject
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.fingerprint = fingerprint
+        self.serial = serial
+        self.pem = pem
+    }
 
     public init(pemEncoded pem: String) throws {
-        let certificate = try Certificate(pemEncoded: pem)
-        self.subject = certificate.subject.description
-        self.notBefore = certificate.notValidBefore
-        self.notAfter = certificate.notValidAfter
-        self.fingerprint = try Fingerprint.sha256(certificate)
+        try self.init(try Certificate(pemEncoded: pem))
     }
 }

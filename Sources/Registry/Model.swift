@@ -15,8 +15,14 @@ public struct Partner: Sendable, Hashable, Codable {
     public var status: PartnerStatus
     public var adapter: String
     public var endpoint: String?
+    /// Who to call at the partner (a desk, not a person's private data).
+    public var contact: String?
 
-    public init(id: String, nameAr: String, nameEn: String, country: String, status: PartnerStatus, adapter: String = "standard", endpoint: String? = nil) {
+    public init(
+        id: String, nameAr: String, nameEn: String, country: String, status: PartnerStatus, adapter: String = "standard", endpoint: String? = nil,
+        contact: String? = nil
+    ) {
+        self.contact = contact
         self.id = id
         self.nameAr = nameAr
         self.nameEn = nameEn
@@ -84,6 +90,8 @@ public struct Agreement: Sendable, Hashable, Codable {
     public var validUntil: Date
     public var mouReference: String
     public var rateLimitPerMinute: Int?
+    /// `active`, or `revoked` once withdrawn (kept for the record).
+    public var status: String = "active"
 
     public init(
         id: Int64 = 0, partnerID: String, contract: ContractID, operations: Set<Operation>, purposes: Set<String>, fields: [String],

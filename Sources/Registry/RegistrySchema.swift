@@ -51,6 +51,9 @@ public enum RegistrySchema {
                 "CREATE TRIGGER certificates_changed AFTER INSERT OR UPDATE OR DELETE ON partner_certificates FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
                 "CREATE TRIGGER purposes_changed AFTER INSERT OR UPDATE OR DELETE ON purposes FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
                 "CREATE TRIGGER agreements_changed AFTER INSERT OR UPDATE OR DELETE ON agreements FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
-            ])
+            ]),
+        Migration(
+            module: "registry", version: 2, name: "partner contact",
+            statements: ["ALTER TABLE partners ADD COLUMN contact text"]),
     ]
 }

@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 import Schemas
 
-/// Reads and writes the registry tables; every statement binds its values.
+/// Reads the registry for the gateway; writes go through `RegistryWrites`, inside audited transactions.
 public struct RegistryStore: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -11,57 +11,6 @@ public struct RegistryStore: Sendable {
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
-    }
-
-    // MARK: Writes
-
-    public func addPartner(_ partner: Partner) async throws {
-        try await client.query(
-            """
-            INSERT INTO partners (id, name_ar, name_en, country, status, adapter, endpoint)
-            VALUES (\(partner.id), \(partner.nameAr), \(partner.nameEn), \(partner.country), \(partner.status.rawValue), \(partner.adapter), \(partner.endpoint))
-            """, logger: logger)
-    }
-
-    public func setStatus(partner id: String, to status: PartnerStatus) async throws {
-        try await client.query("UPDATE partners SET status = \(status.rawValue) WHERE id = \(id)", logger: logger)
-    }
-
-    public func registerCertificate(_ certificate: PartnerCertificate) async throws {
-        try await client.query(
-            """
-            INSERT INTO partner_certificates (fingerprint, partner_id, subject, not_before, not_after, status)
-            VALUES (\(certificate.fingerprint), \(certificate.partnerID), \(certificate.subject), \(certificate.notBefore), \(certificate.notAfter), \(certificate.status.rawValue))
-            """, logger: logger)
-    }
-
-    public func revokeCertificate(fingerprint: String, reason: String) async throws {
-        try await client.query(
-            "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)", logger: logger)
-    }
-
-    public func addPurpose(_ purpose: Purpose) async throws {
-        try await client.query(
-            """
-            INSERT INTO purposes (code, description_ar, description_en, legal_basis)
-            VALUES (\(purpose.code), \(purpose.descriptionAr), \(purpose.descriptionEn), \(purpose.legalBasis))
-            ON CONFLICT (code) DO NOTHING
-            """, logger: logger)
-    }
-
-    @discardableResult
-    public func grant(_ agreement: Agreement) async throws -> Int64 {
-        let operations = agreement.operations.map(\.rawValue).sorted()
-        let purposes = agreement.purposes.sorted()
-        let rows = try await client.query(
-            """
-            INSERT INTO agreements (partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute)
-            VALUES (\(agreement.partnerID), \(agreement.contract.name), \(agreement.contract.version), \(operations), \(purposes), \(agreement.fields),
-                    \(agreement.validFrom), \(agreement.validUntil), \(agreement.mouReference), \(agreement.rateLimitPerMinute))
-            RETURNING id
-            """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
-        return 0
     }
 
     // MARK: Reads
@@ -81,16 +30,11 @@ public struct RegistryStore: Sendable {
                 version = value
             }
             var partners: [Partner] = []
-            let partnerRows = try await connection.query("SELECT id, name_ar, name_en, country, status, adapter, endpoint FROM partners", logger: logger)
-            for try await (id, nameAr, nameEn, country, status, adapter, endpoint) in partnerRows.decode((String, String, String, String, String, String, String?).self) {
-                partners.append(Partner(id: id, nameAr: nameAr, nameEn: nameEn, country: country, status: PartnerStatus(rawValue: status) ?? .suspended, adapter: adapter, endpoint: endpoint))
-            }
+            let partnerRows = try await connection.query("SELECT id, name_ar, name_en, country, status, adapter, endpoint, contact FROM partners", logger: logger)
+            for try await row in partnerRows { partners.append(try RegistryWrites.partner(row)) }
             var certificates: [PartnerCertificate] = []
-            let certificateRows = try await connection.query(
-                "SELECT fingerprint, partner_id, subject, not_before, not_after, status FROM partner_certificates", logger: logger)
-            for try await (fingerprint, partner, subject, notBefore, notAfter, status) in certificateRows.decode((String, String, String, Date, Date, String).self) {
-                certificates.append(PartnerCertificate(fingerprint: fingerprint, partnerID: partner, subject: subject, notBefore: notBefore, notAfter: notAfter, status: status == "active" ? .active : .revoked))
-            }
+            let certificateRows = try await connection.query("SELECT \(unescaped: RegistryWrites.certificateColumns) FROM partner_certificates", logger: logger)
+            for try await row in certificateRows { certificates.append(try RegistryWrites.certificate(row)) }
             var purposes: [Purpose] = []
             let purposeRows = try await connection.query("SELECT code, description_ar, description_en, legal_basis FROM purposes", logger: logger)
             for try await (code, ar, en, basis) in purposeRows.decode((String, String, String, String).self) {
@@ -98,21 +42,8 @@ public struct RegistryStore: Sendable {
             }
             var agreements: [Agreement] = []
             let agreementRows = try await connection.query(
-                """
-                SELECT id, partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute
-                FROM agreements WHERE status = 'active' ORDER BY id
-                """, logger: logger)
-            for try await row in agreementRows {
-                let cells = row.makeRandomAccess()
-                agreements.append(
-                    Agreement(
-                        id: try cells[0].decode(Int64.self), partnerID: try cells[1].decode(String.self),
-                        contract: ContractID(name: try cells[2].decode(String.self), version: Int(try cells[3].decode(Int32.self))),
-                        operations: Set(try cells[4].decode([String].self).compactMap(Agreement.Operation.init(rawValue:))),
-                        purposes: Set(try cells[5].decode([String].self)), fields: try cells[6].decode([String].self),
-                        validFrom: try cells[7].decode(Date.self), validUntil: try cells[8].decode(Date.self),
-                        mouReference: try cells[9].decode(String.self), rateLimitPerMinute: try cells[10].decode(Int32?.self).map(Int.init)))
-            }
+                "SELECT \(unescaped: RegistryWrites.agreementColumns) FROM agreements WHERE status = 'active' ORDER BY id", logger: logger)
+            for try await row in agreementRows { agreements.append(try RegistryWrites.agreement(row)) }
             return RegistrySnapshot(version: version, partners: partners, certificates: certificates, purposes: purposes, agreements: agreements)
         }
     }

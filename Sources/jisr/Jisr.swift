@@ -13,7 +13,10 @@ import Storage
 struct Jisr: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
-        subcommands: [Demo.self, Serve.self, Migrate.self, Seed.self, Log.self])
+        subcommands: [
+            Demo.self, Serve.self, Migrate.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
+            CertificateCommand.self,
+        ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
     static func main() async {

@@ -1,3 +1,4 @@
+import Administration
 import AsyncHTTPClient
 import Foundation
 import Gateway
@@ -69,40 +70,45 @@ final class Fixture: Sendable {
         let samples = try await Seeder(client: client, logger: quiet).samples()
 
         let catalog = try ContractCatalog.load(from: repository.appendingPathComponent("contracts"))
-        let store = RegistryStore(client: client, logger: quiet)
-        try await store.addPurpose(Purpose(code: "nssf-contribution-verification", descriptionAr: "تحقق", descriptionEn: "Verify contributions", legalBasis: "Decree 13955/1963"))
-        try await store.addPurpose(Purpose(code: "mou-work-permit-notification", descriptionAr: "إشعار", descriptionEn: "MoU notification", legalBasis: "MoU"))
-        var clients: [String: HTTPClient] = [:]
-        var nssfCredential: IssuedCredential?
-        let now = Date()
-        for (partner, _) in partners {
-            try await store.addPartner(partner)
-            let credential = try authority.issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
-            try await store.registerCertificate(
-                PartnerCertificate(fingerprint: try credential.fingerprint, partnerID: partner.id, subject: partner.id, notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(365 * 86_400)))
-            clients[partner.id] = try httpClient(credential: credential, trusting: authority)
-            if partner.id == "LB-NSSF" { nssfCredential = credential }
-        }
-        let withoutSalary = { (id: ContractID) in catalog[id]!.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") } }
-        for id in [EmploymentRecord.contract, Establishment.contract] {
-            for partner in ["LB-NSSF", "LB-SUSP", "LB-FLIP"] {
-                try await store.grant(
-                    Agreement(partnerID: partner, contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
-                        validFrom: now.addingTimeInterval(-3600), validUntil: now.addingTimeInterval(86_400), mouReference: "TEST/1"))
+        let clients = try await Administration.withLocal(client: client, catalog: catalog, logger: quiet) { admin -> [String: HTTPClient] in
+            let setup = Administrator(fingerprint: nil, name: "test fixture")
+            try await admin.addPurpose(Purpose(code: "nssf-contribution-verification", descriptionAr: "تحقق", descriptionEn: "Verify contributions", legalBasis: "Decree 13955/1963"), by: setup)
+            try await admin.addPurpose(Purpose(code: "mou-work-permit-notification", descriptionAr: "إشعار", descriptionEn: "MoU notification", legalBasis: "MoU"), by: setup)
+            var clients: [String: HTTPClient] = [:]
+            var nssfCredential: IssuedCredential?
+            let now = Date()
+            for (partner, _) in partners {
+                try await admin.addPartner(partner, by: setup)
+                let credential = try authority.issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
+                try await admin.registerCertificate(
+                    PartnerCertificate(fingerprint: try credential.fingerprint, partnerID: partner.id, subject: partner.id, notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(365 * 86_400)),
+                    by: setup)
+                clients[partner.id] = try httpClient(credential: credential, trusting: authority)
+                if partner.id == "LB-NSSF" { nssfCredential = credential }
             }
-            // Qatar's agreement ended yesterday.
-            try await store.grant(
-                Agreement(partnerID: "QA-MOL", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
-                    validFrom: now.addingTimeInterval(-30 * 86_400), validUntil: now.addingTimeInterval(-86_400), mouReference: "TEST/QA"))
+            let withoutSalary = { (id: ContractID) in catalog[id]!.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") } }
+            for id in [EmploymentRecord.contract, Establishment.contract] {
+                for partner in ["LB-NSSF", "LB-SUSP", "LB-FLIP"] {
+                    try await admin.grant(
+                        Agreement(partnerID: partner, contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
+                            validFrom: now.addingTimeInterval(-3600), validUntil: now.addingTimeInterval(86_400), mouReference: "TEST/1"), by: setup)
+                }
+                // Qatar's agreement ended yesterday.
+                try await admin.grant(
+                    Agreement(partnerID: "QA-MOL", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
+                        validFrom: now.addingTimeInterval(-30 * 86_400), validUntil: now.addingTimeInterval(-86_400), mouReference: "TEST/QA"), by: setup)
+            }
+            // The NSSF's own certificate, offered over TLS 1.1: refused, Jisr speaks TLS 1.2 and 1.3 only.
+            clients["tls11"] = try httpClient(credential: nssfCredential, trusting: authority, maximumVersion: .tlsv11)
+            return clients
         }
+        var allClients = clients
         // Trusted by the CA, registered to nobody.
-        clients["unregistered"] = try httpClient(credential: try authority.issueClient(partnerID: "LB-GHOST", organization: "Ghost", country: "LB"), trusting: authority)
+        allClients["unregistered"] = try httpClient(credential: try authority.issueClient(partnerID: "LB-GHOST", organization: "Ghost", country: "LB"), trusting: authority)
         // Same subject as the NSSF, issued by a CA the gateway does not trust.
         let rogue = try CertificateAuthority.create(commonName: "Rogue CA")
-        clients["untrusted"] = try httpClient(credential: try rogue.issueClient(partnerID: "LB-NSSF", organization: "NSSF", country: "LB"), trusting: authority)
-        clients["anonymous"] = try httpClient(credential: nil, trusting: authority)
-        // The NSSF's own certificate, offered over TLS 1.1: refused, Jisr speaks TLS 1.2 and 1.3 only.
-        clients["tls11"] = try httpClient(credential: nssfCredential, trusting: authority, maximumVersion: .tlsv11)
+        allClients["untrusted"] = try httpClient(credential: try rogue.issueClient(partnerID: "LB-NSSF", organization: "NSSF", country: "LB"), trusting: authority)
+        allClients["anonymous"] = try httpClient(credential: nil, trusting: authority)
 
         var configuration = GatewayConfiguration(
             serverCertificatePath: directory + "/server.crt", serverKeyPath: directory + "/server.key", partnerCAPaths: [directory + "/ca.crt"],
@@ -125,7 +131,7 @@ final class Fixture: Sendable {
         }
         return Fixture(
             directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, samples: samples,
-            authority: authority, serverTask: serverTask, clients: clients, logWriter: gateway.logWriter)
+            authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter)
     }
 
     private init(

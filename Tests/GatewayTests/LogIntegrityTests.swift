@@ -43,7 +43,7 @@ struct LogIntegrityTests {
         let clean = try JisrCLI.run(["log", "verify", "--database-url", "postgres://\(fixture.database.username)@\(fixture.database.host):\(fixture.database.port)/\(fixture.database.database)"])
         #expect(clean.status == 0, "\(clean.output)")
         #expect(clean.output.contains("OK: "))
-        try await expectBreak(fixture, "UPDATE message_log SET partner = 'LB-NSSF', status = 200 WHERE seq = 4", seq: 4, kind: .modified)
+        try await expectBreak(fixture, "UPDATE message_log SET status = status + 1 WHERE seq = 4", seq: 4, kind: .modified)
         try await expectBreak(fixture, "DELETE FROM message_log WHERE seq = 7", seq: 7, kind: .deleted)
         try await expectBreak(
             fixture, "UPDATE message_log SET seq = CASE seq WHEN 5 THEN -6 ELSE -5 END WHERE seq IN (5, 6); UPDATE message_log SET seq = -seq WHERE seq < 0",

@@ -1,3 +1,4 @@
+import Administration
 import Foundation
 import Logging
 import MessageLog
@@ -142,32 +143,37 @@ public struct DemoEnvironment: Sendable {
     }
 
     private func register(credentials: [String: String], catalog: ContractCatalog, client: PostgresClient, logger: Logger, say: @Sendable (String) -> Void) async throws {
-        let store = RegistryStore(client: client, logger: logger)
-        let snapshot = try await store.snapshot()
-        for purpose in Self.purposes where snapshot.purposes[purpose.code] == nil { try await store.addPurpose(purpose) }
-        let now = Date()
-        for partner in Self.partners where snapshot.partners[partner.id] == nil {
-            try await store.addPartner(partner)
-            say("Registered partner \(partner.id)")
-        }
-        for partner in Self.partners {
-            guard let fingerprint = credentials[partner.id], snapshot.certificates[fingerprint] == nil else { continue }
-            let pem = try String(contentsOfFile: "\(pki)/clients/\(partner.id).crt", encoding: .utf8)
-            let certificate = try PKICertificate(pemEncoded: pem)
-            try await store.registerCertificate(
-                PartnerCertificate(fingerprint: fingerprint, partnerID: partner.id, subject: certificate.subject, notBefore: certificate.notBefore, notAfter: certificate.notAfter))
-        }
-        if snapshot.agreements(for: "LB-NSSF").isEmpty {
-            for id in [EmploymentRecord.contract, Establishment.contract] {
-                guard let contract = catalog[id] else { continue }
-                // Every field except salary: the NSSF verifies contributions from its own declarations.
-                let fields = contract.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") }
-                try await store.grant(
-                    Agreement(
-                        partnerID: "LB-NSSF", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: fields,
-                        validFrom: now.addingTimeInterval(-86_400), validUntil: now.addingTimeInterval(2 * 365 * 86_400), mouReference: "MoL-NSSF/2026/001"))
+        let snapshot = try await RegistryStore(client: client, logger: logger).snapshot()
+        let pki = self.pki
+        try await Administration.withLocal(client: client, catalog: catalog, logger: logger) { admin in
+            let demo = Administrator(fingerprint: nil, name: "jisr demo")
+            for purpose in Self.purposes where snapshot.purposes[purpose.code] == nil { try await admin.addPurpose(purpose, by: demo) }
+            let now = Date()
+            for partner in Self.partners where snapshot.partners[partner.id] == nil {
+                try await admin.addPartner(partner, by: demo)
+                say("Registered partner \(partner.id)")
             }
-            say("Granted LB-NSSF employment-record/1 and establishment/1 (query, nssf-contribution-verification, all fields but salary)")
+            for partner in Self.partners {
+                guard let fingerprint = credentials[partner.id], snapshot.certificates[fingerprint] == nil else { continue }
+                let certificate = try PKICertificate(pemEncoded: try String(contentsOfFile: "\(pki)/clients/\(partner.id).crt", encoding: .utf8))
+                try await admin.registerCertificate(
+                    PartnerCertificate(
+                        fingerprint: fingerprint, partnerID: partner.id, subject: certificate.subject, notBefore: certificate.notBefore, notAfter: certificate.notAfter),
+                    by: demo)
+            }
+            if snapshot.agreements(for: "LB-NSSF").isEmpty {
+                for id in [EmploymentRecord.contract, Establishment.contract] {
+                    guard let contract = catalog[id] else { continue }
+                    // Every field except salary: the NSSF verifies contributions from its own declarations.
+                    let fields = contract.leafFields.filter { !$0.hasPrefix("employments.monthlySalary") }
+                    try await admin.grant(
+                        Agreement(
+                            partnerID: "LB-NSSF", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: fields,
+                            validFrom: now.addingTimeInterval(-86_400), validUntil: now.addingTimeInterval(2 * 365 * 86_400), mouReference: "MoL-NSSF/2026/001"),
+                        by: demo)
+                }
+                say("Granted LB-NSSF employment-record/1 and establishment/1 (query, nssf-contribution-verification, all fields but salary)")
+            }
         }
     }
 }

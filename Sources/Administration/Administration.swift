@@ -1,0 +1,295 @@
+import Foundation
+import Logging
+import MessageLog
+import PostgresNIO
+import Registry
+import Schemas
+
+/// Every administrative operation, validated and audited; the CLI and the admin API both call these.
+///
+/// Each change runs in the same transaction as its message-log entry (direction `admin`, the acting
+/// administrator's fingerprint, what changed before and after), so the registry never holds a change the
+/// log does not show. The running gateways see the change at their next registry poll.
+public struct Administration: Sendable {
+    let client: PostgresClient
+    let log: LogWriter
+    let catalog: ContractCatalog
+    let logger: Logger
+
+    public init(client: PostgresClient, log: LogWriter, catalog: ContractCatalog, logger: Logger) {
+        self.client = client
+        self.log = log
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    // MARK: Partners
+
+    /// Registers a partner (status `pending` until it has a certificate and is resumed, unless given).
+    @discardableResult
+    public func addPartner(_ partner: Partner, by administrator: Administrator) async throws -> Partner {
+        try PartnerValidation.check(partner)
+        try await audited("partner.add", partner: partner.id, by: administrator, request: partner) { connection, logger in
+            if try await RegistryWrites.partner(partner.id, on: connection, logger: logger) != nil {
+                throw AdministrationError("duplicate-partner", "a partner with id \(partner.id) already exists")
+            }
+            try await RegistryWrites.insert(partner, on: connection, logger: logger)
+            return (before: Optional<Partner>.none, after: partner)
+        }
+        return partner
+    }
+
+    public func suspend(partner id: String, by administrator: Administrator) async throws -> Partner {
+        try await transition(id, to: .suspended, action: "partner.suspend", by: administrator)
+    }
+
+    public func resume(partner id: String, by administrator: Administrator) async throws -> Partner {
+        try await transition(id, to: .active, action: "partner.resume", by: administrator)
+    }
+
+    public func retire(partner id: String, by administrator: Administrator) async throws -> Partner {
+        try await transition(id, to: .retired, action: "partner.retire", by: administrator)
+    }
+
+    private func transition(_ id: String, to status: PartnerStatus, action: String, by administrator: Administrator) async throws -> Partner {
+        try await audited(action, partner: id, by: administrator, request: ["partner": id, "status": status.rawValue]) { connection, logger in
+            guard let before = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            guard before.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired; a retired partner cannot change status") }
+            guard before.status != status else { throw AdministrationError("no-change", "partner \(id) is already \(status.rawValue)") }
+            try await RegistryWrites.setStatus(status, partner: id, on: connection, logger: logger)
+            var after = before
+            after.status = status
+            return (before: before, after: after)
+        }.after
+    }
+
+    /// A partner with its certificates and agreements.
+    public func partner(_ id: String) async throws -> PartnerDetails {
+        try await client.withConnection { connection in
+            guard let partner = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            return PartnerDetails(
+                partner: partner, certificates: try await RegistryWrites.certificates(partner: id, on: connection, logger: logger),
+                agreements: try await RegistryWrites.agreements(partner: id, includeRevoked: true, on: connection, logger: logger))
+        }
+    }
+
+    public func partners() async throws -> [PartnerDetails] {
+        let snapshot = try await RegistryStore(client: client, logger: logger).snapshot()
+        var details: [PartnerDetails] = []
+        for id in snapshot.partners.keys.sorted() { details.append(try await partner(id)) }
+        return details
+    }
+
+    // MARK: Purposes
+
+    public func addPurpose(_ purpose: Purpose, by administrator: Administrator) async throws {
+        guard purpose.code.wholeMatch(of: /[a-z][a-z0-9-]{2,63}/) != nil else {
+            throw AdministrationError("invalid-purpose", "a purpose code is 3–64 lower-case letters, digits and hyphens, starting with a letter")
+        }
+        for (name, value) in [("Arabic description", purpose.descriptionAr), ("English description", purpose.descriptionEn), ("legal basis", purpose.legalBasis)]
+        where value.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw AdministrationError("invalid-purpose", "the purpose needs a \(name)")
+        }
+        try await audited("purpose.add", partner: nil, by: administrator, request: purpose) { connection, logger in
+            if try await RegistryWrites.purposes(on: connection, logger: logger).contains(where: { $0.code == purpose.code }) {
+                throw AdministrationError("duplicate-purpose", "purpose \(purpose.code) already exists")
+            }
+            try await RegistryWrites.insert(purpose, on: connection, logger: logger)
+            return (before: Optional<Purpose>.none, after: purpose)
+        }
+    }
+
+    public func purposes() async throws -> [Purpose] {
+        try await client.withConnection { try await RegistryWrites.purposes(on: $0, logger: logger) }
+    }
+
+    // MARK: Agreements
+
+    /// Grants an agreement after checking the contract, its fields, the purposes and the window.
+    @discardableResult
+    public func grant(_ request: Agreement, by administrator: Administrator) async throws -> Agreement {
+        guard let contract = catalog[request.contract] else {
+            throw AdministrationError("unknown-contract", "contract \(request.contract) is not published (known: \(catalog.ids.map(\.description).joined(separator: ", ")))")
+        }
+        let unknown = request.fields.filter { !contract.fields.contains($0) }
+        guard unknown.isEmpty else {
+            throw AdministrationError("unknown-field", "\(contract.id) has no field \(unknown.joined(separator: ", "))")
+        }
+        guard !request.fields.isEmpty else { throw AdministrationError("no-fields", "an agreement must grant at least one field") }
+        guard !request.operations.isEmpty else { throw AdministrationError("no-operations", "an agreement must grant at least one operation") }
+        guard !request.purposes.isEmpty else { throw AdministrationError("no-purposes", "an agreement must list at least one purpose") }
+        guard request.validUntil > request.validFrom else {
+            throw AdministrationError("invalid-validity", "the validity window is empty or inverted: valid-until must be after valid-from")
+        }
+        guard !request.mouReference.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AdministrationError("no-mou-reference", "an agreement needs the MoU reference it implements")
+        }
+        if let limit = request.rateLimitPerMinute, limit < 1 { throw AdministrationError("invalid-rate-limit", "a rate limit is at least 1 request a minute") }
+        var normalized = request
+        normalized.fields = contract.fields.filter(request.fields.contains)
+        let proposal = normalized
+        return try await audited("agreement.grant", partner: request.partnerID, by: administrator, request: request) { connection, logger in
+            guard try await RegistryWrites.partner(request.partnerID, on: connection, logger: logger) != nil else {
+                throw AdministrationError.notFound("partner \(request.partnerID)")
+            }
+            let known = Set(try await RegistryWrites.purposes(on: connection, logger: logger).map(\.code))
+            let unknownPurposes = request.purposes.subtracting(known).sorted()
+            guard unknownPurposes.isEmpty else {
+                throw AdministrationError("unknown-purpose", "purpose \(unknownPurposes.joined(separator: ", ")) is not in the purpose registry")
+            }
+            var granted = proposal
+            granted.id = try await RegistryWrites.insert(granted, on: connection, logger: logger)
+            return (before: Optional<Agreement>.none, after: granted)
+        }.after
+    }
+
+    public func revokeAgreement(_ id: Int64, by administrator: Administrator) async throws -> Agreement {
+        try await audited("agreement.revoke", partner: nil, by: administrator, request: ["agreement": id]) { connection, logger in
+            guard let before = try await RegistryWrites.agreement(id, on: connection, logger: logger) else { throw AdministrationError.notFound("agreement \(id)") }
+            guard before.status == "active" else { throw AdministrationError("no-change", "agreement \(id) is already revoked") }
+            try await RegistryWrites.revokeAgreement(id, on: connection, logger: logger)
+            var after = before
+            after.status = "revoked"
+            return (before: before, after: after)
+        }.after
+    }
+
+    public func agreements(partner: String?, includeRevoked: Bool = false) async throws -> [Agreement] {
+        try await client.withConnection { try await RegistryWrites.agreements(partner: partner, includeRevoked: includeRevoked, on: $0, logger: logger) }
+    }
+
+    // MARK: Certificates
+
+    /// Registers a certificate the caller has already verified (chain, usage, key strength) to a partner.
+    public func registerCertificate(_ certificate: PartnerCertificate, by administrator: Administrator) async throws {
+        try await audited("certificate.register", partner: certificate.partnerID, by: administrator, request: certificate) { connection, logger in
+            guard try await RegistryWrites.partner(certificate.partnerID, on: connection, logger: logger) != nil else {
+                throw AdministrationError.notFound("partner \(certificate.partnerID)")
+            }
+            if let existing = try await RegistryWrites.certificate(certificate.fingerprint, on: connection, logger: logger) {
+                throw AdministrationError("duplicate-certificate", "this certificate is already registered to \(existing.partnerID)")
+            }
+            try await RegistryWrites.insert(certificate, on: connection, logger: logger)
+            return (before: Optional<PartnerCertificate>.none, after: certificate)
+        }
+    }
+
+    public func revokeCertificate(fingerprint: String, reason: String, by administrator: Administrator) async throws -> PartnerCertificate {
+        let fingerprint = fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw AdministrationError("no-reason", "say why the certificate is revoked (--reason)") }
+        return try await audited("certificate.revoke", partner: nil, by: administrator, request: ["fingerprint": fingerprint, "reason": reason]) { connection, logger in
+            guard let before = try await RegistryWrites.certificate(fingerprint, on: connection, logger: logger) else {
+                throw AdministrationError.notFound("certificate \(fingerprint)")
+            }
+            guard before.status == .active else { throw AdministrationError("no-change", "certificate \(fingerprint) is already revoked") }
+            try await RegistryWrites.revokeCertificate(fingerprint, reason: reason, on: connection, logger: logger)
+            var after = before
+            after.status = .revoked
+            return (before: before, after: after)
+        }.after
+    }
+
+    // MARK: Audit
+
+    /// Runs `change` in the transaction of its log entry; the entry records the action, actor, before and after.
+    @discardableResult
+    private func audited<Request: Encodable & Sendable, Value: Codable & Sendable>(
+        _ action: String, partner: String?, by administrator: Administrator, request: Request,
+        _ change: @escaping @Sendable (PostgresConnection, Logger) async throws -> (before: Value?, after: Value)
+    ) async throws -> (before: Value?, after: Value) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let requestBytes = try encoder.encode(request)
+        let result = ResultBox<(before: Value?, after: Value)>()
+        let draft = EntryDraft(
+            messageId: UUID(), partner: partner, certificateFingerprint: administrator.fingerprint, direction: .admin, contract: nil,
+            operation: action, purpose: nil, caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
+            requestDigest: sha256Hex(requestBytes), responseDigest: nil)
+        _ = try await log.append(draft) { connection, logger in
+            let outcome = try await change(connection, logger)
+            result.value = outcome
+            let detail = AuditDetail(action: action, actor: administrator.name, before: outcome.before, after: outcome.after)
+            return String(decoding: try encoder.encode(detail), as: UTF8.self)
+        }
+        guard let value = result.value else { throw AdministrationError("internal", "the change did not report its result") }
+        return value
+    }
+}
+
+/// The partner as `jisr partner show` prints it.
+public struct PartnerDetails: Sendable, Codable {
+    public let partner: Partner
+    public let certificates: [PartnerCertificate]
+    public let agreements: [Agreement]
+}
+
+/// What an administrative log entry's detail records.
+struct AuditDetail<Value: Encodable>: Encodable {
+    let action: String
+    let actor: String
+    let before: Value?
+    let after: Value
+}
+
+/// Carries the change's result out of the log writer's transaction closure.
+final class ResultBox<Value: Sendable>: @unchecked Sendable {
+    // Written once inside the transaction, read after `append` returns: the append's await orders the two.
+    var value: Value?
+}
+
+/// Partner ids and fields, checked before anything is written.
+enum PartnerValidation {
+    static func check(_ partner: Partner) throws {
+        guard Partner.isValidID(partner.id) else {
+            throw AdministrationError("invalid-partner-id", "partner id \(partner.id) must be CC-ABBREV: a country code, a hyphen, 2–12 capitals or digits (e.g. JO-MOL)")
+        }
+        let country = String(partner.id.prefix(2))
+        guard ISO3166.alpha2.contains(country) else {
+            throw AdministrationError("invalid-country", "\(country) is not an ISO 3166-1 alpha-2 country code")
+        }
+        guard partner.country == country else {
+            throw AdministrationError("invalid-country", "the partner's country \(partner.country) does not match its id \(partner.id)")
+        }
+        guard !partner.nameAr.trimmingCharacters(in: .whitespaces).isEmpty, !partner.nameEn.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AdministrationError("invalid-name", "a partner needs its name in Arabic and in English")
+        }
+        if let endpoint = partner.endpoint {
+            guard let url = URL(string: endpoint), url.scheme == "https", url.host != nil else {
+                throw AdministrationError("invalid-endpoint", "the relay endpoint must be an https:// URL")
+            }
+        }
+    }
+}
+
+extension Administration {
+    /// Runs `body` with an `Administration` whose log writer lives exactly as long (one-shot CLI commands).
+    public static func withLocal<Result: Sendable>(
+        client: PostgresClient, catalog: ContractCatalog, logger: Logger, _ body: @Sendable (Administration) async throws -> Result
+    ) async throws -> Result {
+        let writer = LogWriter(client: client, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await writer.run() }
+            defer { group.cancelAll() }
+            return try await body(Administration(client: client, log: writer, catalog: catalog, logger: logger))
+        }
+    }
+}
+
+extension Administration {
+    /// `all`, `all-except:F1,F2` or a comma-separated list of fields, against a contract's leaf fields.
+    public func expandFields(_ text: String, of contract: ContractID) throws -> [String] {
+        guard let found = catalog[contract] else {
+            throw AdministrationError("unknown-contract", "contract \(contract) is not published (known: \(catalog.ids.map(\.description).joined(separator: ", ")))")
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed == "all" { return found.leafFields }
+        if trimmed.hasPrefix("all-except:") {
+            let excluded = trimmed.dropFirst("all-except:".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let unknown = excluded.filter { !found.fields.contains($0) }
+            guard unknown.isEmpty else { throw AdministrationError("unknown-field", "\(contract) has no field \(unknown.joined(separator: ", "))") }
+            return found.leafFields.filter { field in !excluded.contains { field == $0 || field.hasPrefix($0 + ".") } }
+        }
+        return trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}

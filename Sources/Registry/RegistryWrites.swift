@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Schemas
+
+/// The registry's SQL, on a connection the caller holds, so that a change and its audit entry share a
+/// transaction. Every value is a bound parameter.
+public enum RegistryWrites {
+    static let partnerColumns = "id, name_ar, name_en, country, status, adapter, endpoint, contact"
+    static let certificateColumns = "fingerprint, partner_id, subject, not_before, not_after, status"
+    static let agreementColumns = """
+        id, partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute, status
+        """
+
+    // MARK: Partners
+
+    public static func insert(_ partner: Partner, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO partners (id, name_ar, name_en, country, status, adapter, endpoint, contact)
+            VALUES (\(partner.id), \(partner.nameAr), \(partner.nameEn), \(partner.country), \(partner.status.rawValue), \(partner.adapter),
+                    \(partner.endpoint), \(partner.contact))
+            """, logger: logger)
+    }
+
+    /// The partner, locked for the rest of the transaction.
+    public static func partner(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> Partner? {
+        for try await row in try await connection.query("SELECT \(unescaped: partnerColumns) FROM partners WHERE id = \(id) FOR UPDATE", logger: logger) {
+            return try partner(row)
+        }
+        return nil
+    }
+
+    public static func setStatus(_ status: PartnerStatus, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE partners SET status = \(status.rawValue) WHERE id = \(id)", logger: logger)
+    }
+
+    // MARK: Certificates
+
+    public static func insert(_ certificate: PartnerCertificate, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO partner_certificates (fingerprint, partner_id, subject, not_before, not_after, status)
+            VALUES (\(certificate.fingerprint), \(certificate.partnerID), \(certificate.subject), \(certificate.notBefore), \(certificate.notAfter),
+                    \(certificate.status.rawValue))
+            """, logger: logger)
+    }
+
+    public static func certificate(_ fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> PartnerCertificate? {
+        for try await row in try await connection.query(
+            "SELECT \(unescaped: certificateColumns) FROM partner_certificates WHERE fingerprint = \(fingerprint) FOR UPDATE", logger: logger)
+        {
+            return try certificate(row)
+        }
+        return nil
+    }
+
+    public static func certificates(partner id: String, on connection: PostgresConnection, logger: Logger) async throws -> [PartnerCertificate] {
+        var found: [PartnerCertificate] = []
+        for try await row in try await connection.query(
+            "SELECT \(unescaped: certificateColumns) FROM partner_certificates WHERE partner_id = \(id) ORDER BY not_after", logger: logger)
+        {
+            found.append(try certificate(row))
+        }
+        return found
+    }
+
+    public static func revokeCertificate(_ fingerprint: String, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)", logger: logger)
+    }
+
+    // MARK: Purposes
+
+    public static func insert(_ purpose: Purpose, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO purposes (code, description_ar, description_en, legal_basis)
+            VALUES (\(purpose.code), \(purpose.descriptionAr), \(purpose.descriptionEn), \(purpose.legalBasis))
+            """, logger: logger)
+    }
+
+    public static func purposes(on connection: PostgresConnection, logger: Logger) async throws -> [Purpose] {
+        var found: [Purpose] = []
+        for try await (code, ar, en, basis) in try await connection.query(
+            "SELECT code, description_ar, description_en, legal_basis FROM purposes ORDER BY code", logger: logger
+        ).decode((String, String, String, String).self) {
+            found.append(Purpose(code: code, descriptionAr: ar, descriptionEn: en, legalBasis: basis))
+        }
+        return found
+    }
+
+    // MARK: Agreements
+
+    public static func insert(_ agreement: Agreement, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        let operations = agreement.operations.map(\.rawValue).sorted()
+        let purposes = agreement.purposes.sorted()
+        let rows = try await connection.query(
+            """
+            INSERT INTO agreements (partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute)
+            VALUES (\(agreement.partnerID), \(agreement.contract.name), \(agreement.contract.version), \(operations), \(purposes), \(agreement.fields),
+                    \(agreement.validFrom), \(agreement.validUntil), \(agreement.mouReference), \(agreement.rateLimitPerMinute))
+            RETURNING id
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw RegistryWriteError(reason: "the database returned no id for the new agreement")
+    }
+
+    public static func agreement(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Agreement? {
+        for try await row in try await connection.query("SELECT \(unescaped: agreementColumns) FROM agreements WHERE id = \(id) FOR UPDATE", logger: logger) {
+            return try agreement(row)
+        }
+        return nil
+    }
+
+    /// Agreements of one partner (or all), revoked ones included when asked.
+    public static func agreements(partner id: String?, includeRevoked: Bool, on connection: PostgresConnection, logger: Logger) async throws -> [Agreement] {
+        var found: [Agreement] = []
+        for try await row in try await connection.query(
+            """
+            SELECT \(unescaped: agreementColumns) FROM agreements
+            WHERE (\(id)::text IS NULL OR partner_id = \(id)) AND (\(includeRevoked) OR status = 'active') ORDER BY partner_id, id
+            """, logger: logger)
+        {
+            found.append(try agreement(row))
+        }
+        return found
+    }
+
+    public static func revokeAgreement(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE agreements SET status = 'revoked' WHERE id = \(id)", logger: logger)
+    }
+
+    // MARK: Rows
+
+    static func partner(_ row: PostgresRow) throws -> Partner {
+        let c = row.makeRandomAccess()
+        return Partner(
+            id: try c[0].decode(String.self), nameAr: try c[1].decode(String.self), nameEn: try c[2].decode(String.self),
+            country: try c[3].decode(String.self), status: PartnerStatus(rawValue: try c[4].decode(String.self)) ?? .suspended,
+            adapter: try c[5].decode(String.self), endpoint: try c[6].decode(String?.self), contact: try c[7].decode(String?.self))
+    }
+
+    static func certificate(_ row: PostgresRow) throws -> PartnerCertificate {
+        let c = row.makeRandomAccess()
+        return PartnerCertificate(
+            fingerprint: try c[0].decode(String.self), partnerID: try c[1].decode(String.self), subject: try c[2].decode(String.self),
+            notBefore: try c[3].decode(Date.self), notAfter: try c[4].decode(Date.self), status: try c[5].decode(String.self) == "active" ? .active : .revoked)
+    }
+
+    static func agreement(_ row: PostgresRow) throws -> Agreement {
+        let c = row.makeRandomAccess()
+        var agreement = Agreement(
+            id: try c[0].decode(Int64.self), partnerID: try c[1].decode(String.self),
+            contract: ContractID(name: try c[2].decode(String.self), version: Int(try c[3].decode(Int32.self))),
+            operations: Set(try c[4].decode([String].self).compactMap(Agreement.Operation.init(rawValue:))),
+            purposes: Set(try c[5].decode([String].self)), fields: try c[6].decode([String].self),
+            validFrom: try c[7].decode(Date.self), validUntil: try c[8].decode(Date.self),
+            mouReference: try c[9].decode(String.self), rateLimitPerMinute: try c[10].decode(Int32?.self).map(Int.init))
+        agreement.status = try c[11].decode(String.self)
+        return agreement
+    }
+}
+
+/// A registry write that the database did not complete as expected.
+public struct RegistryWriteError: Error, Sendable {
+    public let reason: String
+}

@@ -1,0 +1,298 @@
+import Administration
+import ArgumentParser
+import Foundation
+import PKI
+import Registry
+import Schemas
+import Storage
+
+/// Options of every administrative command: the store, the contracts, and who is acting.
+struct AdminOptions: ParsableArguments {
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @Option(help: "The acting administrator's certificate (PEM), recorded in the audit entry (default: $JISR_ADMIN_CERT).")
+    var adminCert: String?
+
+    func administrator() throws -> Administrator {
+        if let path = adminCert ?? ProcessInfo.processInfo.environment["JISR_ADMIN_CERT"] {
+            let certificate = try PKICertificate(pemEncoded: try String(contentsOfFile: path, encoding: .utf8))
+            return Administrator(fingerprint: certificate.fingerprint, name: certificate.subject)
+        }
+        let user = ProcessInfo.processInfo.environment["USER"] ?? "uid\(getuid())"
+        return Administrator(fingerprint: nil, name: "cli:\(user)@\(ProcessInfo.processInfo.hostName)")
+    }
+
+    /// Runs `body` against the store with an audited `Administration`.
+    func run<Result: Sendable>(_ body: @escaping @Sendable (Administration, Administrator) async throws -> Result) async throws -> Result {
+        let logger = Console.logger()
+        let administrator = try administrator()
+        let catalog = try ContractCatalog.load(from: try Console.contracts(contracts))
+        do {
+            return try await withPostgres(try store.required(), logger: logger) { client in
+                try await Administration.withLocal(client: client, catalog: catalog, logger: logger) { try await body($0, administrator) }
+            }
+        } catch let error as AdministrationError {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+enum Output {
+    static var dateFormatter: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter
+    }
+
+    static func day(_ date: Date) -> String { dateFormatter.string(from: date) }
+
+    static func describe(_ agreement: Agreement) -> String {
+        """
+        agreement \(agreement.id) [\(agreement.status)] \(agreement.partnerID) \(agreement.contract)
+          operations: \(agreement.operations.map(\.rawValue).sorted().joined(separator: ", "))
+          purposes:   \(agreement.purposes.sorted().joined(separator: ", "))
+          fields:     \(agreement.fields.joined(separator: ", "))
+          valid:      \(day(agreement.validFrom)) – \(day(agreement.validUntil))   MoU: \(agreement.mouReference)\(agreement.rateLimitPerMinute.map { "   rate limit: \($0)/min" } ?? "")
+        """
+    }
+
+    static func describe(_ details: PartnerDetails) -> String {
+        let partner = details.partner
+        var lines = [
+            "\(partner.id) [\(partner.status.rawValue)] \(partner.nameEn) — \(partner.nameAr)",
+            "  country: \(partner.country)   adapter: \(partner.adapter)\(partner.endpoint.map { "   endpoint: \($0)" } ?? "")\(partner.contact.map { "   contact: \($0)" } ?? "")",
+        ]
+        for certificate in details.certificates {
+            let days = Int(certificate.notAfter.timeIntervalSinceNow / 86_400)
+            lines.append("  certificate \(certificate.fingerprint) [\(certificate.status.rawValue)] expires \(day(certificate.notAfter)) (\(days) days)")
+        }
+        for agreement in details.agreements { lines.append(describe(agreement).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
+        return lines.joined(separator: "\n")
+    }
+
+    static func parseDate(_ text: String, option: String) throws -> Date {
+        let full = ISO8601DateFormatter()
+        if let date = full.date(from: text) ?? dateFormatter.date(from: text) { return date }
+        throw ValidationError("\(option) must be a date (2026-01-31) or a date-time (2026-01-31T00:00:00Z)")
+    }
+
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+struct PartnerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "partner", abstract: "Register and manage partners.",
+        subcommands: [Add.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a partner (CC-ABBREV id, names in Arabic and English).")
+        @Option(help: "Partner id, CC-ABBREV (e.g. JO-MOL).") var id: String
+        @Option(help: "Name in Arabic.") var nameAr: String
+        @Option(help: "Name in English.") var nameEn: String
+        @Option(help: "ISO 3166-1 alpha-2 country (default: the id's prefix).") var country: String?
+        @Option(help: "Contact desk (e-mail or phone of the partner's integration team).") var contact: String?
+        @Option(help: "Adapter that speaks the partner's format.") var adapter = "standard"
+        @Option(help: "Relay endpoint (https URL) for deliveries to the partner.") var endpoint: String?
+        @Option(help: "Initial status: pending or active.") var status = "pending"
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            guard let status = PartnerStatus(rawValue: status), [.pending, .active].contains(status) else {
+                throw ValidationError("--status is pending or active")
+            }
+            let partner = Partner(
+                id: id, nameAr: nameAr, nameEn: nameEn, country: country ?? String(id.prefix(2)), status: status, adapter: adapter, endpoint: endpoint, contact: contact)
+            _ = try await options.run { admin, actor in try await admin.addPartner(partner, by: actor) }
+            print("registered \(partner.id) [\(status.rawValue)]")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List partners with their certificates and agreements.")
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let partners = try await options.run { admin, _ in try await admin.partners() }
+            print(partners.isEmpty ? "no partners" : partners.map(Output.describe).joined(separator: "\n\n"))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one partner.")
+        @Argument(help: "Partner id.") var id: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let id = self.id
+            print(Output.describe(try await options.run { admin, _ in try await admin.partner(id) }))
+        }
+    }
+
+    struct Suspend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suspend a partner: its next request is refused.")
+        @Argument(help: "Partner id.") var id: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let id = self.id
+            let partner = try await options.run { admin, actor in try await admin.suspend(partner: id, by: actor) }
+            print("\(partner.id) is \(partner.status.rawValue)")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a pending or suspended partner active.")
+        @Argument(help: "Partner id.") var id: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let id = self.id
+            let partner = try await options.run { admin, actor in try await admin.resume(partner: id, by: actor) }
+            print("\(partner.id) is \(partner.status.rawValue)")
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Retire a partner for good (kept for the record).")
+        @Argument(help: "Partner id.") var id: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let id = self.id
+            let partner = try await options.run { admin, actor in try await admin.retire(partner: id, by: actor) }
+            print("\(partner.id) is \(partner.status.rawValue)")
+        }
+    }
+}
+
+struct PurposeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "purpose", abstract: "The registry of purposes.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a purpose with its legal basis.")
+        @Option(help: "Purpose code (lower-case, hyphens).") var code: String
+        @Option(help: "Description in Arabic.") var descriptionAr: String
+        @Option(help: "Description in English.") var descriptionEn: String
+        @Option(help: "The legal basis that allows it.") var legalBasis: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let purpose = Purpose(code: code, descriptionAr: descriptionAr, descriptionEn: descriptionEn, legalBasis: legalBasis)
+            _ = try await options.run { admin, actor in try await admin.addPurpose(purpose, by: actor) }
+            print("registered purpose \(purpose.code)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List purposes.")
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            for purpose in try await options.run({ admin, _ in try await admin.purposes() }) {
+                print("\(purpose.code)\n  \(purpose.descriptionEn) — \(purpose.descriptionAr)\n  legal basis: \(purpose.legalBasis)")
+            }
+        }
+    }
+}
+
+struct AgreementCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agreement", abstract: "Grant and revoke what partners may do.", subcommands: [Grant.self, Revoke.self, List.self])
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant a partner a contract version under an MoU.")
+        @Option(help: "Partner id.") var partner: String
+        @Option(help: "Contract and version, e.g. employment-record/1.") var contract: String
+        @Option(help: "Comma-separated: query, receive, send.") var operations: String
+        @Option(help: "Comma-separated purpose codes.") var purposes: String
+        @Option(help: "Comma-separated fields (dotted paths), or 'all', or 'all-except:F1,F2'.") var fields: String
+        @Option(help: "Start of validity (date or date-time).") var validFrom: String
+        @Option(help: "End of validity (date or date-time).") var validUntil: String
+        @Option(help: "The MoU this agreement implements (number/date).") var mouRef: String
+        @Option(help: "Requests a minute, e.g. 600/min.") var rateLimit: String?
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            guard let id = ContractID(contract) else { throw ValidationError("--contract is NAME/VERSION, e.g. employment-record/1") }
+            var parsedOperations: Set<Agreement.Operation> = []
+            for name in Output.list(operations) {
+                guard let operation = Agreement.Operation(rawValue: name) else { throw ValidationError("unknown operation \(name): use query, receive or send") }
+                parsedOperations.insert(operation)
+            }
+            var limit: Int?
+            if let rateLimit {
+                guard let value = Int(rateLimit.replacingOccurrences(of: "/min", with: "")), value > 0 else { throw ValidationError("--rate-limit is N/min with N ≥ 1") }
+                limit = value
+            }
+            let request = AgreementRequest(
+                partner: partner, contract: id, operations: parsedOperations, purposes: Set(Output.list(purposes)), fields: fields,
+                validFrom: try Output.parseDate(validFrom, option: "--valid-from"), validUntil: try Output.parseDate(validUntil, option: "--valid-until"),
+                mouReference: mouRef, rateLimit: limit)
+            let agreement = try await options.run { admin, actor in try await admin.grant(request.agreement(in: admin), by: actor) }
+            print(Output.describe(agreement))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an agreement: the partner's next request under it is refused.")
+        @Argument(help: "Agreement id.") var id: Int64
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let id = self.id
+            let agreement = try await options.run { admin, actor in try await admin.revokeAgreement(id, by: actor) }
+            print("agreement \(agreement.id) is \(agreement.status)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List agreements.")
+        @Option(help: "Only this partner's.") var partner: String?
+        @Flag(help: "Include revoked agreements.") var all = false
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let (partner, all) = (self.partner, self.all)
+            let agreements = try await options.run { admin, _ in try await admin.agreements(partner: partner, includeRevoked: all) }
+            print(agreements.isEmpty ? "no agreements" : agreements.map(Output.describe).joined(separator: "\n"))
+        }
+    }
+}
+
+/// A grant as typed on the command line; `all` and `all-except:` are expanded against the contract.
+struct AgreementRequest: Sendable {
+    let partner: String
+    let contract: ContractID
+    let operations: Set<Agreement.Operation>
+    let purposes: Set<String>
+    let fields: String
+    let validFrom: Date
+    let validUntil: Date
+    let mouReference: String
+    let rateLimit: Int?
+
+    func agreement(in admin: Administration) throws -> Agreement {
+        Agreement(
+            partnerID: partner, contract: contract, operations: operations, purposes: purposes, fields: try admin.expandFields(fields, of: contract),
+            validFrom: validFrom, validUntil: validUntil, mouReference: mouReference, rateLimitPerMinute: rateLimit)
+    }
+}
+
+struct CertificateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cert", abstract: "Partner certificates.", subcommands: [Revoke.self])
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a certificate: refused on its next request.")
+        @Argument(help: "SHA-256 fingerprint (hex, colons allowed).") var fingerprint: String
+        @Option(help: "Why (key compromise, superseded, …).") var reason: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let (fingerprint, reason) = (self.fingerprint, self.reason)
+            let certificate = try await options.run { admin, actor in try await admin.revokeCertificate(fingerprint: fingerprint, reason: reason, by: actor) }
+            print("certificate \(certificate.fingerprint) of \(certificate.partnerID) is revoked")
+        }
+    }
+}
