@@ -35,7 +35,7 @@ public struct Gateway: Sendable {
     ) throws -> Gateway {
         let catalog = try ContractCatalog.load(from: configuration.contractsDirectory)
         let referencer = SubjectReferencer(key: try SubjectKeyFile.read(configuration.subjectKeyPath))
-        let tls = try exchangeTLS(configuration)
+        let (tls, partnerRoots) = try exchangeTLS(configuration)
         let client = PostgresClient(configuration: configuration.database.clientConfiguration(connections: configuration.databaseConnections), backgroundLogger: logger)
         let logWriter = LogWriter(client: client, logger: logger)
         let registry = RegistryWatcher(store: RegistryStore(client: client, logger: logger), logger: logger)
@@ -46,9 +46,12 @@ public struct Gateway: Sendable {
         let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, logger: logger)
         ExchangeRoutes(catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor).register(on: router)
 
+        let verifier = ClientCertificateVerifier(configuredRootPEMs: partnerRoots, registry: registry, logger: logger)
         var exchange = Application(
             router: router,
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))), tlsConfiguration: tls),
+            server: try .tls(
+                .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+                configuration: TLSChannelConfiguration(tlsConfiguration: tls, customAsyncVerificationCallback: verifier.verify)),
             configuration: .init(address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr"),
             onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -66,8 +69,8 @@ public struct Gateway: Sendable {
         return Gateway(client: client, services: [client, logWriter, registry, ops, exchange], logWriter: logWriter, registry: registry)
     }
 
-    /// TLS 1.2+ with a client certificate required and chained to a configured partner CA.
-    static func exchangeTLS(_ configuration: GatewayConfiguration) throws -> TLSConfiguration {
+    /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.
+    static func exchangeTLS(_ configuration: GatewayConfiguration) throws -> (TLSConfiguration, [String]) {
         let chain = try NIOSSLCertificate.fromPEMFile(configuration.serverCertificatePath)
         let key = try NIOSSLPrivateKey(file: configuration.serverKeyPath, format: .pem)
         var roots: [NIOSSLCertificate] = []
@@ -75,10 +78,11 @@ public struct Gateway: Sendable {
         guard !roots.isEmpty else { throw ConfigurationError(item: "partner CA", reason: "at least one trusted partner CA is required") }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
-        // With trust roots set, BoringSSL requires a client certificate, checks its chain and its clientAuth usage.
+        // Peer verification on: BoringSSL requires a client certificate; the custom verifier checks its chain.
         tls.certificateVerification = .noHostnameVerification
         tls.trustRoots = .certificates(roots)
-        return tls
+        let pems = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        return (tls, pems)
     }
 
     /// Runs every service until SIGTERM or SIGINT, then stops them in reverse order.

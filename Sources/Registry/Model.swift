@@ -49,8 +49,16 @@ public struct PartnerCertificate: Sendable, Hashable, Codable {
     public var notBefore: Date
     public var notAfter: Date
     public var status: Status
+    /// The issuing CA's subject and the serial it gave, unique together.
+    public var issuer: String?
+    public var serial: String?
 
-    public init(fingerprint: String, partnerID: String, subject: String, notBefore: Date, notAfter: Date, status: Status = .active) {
+    public init(
+        fingerprint: String, partnerID: String, subject: String, notBefore: Date, notAfter: Date, status: Status = .active, issuer: String? = nil,
+        serial: String? = nil
+    ) {
+        self.issuer = issuer
+        self.serial = serial
         self.fingerprint = fingerprint
         self.partnerID = partnerID
         self.subject = subject
@@ -107,5 +115,20 @@ public struct Agreement: Sendable, Hashable, Codable {
         self.validUntil = validUntil
         self.mouReference = mouReference
         self.rateLimitPerMinute = rateLimitPerMinute
+    }
+}
+
+/// A CA whose client certificates the exchange listener accepts, besides the configured partner CA.
+public struct TrustedCA: Sendable, Hashable, Codable {
+    public var fingerprint: String
+    public var subject: String
+    public var pem: String
+    public var notAfter: Date
+
+    public init(fingerprint: String, subject: String, pem: String, notAfter: Date) {
+        self.fingerprint = fingerprint
+        self.subject = subject
+        self.pem = pem
+        self.notAfter = notAfter
     }
 }

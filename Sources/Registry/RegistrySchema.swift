@@ -55,5 +55,20 @@ public enum RegistrySchema {
         Migration(
             module: "registry", version: 2, name: "partner contact",
             statements: ["ALTER TABLE partners ADD COLUMN contact text"]),
+        Migration(
+            module: "registry", version: 3, name: "trusted partner CAs, certificate issuers and serials",
+            statements: [
+                """
+                CREATE TABLE trusted_cas (
+                    fingerprint text PRIMARY KEY CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
+                    subject text NOT NULL, pem text NOT NULL, not_after timestamptz NOT NULL,
+                    added_at timestamptz NOT NULL DEFAULT now())
+                """,
+                "CREATE TRIGGER trusted_cas_changed AFTER INSERT OR UPDATE OR DELETE ON trusted_cas FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
+                "ALTER TABLE partner_certificates ADD COLUMN issuer text",
+                "ALTER TABLE partner_certificates ADD COLUMN serial text",
+                // A CA never issues the same serial twice; Jisr refuses to register a repeat.
+                "CREATE UNIQUE INDEX partner_certificates_issuer_serial ON partner_certificates (issuer, serial) WHERE serial IS NOT NULL",
+            ]),
     ]
 }

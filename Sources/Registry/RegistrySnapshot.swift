@@ -19,8 +19,13 @@ public struct RegistrySnapshot: Sendable {
     public let certificates: [String: PartnerCertificate]
     public let purposes: [String: Purpose]
     public let agreementsByPartner: [String: [Agreement]]
+    /// CAs added with `jisr pki trust add`, on top of the configured partner CA.
+    public let trustedCAs: [TrustedCA]
 
-    public init(version: Int64, partners: [Partner], certificates: [PartnerCertificate], purposes: [Purpose], agreements: [Agreement]) {
+    public init(
+        version: Int64, partners: [Partner], certificates: [PartnerCertificate], purposes: [Purpose], agreements: [Agreement], trustedCAs: [TrustedCA] = []
+    ) {
+        self.trustedCAs = trustedCAs
         self.version = version
         self.partners = Dictionary(partners.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         self.certificates = Dictionary(certificates.map { ($0.fingerprint, $0) }, uniquingKeysWith: { $1 })

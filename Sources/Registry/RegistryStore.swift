@@ -44,7 +44,8 @@ public struct RegistryStore: Sendable {
             let agreementRows = try await connection.query(
                 "SELECT \(unescaped: RegistryWrites.agreementColumns) FROM agreements WHERE status = 'active' ORDER BY id", logger: logger)
             for try await row in agreementRows { agreements.append(try RegistryWrites.agreement(row)) }
-            return RegistrySnapshot(version: version, partners: partners, certificates: certificates, purposes: purposes, agreements: agreements)
+            let trusted = try await RegistryWrites.trustedCAs(on: connection, logger: logger)
+            return RegistrySnapshot(version: version, partners: partners, certificates: certificates, purposes: purposes, agreements: agreements, trustedCAs: trusted)
         }
     }
 }

@@ -7,7 +7,7 @@ import Schemas
 /// transaction. Every value is a bound parameter.
 public enum RegistryWrites {
     static let partnerColumns = "id, name_ar, name_en, country, status, adapter, endpoint, contact"
-    static let certificateColumns = "fingerprint, partner_id, subject, not_before, not_after, status"
+    static let certificateColumns = "fingerprint, partner_id, subject, not_before, not_after, status, issuer, serial"
     static let agreementColumns = """
         id, partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute, status
         """
@@ -40,9 +40,9 @@ public enum RegistryWrites {
     public static func insert(_ certificate: PartnerCertificate, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
-            INSERT INTO partner_certificates (fingerprint, partner_id, subject, not_before, not_after, status)
+            INSERT INTO partner_certificates (fingerprint, partner_id, subject, not_before, not_after, status, issuer, serial)
             VALUES (\(certificate.fingerprint), \(certificate.partnerID), \(certificate.subject), \(certificate.notBefore), \(certificate.notAfter),
-                    \(certificate.status.rawValue))
+                    \(certificate.status.rawValue), \(certificate.issuer), \(certificate.serial))
             """, logger: logger)
     }
 
@@ -68,6 +68,36 @@ public enum RegistryWrites {
     public static func revokeCertificate(_ fingerprint: String, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)", logger: logger)
+    }
+
+    /// Whether the issuer already gave this serial to a registered certificate.
+    public static func serialExists(issuer: String, serial: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await count in try await connection.query(
+            "SELECT count(*) FROM partner_certificates WHERE issuer = \(issuer) AND serial = \(serial)", logger: logger
+        ).decode(Int64.self) {
+            return count > 0
+        }
+        return false
+    }
+
+    // MARK: Trusted CAs
+
+    public static func insert(_ authority: TrustedCA, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO trusted_cas (fingerprint, subject, pem, not_after)
+            VALUES (\(authority.fingerprint), \(authority.subject), \(authority.pem), \(authority.notAfter))
+            """, logger: logger)
+    }
+
+    public static func trustedCAs(on connection: PostgresConnection, logger: Logger) async throws -> [TrustedCA] {
+        var found: [TrustedCA] = []
+        for try await (fingerprint, subject, pem, notAfter) in try await connection.query(
+            "SELECT fingerprint, subject, pem, not_after FROM trusted_cas ORDER BY added_at", logger: logger
+        ).decode((String, String, String, Date).self) {
+            found.append(TrustedCA(fingerprint: fingerprint, subject: subject, pem: pem, notAfter: notAfter))
+        }
+        return found
     }
 
     // MARK: Purposes
@@ -145,7 +175,8 @@ public enum RegistryWrites {
         let c = row.makeRandomAccess()
         return PartnerCertificate(
             fingerprint: try c[0].decode(String.self), partnerID: try c[1].decode(String.self), subject: try c[2].decode(String.self),
-            notBefore: try c[3].decode(Date.self), notAfter: try c[4].decode(Date.self), status: try c[5].decode(String.self) == "active" ? .active : .revoked)
+            notBefore: try c[3].decode(Date.self), notAfter: try c[4].decode(Date.self), status: try c[5].decode(String.self) == "active" ? .active : .revoked,
+            issuer: try c[6].decode(String?.self), serial: try c[7].decode(String?.self))
     }
 
     static func agreement(_ row: PostgresRow) throws -> Agreement {

@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+import NIOSSL
+import PKI
+import Registry
+import Synchronization
+
+/// Verifies a client certificate chain at the TLS handshake against the trusted partner CAs.
+///
+/// BoringSSL's own check only knows the CAs given at start-up; `jisr pki trust add` must take effect
+/// without a restart, so the chain is verified by `TrustStore` (RFC 5280 and the clientAuth usage)
+/// against the configured partner CAs plus those in the registry snapshot. Runs once per connection.
+final class ClientCertificateVerifier: Sendable {
+    private let configured: [String]
+    private let registry: RegistryWatcher
+    private let logger: Logger
+    private let store = Mutex<(version: Int64, trust: TrustStore)?>(nil)
+
+    init(configuredRootPEMs: [String], registry: RegistryWatcher, logger: Logger) {
+        self.configured = configuredRootPEMs
+        self.registry = registry
+        self.logger = logger
+    }
+
+    func verify(_ presented: [NIOSSLCertificate]) async -> NIOSSLVerificationResult {
+        guard let chain = try? presented.map({ try $0.toDERBytes() }), await currentTrust().acceptsClient(chainDER: chain) else {
+            logger.info("client certificate refused at the handshake: no valid clientAuth chain to a trusted partner CA")
+            return .failed
+        }
+        return .certificateVerified
+    }
+
+    private func currentTrust() -> TrustStore {
+        let snapshot = registry.snapshot
+        if let cached = store.withLock({ $0 }), cached.version == snapshot.version { return cached.trust }
+        let trust = TrustStore(pems: configured + snapshot.trustedCAs.map(\.pem))
+        store.withLock { $0 = (snapshot.version, trust) }
+        return trust
+    }
+}
