@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MessageLog
+import PKI
 import PostgresNIO
 import Registry
 import Schemas
@@ -169,6 +170,11 @@ public struct Administration: Sendable {
             if let existing = try await RegistryWrites.certificate(certificate.fingerprint, on: connection, logger: logger) {
                 throw AdministrationError("duplicate-certificate", "this certificate is already registered to \(existing.partnerID)")
             }
+            if let issuer = certificate.issuer, let serial = certificate.serial,
+                try await RegistryWrites.serialExists(issuer: issuer, serial: serial, on: connection, logger: logger)
+            {
+                throw AdministrationError("reused-serial", "the issuer already gave serial \(serial) to another registered certificate")
+            }
             try await RegistryWrites.insert(certificate, on: connection, logger: logger)
             return (before: Optional<PartnerCertificate>.none, after: certificate)
         }
@@ -177,7 +183,8 @@ public struct Administration: Sendable {
     public func revokeCertificate(fingerprint: String, reason: String, by administrator: Administrator) async throws -> PartnerCertificate {
         let fingerprint = fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw AdministrationError("no-reason", "say why the certificate is revoked (--reason)") }
-        return try await audited("certificate.revoke", partner: nil, by: administrator, request: ["fingerprint": fingerprint, "reason": reason]) { connection, logger in
+        let owner = try await client.withConnection { try await RegistryWrites.certificate(fingerprint, on: $0, logger: logger)?.partnerID }
+        return try await audited("certificate.revoke", partner: owner, by: administrator, request: ["fingerprint": fingerprint, "reason": reason]) { connection, logger in
             guard let before = try await RegistryWrites.certificate(fingerprint, on: connection, logger: logger) else {
                 throw AdministrationError.notFound("certificate \(fingerprint)")
             }
@@ -291,5 +298,61 @@ extension Administration {
             return found.leafFields.filter { field in !excluded.contains { field == $0 || field.hasPrefix($0 + ".") } }
         }
         return trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+// MARK: PKI
+
+extension Administration {
+    /// Adds a partner's own CA to the trusted set; the exchange listener accepts its certificates at once.
+    public func trust(caPEM: String, by administrator: Administrator) async throws -> TrustedCA {
+        let authority = try PKICertificate(pemEncoded: caPEM)
+        guard authority.isCertificateAuthority else {
+            throw AdministrationError("not-a-ca", "the certificate is not a CA certificate (basicConstraints CA:TRUE is missing)")
+        }
+        guard authority.notAfter > Date() else { throw AdministrationError("expired", "the CA certificate expired on \(authority.notAfter)") }
+        let trusted = TrustedCA(fingerprint: authority.fingerprint, subject: authority.subject, pem: authority.pem, notAfter: authority.notAfter)
+        return try await audited("pki.trust-add", partner: nil, by: administrator, request: ["fingerprint": trusted.fingerprint]) { connection, logger in
+            if try await RegistryWrites.trustedCAs(on: connection, logger: logger).contains(where: { $0.fingerprint == trusted.fingerprint }) {
+                throw AdministrationError("duplicate-ca", "this CA is already trusted")
+            }
+            try await RegistryWrites.insert(trusted, on: connection, logger: logger)
+            return (before: Optional<TrustedCA>.none, after: trusted)
+        }.after
+    }
+
+    /// Registers a certificate the partner's own CA issued, once that CA is trusted (or the partner CA issued it).
+    public func addCertificate(partner id: String, pem: String, partnerCAPEMs: [String], by administrator: Administrator) async throws -> PartnerCertificate {
+        let trusted = try await client.withConnection { try await RegistryWrites.trustedCAs(on: $0, logger: logger) }
+        let inspected: InspectedCertificate
+        do {
+            inspected = try await CertificateInspection.inspect(pem: pem, trustedRoots: partnerCAPEMs + trusted.map(\.pem))
+        } catch let error as PKIError {
+            throw AdministrationError(error.code, error.message)
+        }
+        let certificate = inspected.certificate
+        let record = PartnerCertificate(
+            fingerprint: certificate.fingerprint, partnerID: id, subject: certificate.subject, notBefore: certificate.notBefore,
+            notAfter: certificate.notAfter, issuer: certificate.issuer, serial: certificate.serial)
+        try await registerCertificate(record, by: administrator)
+        return record
+    }
+
+    /// Issues and registers a partner's client certificate from its CSR; returns the certificate and CA as PEM.
+    public func signCSR(partner id: String, csrPEM: String, days: Int, authority: CertificateAuthority, by administrator: Administrator) async throws -> String {
+        let details = try await partner(id)
+        guard details.partner.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired") }
+        let issued: PKICertificate
+        do {
+            issued = try authority.sign(csrPEM: csrPEM, partnerID: id, organization: details.partner.nameEn, country: details.partner.country, days: days)
+        } catch let error as PKIError {
+            throw AdministrationError(error.code, error.message)
+        }
+        try await registerCertificate(
+            PartnerCertificate(
+                fingerprint: issued.fingerprint, partnerID: id, subject: issued.subject, notBefore: issued.notBefore, notAfter: issued.notAfter,
+                issuer: issued.issuer, serial: issued.serial),
+            by: administrator)
+        return issued.pem + (try authority.credential.certificatePEM)
     }
 }

@@ -148,10 +148,14 @@ public struct PKICertificate: Sendable {
     public let notAfter: Date
     public let fingerprint: String
     public let serial: String
+    public let issuer: String
+    public let isCertificateAuthority: Bool
     /// The certificate as PEM, with a trailing newline.
     public let pem: String
 
-    init(subject: String, notBefore: Date, notAfter: Date, fingerprint: String, serial: String, pem: String) {
+    init(subject: String, notBefore: Date, notAfter: Date, fingerprint: String, serial: String, issuer: String, isCertificateAuthority: Bool, pem: String) {
+        self.issuer = issuer
+        self.isCertificateAuthority = isCertificateAuthority
         self.subject = subject
         self.notBefore = notBefore
         self.notAfter = notAfter
@@ -160,7 +164,9 @@ public struct PKICertificate: Sendable {
         self.pem = pem
     }
 
+    /// The first certificate of a PEM text (a chain file starts with the leaf).
     public init(pemEncoded pem: String) throws {
-        try self.init(try Certificate(pemEncoded: pem))
+        guard let first = try PEMDocument.parseMultiple(pemString: pem).first else { throw PKIError("invalid-certificate", "no certificate in the PEM text") }
+        try self.init(try Certificate(pemDocument: first))
     }
 }

@@ -38,7 +38,7 @@ extension CertificateAuthority {
     ///
     /// The subject is set by the ministry, not taken from the CSR: the partner id as common name, the
     /// partner's name as organisation. The serial is 20 random bytes; the registry refuses a repeat.
-    public func sign(csrPEM: String, partnerID: String, organization: String, country: String, days: Int) throws -> Certificate {
+    public func sign(csrPEM: String, partnerID: String, organization: String, country: String, days: Int) throws -> PKICertificate {
         let csr: CertificateSigningRequest
         do { csr = try CertificateSigningRequest(pemEncoded: csrPEM) } catch {
             throw PKIError("invalid-csr", "the file is not a PEM certificate signing request")
@@ -48,7 +48,7 @@ extension CertificateAuthority {
         }
         _ = try KeyPolicy.check(csr.publicKey)
         guard (1...825).contains(days) else { throw PKIError("invalid-days", "a partner certificate is valid for 1 to 825 days") }
-        return try issueClient(partnerID: partnerID, organization: organization, country: country, days: days, publicKey: csr.publicKey).certificate
+        return try PKICertificate(issueClient(partnerID: partnerID, organization: organization, country: country, days: days, publicKey: csr.publicKey).certificate)
     }
 }
 
@@ -92,6 +92,8 @@ extension PKICertificate {
     public init(_ certificate: Certificate) throws {
         self.init(
             subject: certificate.subject.description, notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter,
-            fingerprint: try Fingerprint.sha256(certificate), serial: certificate.serialNumber.description, pem: try certificate.serializeAsPEM().pemString + "\n")
+            fingerprint: try Fingerprint.sha256(certificate), serial: certificate.serialNumber.description, issuer: certificate.issuer.description,
+            isCertificateAuthority: (try? certificate.extensions.basicConstraints).map { if case .isCertificateAuthority = $0 { true } else { false } } ?? false,
+            pem: try certificate.serializeAsPEM().pemString + "\n")
     }
 }

@@ -84,7 +84,7 @@ enum Output {
 struct PartnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partner", abstract: "Register and manage partners.",
-        subcommands: [Add.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
+        subcommands: [Add.self, AddCertificate.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a partner (CC-ABBREV id, names in Arabic and English).")

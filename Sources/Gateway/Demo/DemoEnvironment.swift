@@ -74,13 +74,7 @@ public struct DemoEnvironment: Sendable {
     public func prepare(database: DatabaseURL, contractsDirectory: URL, logger: Logger, say: @Sendable (String) -> Void) async throws -> (GatewayConfiguration, DemoManifest) {
         let catalog = try ContractCatalog.load(from: contractsDirectory)
         let credentials = try preparePKI(say: say)
-        let subjectKey = directory + "/subject.key"
-        if !FileManager.default.fileExists(atPath: subjectKey) {
-            var key = [UInt8](repeating: 0, count: 32)
-            var generator = SystemRandomNumberGenerator()
-            for index in key.indices { key[index] = generator.next() }
-            try PEMFiles.write(key.map { String(format: "%02x", $0) }.joined() + "\n", to: subjectKey, secret: true)
-        }
+        let layout = PKIDirectory(path: pki)
         let samples = try await withPostgres(database, logger: logger) { client in
             try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
             try await register(credentials: credentials, catalog: catalog, client: client, logger: logger, say: say)
@@ -95,18 +89,20 @@ public struct DemoEnvironment: Sendable {
             return try await seeder.samples()
         }
         var configuration = GatewayConfiguration(
-            serverCertificatePath: pki + "/server.crt", serverKeyPath: pki + "/server.key", partnerCAPaths: [pki + "/ca.crt"],
-            subjectKeyPath: subjectKey, database: database, contractsDirectory: contractsDirectory)
+            serverCertificatePath: layout.serverCertificate, serverKeyPath: layout.serverKey, partnerCAPaths: [layout.partnerCACertificate],
+            subjectKeyPath: layout.subjectKey, database: database, contractsDirectory: contractsDirectory)
         configuration.exchangePort = exchangePort
         configuration.opsPort = opsPort
         let manifest = DemoManifest(
-            exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", caCertificate: pki + "/ca.crt",
+            exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", caCertificate: layout.partnerCACertificate,
             partners: Self.partners.map { partner in
                 DemoManifest.PartnerCredentials(
                     id: partner.id, certificate: "\(pki)/clients/\(partner.id).crt", key: "\(pki)/clients/\(partner.id).key",
                     fingerprint: credentials[partner.id] ?? "", purposes: partner.id == "LB-NSSF" ? ["nssf-contribution-verification"] : [])
             },
-            administrator: .init(id: "admin", certificate: "\(pki)/clients/admin.crt", key: "\(pki)/clients/admin.key", fingerprint: credentials["admin"] ?? "", purposes: []),
+            administrator: .init(
+                id: "admin", certificate: "\(layout.administrators)/admin.crt", key: "\(layout.administrators)/admin.key", fingerprint: credentials["admin"] ?? "",
+                purposes: []),
             samples: samples, database: database.description)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -114,31 +110,23 @@ public struct DemoEnvironment: Sendable {
         return (configuration, manifest)
     }
 
-    /// The development CA, the server certificate and one client certificate per demo party; returns fingerprints.
+    /// The PKI (`jisr pki init` layout) and one client certificate per demo partner; returns fingerprints.
     private func preparePKI(say: (String) -> Void) throws -> [String: String] {
-        let caCert = pki + "/ca.crt"
-        let authority: CertificateAuthority
-        if FileManager.default.fileExists(atPath: caCert) {
-            authority = try CertificateAuthority(
-                certificatePEM: try String(contentsOfFile: caCert, encoding: .utf8), privateKeyPEM: try String(contentsOfFile: pki + "/ca.key", encoding: .utf8))
-        } else {
-            say("Creating a development partner CA and certificates in \(pki)")
-            authority = try CertificateAuthority.create(commonName: "Jisr development partner CA")
-            try PEMFiles.write(authority.credential, directory: pki, name: "ca")
-            let server = try authority.issueServer(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]])
-            try PEMFiles.write(server, chain: [authority.credential.certificate], directory: pki, name: "server")
+        let directory = PKIDirectory(path: pki)
+        if !directory.exists {
+            say("Creating a development PKI in \(pki) (partner CA, admin CA, server certificate for localhost)")
+            try directory.initialize(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]])
+            let authority = try directory.partnerCA()
             for partner in Self.partners {
                 let client = try authority.issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
                 try PEMFiles.write(client, directory: pki + "/clients", name: partner.id)
             }
-            let admin = try authority.issueClient(partnerID: "admin", organization: "Ministry of Labour, Lebanon", country: "LB")
-            try PEMFiles.write(admin, directory: pki + "/clients", name: "admin")
         }
         var fingerprints: [String: String] = [:]
-        for name in Self.partners.map(\.id) + ["admin"] {
-            let pem = try String(contentsOfFile: "\(pki)/clients/\(name).crt", encoding: .utf8)
-            fingerprints[name] = try PKICertificate(pemEncoded: pem).fingerprint
+        for name in Self.partners.map(\.id) {
+            fingerprints[name] = try PKICertificate(pemEncoded: try directory.read("\(pki)/clients/\(name).crt")).fingerprint
         }
+        fingerprints["admin"] = try PKICertificate(pemEncoded: try directory.read("\(directory.administrators)/admin.crt")).fingerprint
         return fingerprints
     }
 

@@ -1,0 +1,64 @@
+import Foundation
+
+/// The gateway's own keys and certificates in one folder, as `jisr pki init` creates them.
+///
+/// `partner-ca.*` signs partners' client certificates; `admin-ca.*` signs administrators' certificates (the
+/// admin role); `server.*` is the listeners' TLS identity; `subject.key` keys subject references. Private
+/// keys are mode 0600 and never printed.
+public struct PKIDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    public var partnerCACertificate: String { path + "/partner-ca.crt" }
+    public var partnerCAKey: String { path + "/partner-ca.key" }
+    public var adminCACertificate: String { path + "/admin-ca.crt" }
+    public var adminCAKey: String { path + "/admin-ca.key" }
+    public var serverCertificate: String { path + "/server.crt" }
+    public var serverKey: String { path + "/server.key" }
+    public var subjectKey: String { path + "/subject.key" }
+    public var administrators: String { path + "/admins" }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: partnerCAKey) }
+
+    /// Creates the CAs, the server certificate for `dnsNames` and `ipAddresses`, the subject key and a first
+    /// administrator certificate; refuses to overwrite an existing folder's keys.
+    public func initialize(dnsNames: [String], ipAddresses: [[UInt8]], administrator: String = "admin") throws {
+        guard !exists else { throw PKIError("pki-exists", "\(path) already holds a partner CA; refusing to overwrite its keys") }
+        let partnerCA = try CertificateAuthority.create(commonName: "Jisr partner CA")
+        try PEMFiles.write(partnerCA.credential, directory: path, name: "partner-ca")
+        let adminCA = try CertificateAuthority.create(commonName: "Jisr administrators CA")
+        try PEMFiles.write(adminCA.credential, directory: path, name: "admin-ca")
+        let server = try partnerCA.issueServer(dnsNames: dnsNames, ipAddresses: ipAddresses)
+        try PEMFiles.write(server, chain: [partnerCA.credential.certificate], directory: path, name: "server")
+        var key = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in key.indices { key[index] = generator.next() }
+        try PEMFiles.write(key.map { String(format: "%02x", $0) }.joined() + "\n", to: subjectKey, secret: true)
+        try issueAdministrator(administrator)
+    }
+
+    /// A client certificate for an administrator, from the admin CA, in `admins/NAME.crt` and `.key`.
+    @discardableResult
+    public func issueAdministrator(_ name: String) throws -> IssuedCredential {
+        let credential = try adminCA().issueClient(partnerID: name, organization: "Ministry of Labour, Lebanon — administrators", country: "LB")
+        try PEMFiles.write(credential, directory: administrators, name: name)
+        return credential
+    }
+
+    public func partnerCA() throws -> CertificateAuthority {
+        try CertificateAuthority(certificatePEM: try read(partnerCACertificate), privateKeyPEM: try read(partnerCAKey))
+    }
+
+    public func adminCA() throws -> CertificateAuthority {
+        try CertificateAuthority(certificatePEM: try read(adminCACertificate), privateKeyPEM: try read(adminCAKey))
+    }
+
+    public func read(_ file: String) throws -> String {
+        do { return try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw PKIError("pki-missing", "\(file) cannot be read; create the PKI with `jisr pki init --dir \(path)`")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Administration
+import ArgumentParser
+import Foundation
+import PKI
+import Registry
+
+/// Where the gateway's PKI folder is.
+struct PKIOptions: ParsableArguments {
+    @Option(help: "The PKI folder made by `jisr pki init` (default: $JISR_PKI_DIR, else ./pki).") var pki: String?
+
+    var directory: PKIDirectory { PKIDirectory(path: pki ?? ProcessInfo.processInfo.environment["JISR_PKI_DIR"] ?? "pki") }
+}
+
+struct PKICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pki", abstract: "The gateway's certificate authorities and partner certificates.", subcommands: [Init.self, SignCSR.self, Trust.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the partner CA, the admin CA, the server certificate, the subject key and a first administrator certificate.")
+        @Option(help: "The folder to create.") var dir = "pki"
+        @Option(help: "DNS names of the server certificate (repeat).") var dnsName: [String] = ["localhost"]
+        @Option(help: "IPv4 addresses of the server certificate (repeat).") var ip: [String] = ["127.0.0.1"]
+
+        func run() async throws {
+            var addresses: [[UInt8]] = []
+            for text in ip {
+                let parts = text.split(separator: ".").compactMap { UInt8($0) }
+                guard parts.count == 4 else { throw ValidationError("--ip \(text) is not an IPv4 address") }
+                addresses.append(parts)
+            }
+            let directory = PKIDirectory(path: dir)
+            do {
+                try directory.initialize(dnsNames: dnsName, ipAddresses: addresses)
+            } catch let error as PKIError {
+                throw ValidationError(error.message)
+            }
+            print(
+                """
+                created \(directory.path):
+                  partner-ca.crt / .key   signs partners' client certificates (key mode 0600)
+                  admin-ca.crt / .key     signs administrators' certificates
+                  server.crt / .key       TLS identity for \((dnsName + ip).joined(separator: ", "))
+                  subject.key             key of subject references (secret)
+                  admins/admin.crt / .key the first administrator
+                """)
+        }
+    }
+
+    struct SignCSR: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sign-csr", abstract: "Issue and register a partner's client certificate from its CSR.")
+        @Option(help: "Partner id.") var partner: String
+        @Option(help: "The partner's certificate signing request (PEM).") var csr: String
+        @Option(help: "Validity in days (1–825).") var days = 365
+        @Option(help: "Where to write the certificate chain (default: PARTNER.crt).") var out: String?
+        @OptionGroup var pkiOptions: PKIOptions
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let csrPEM: String
+            do { csrPEM = try String(contentsOfFile: csr, encoding: .utf8) } catch { throw ValidationError("cannot read \(csr)") }
+            let authority: CertificateAuthority
+            do { authority = try pkiOptions.directory.partnerCA() } catch let error as PKIError { throw ValidationError(error.message) }
+            let (partner, days) = (self.partner, self.days)
+            let chain = try await options.run { admin, actor in
+                try await admin.signCSR(partner: partner, csrPEM: csrPEM, days: days, authority: authority, by: actor)
+            }
+            let path = out ?? "\(partner).crt"
+            try PEMFiles.write(chain, to: path, secret: false)
+            let fingerprint = try PKICertificate(pemEncoded: chain).fingerprint
+            print("issued and registered \(partner)'s certificate \(fingerprint)\nwrote the chain to \(path)")
+        }
+    }
+
+    struct Trust: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "CAs whose client certificates the exchange listener accepts.", subcommands: [Add.self])
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Trust a partner's own CA (takes effect without a restart).")
+            @Argument(help: "The CA certificate (PEM).") var file: String
+            @OptionGroup var options: AdminOptions
+
+            func run() async throws {
+                let pem: String
+                do { pem = try String(contentsOfFile: file, encoding: .utf8) } catch { throw ValidationError("cannot read \(file)") }
+                let trusted = try await options.run { admin, actor in try await admin.trust(caPEM: pem, by: actor) }
+                print("trusted \(trusted.subject) (\(trusted.fingerprint))")
+            }
+        }
+    }
+}
+
+extension PartnerCommand {
+    struct AddCertificate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-certificate", abstract: "Register a certificate issued by the partner's own (trusted) CA.")
+        @Option(help: "Partner id.") var partner: String
+        @Option(help: "The certificate (PEM, may be followed by intermediates).") var cert: String
+        @OptionGroup var pkiOptions: PKIOptions
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let pem: String
+            do { pem = try String(contentsOfFile: cert, encoding: .utf8) } catch { throw ValidationError("cannot read \(cert)") }
+            let partnerCA = (try? pkiOptions.directory.read(pkiOptions.directory.partnerCACertificate)).map { [$0] } ?? []
+            let partner = self.partner
+            let registered = try await options.run { admin, actor in
+                try await admin.addCertificate(partner: partner, pem: pem, partnerCAPEMs: partnerCA, by: actor)
+            }
+            print("registered certificate \(registered.fingerprint) to \(registered.partnerID) (expires \(Output.day(registered.notAfter)))")
+        }
+    }
+}
