@@ -144,6 +144,9 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -31,6 +31,25 @@ public enum KeyPolicy {
         }
         throw PKIError("unsupported-key", "only RSA (2048 bits or more) and ECDSA P-256 or P-384 keys are accepted")
     }
+
+    /// The modulus size of an RSA key in a CSR, read from the DER directly (PKCS #10, RFC 8017).
+    static func rsaModulusBits(csrPEM: String) -> Int? {
+        guard let document = try? PEMDocument(pemString: csrPEM), let root = try? DER.parse(document.derBytes),
+            case .constructed(let request) = root.content, let info = request.first(where: { _ in true }),
+            case .constructed(let infoFields) = info.content
+        else { return nil }
+        let fields = Array(infoFields)
+        guard fields.count >= 3, case .constructed(let spki) = fields[2].content else { return nil }
+        let spkiFields = Array(spki)
+        guard spkiFields.count == 2, case .constructed(let algorithm) = spkiFields[0].content,
+            let oid = algorithm.first(where: { _ in true }), let identifier = try? ASN1ObjectIdentifier(derEncoded: oid),
+            identifier == ASN1ObjectIdentifier.AlgorithmIdentifier.rsaEncryption,
+            let bits = try? ASN1BitString(derEncoded: spkiFields[1]), let key = try? DER.parse(Array(bits.bytes)),
+            case .constructed(let numbers) = key.content, let modulus = numbers.first(where: { _ in true }),
+            case .primitive(let bytes) = modulus.content
+        else { return nil }
+        return bytes.drop { $0 == 0 }.count * 8
+    }
 }
 
 extension CertificateAuthority {
@@ -41,6 +60,10 @@ extension CertificateAuthority {
     public func sign(csrPEM: String, partnerID: String, organization: String, country: String, days: Int) throws -> PKICertificate {
         let csr: CertificateSigningRequest
         do { csr = try CertificateSigningRequest(pemEncoded: csrPEM) } catch {
+            // swift-crypto will not even load RSA keys under 2048 bits: say that, rather than "unreadable".
+            if let bits = KeyPolicy.rsaModulusBits(csrPEM: csrPEM), bits < 2048 {
+                throw PKIError("weak-key", "RSA keys must be at least 2048 bits; this one has \(bits)")
+            }
             throw PKIError("invalid-csr", "the file is not a PEM certificate signing request")
         }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {

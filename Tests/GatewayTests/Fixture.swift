@@ -150,6 +150,28 @@ final class Fixture: Sendable {
         self.clients = clients
     }
 
+    /// A client presenting a certificate and key given as PEM (made outside Jisr, e.g. with openssl).
+    static func httpClient(certificatePEM: String, keyPEM: String, trusting authority: CertificateAuthority) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.credential.certificatePEM.utf8), format: .pem)])
+        tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+    }
+
+    /// The administrative operations, on the running gateway's own log writer (as the admin API uses them).
+    func administration() throws -> Administration {
+        Administration(client: client, log: logWriter, catalog: try ContractCatalog.load(from: Self.repository.appendingPathComponent("contracts")), logger: Self.quiet)
+    }
+
+    /// One exchange with an ad-hoc client.
+    func get(_ path: String, with http: HTTPClient, purpose: String = "nssf-contribution-verification") async throws -> Reply {
+        var request = HTTPClientRequest(url: "https://localhost:\(exchangePort)\(path)")
+        request.headers.add(name: "X-Purpose", value: purpose)
+        let response = try await http.execute(request, timeout: .seconds(15))
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 4 << 20)))
+    }
+
     static func httpClient(credential: IssuedCredential?, trusting authority: CertificateAuthority, maximumVersion: TLSVersion? = nil) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let maximumVersion {
