@@ -43,7 +43,7 @@ public struct Gateway: Sendable {
 
         let router = Router(context: ExchangeContext.self)
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
-        let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, logger: logger)
+        let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, limiter: RateLimiter(), logger: logger)
         ExchangeRoutes(catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor).register(on: router)
 
         let verifier = ClientCertificateVerifier(configuredRootPEMs: partnerRoots, registry: registry, logger: logger)

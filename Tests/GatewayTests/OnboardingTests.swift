@@ -112,6 +112,31 @@ struct OnboardingTests {
         try await client.shutdown()
     }
 
+    @Test("Past an agreement's rate limit: 429 with Retry-After, logged")
+    func rateLimit() async throws {
+        let fixture = try await Self.fixture.value
+        let admin = try fixture.administration()
+        let credential = try fixture.authority.issueClient(partnerID: "LB-LIMIT", organization: "Limited", country: "LB")
+        try await admin.addPartner(Partner(id: "LB-LIMIT", nameAr: "محدود", nameEn: "Limited", country: "LB", status: .active), by: Self.admin)
+        _ = try await admin.addCertificate(partner: "LB-LIMIT", pem: try credential.certificatePEM, partnerCAPEMs: [try fixture.authority.credential.certificatePEM], by: Self.admin)
+        try await admin.grant(
+            Agreement(
+                partnerID: "LB-LIMIT", contract: Establishment.contract, operations: [.query], purposes: ["nssf-contribution-verification"],
+                fields: ["registrationNumber"], validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(3600), mouReference: "T",
+                rateLimitPerMinute: 2),
+            by: Self.admin)
+        let client = try Fixture.httpClient(certificatePEM: try credential.certificatePEM, keyPEM: try credential.privateKeyPEM, trusting: fixture.authority)
+        let path = "/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))"
+        #expect(try await eventually(200, fixture, path, with: client).status == 200)
+        #expect(try await fixture.get(path, with: client).status == 200)
+        let limited = try await fixture.get(path, with: client)
+        #expect(limited.status == 429)
+        #expect(limited.problemType?.hasSuffix("/rate-limited") == true)
+        #expect(Int(limited.headers.first(name: "Retry-After") ?? "") ?? 0 >= 1)
+        try await expectLogged(limited, fixture: fixture, status: 429, problem: "rate-limited")
+        try await client.shutdown()
+    }
+
     @Test("Invalid requests are refused with a message that names the problem, and change nothing")
     func refusals() async throws {
         let fixture = try await Self.fixture.value

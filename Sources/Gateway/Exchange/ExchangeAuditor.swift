@@ -22,12 +22,17 @@ struct ExchangeCall: Sendable {
     let format: DocumentFormat
     let agreements: [Agreement]
     let now: Date
+    let limiter: RateLimiter
 
-    /// Applies the partner's agreements: default deny, then the fields to send.
+    /// Applies the partner's agreements: default deny, the rate limit, then the fields to send.
     func authorize(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> FieldSelection {
         guard let purpose else { throw Problem.purposeRequired }
         switch AgreementPolicy.decide(agreements: agreements, contract: contract, operation: operation, purpose: purpose, at: now) {
-        case .success(let (_, selection)): return selection
+        case .success(let (agreement, selection)):
+            if let limit = agreement.rateLimitPerMinute, let wait = limiter.admit(agreement: agreement.id, limit: limit) {
+                throw Problem.rateLimited(retryAfter: wait, limit: limit)
+            }
+            return selection
         case .failure(.noAgreement): throw Problem.noAgreement
         case .failure(.operationNotGranted): throw Problem.operationNotGranted
         case .failure(.purposeNotGranted): throw Problem.purposeNotGranted
@@ -44,6 +49,7 @@ struct ExchangeCall: Sendable {
 struct ExchangeAuditor: Sendable {
     let log: LogWriter
     let referencer: SubjectReferencer
+    let limiter: RateLimiter
     let logger: Logger
 
     static var purposePattern: Regex<Substring> { /[a-z][a-z0-9-]{2,63}/ }
@@ -85,7 +91,7 @@ struct ExchangeAuditor: Sendable {
                 guard value.wholeMatch(of: Self.casePattern) != nil else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
                 caseReference = value
             }
-            let call = ExchangeCall(partner: partner, purpose: purpose, format: format, agreements: caller.agreements, now: Date())
+            let call = ExchangeCall(partner: partner, purpose: purpose, format: format, agreements: caller.agreements, now: Date(), limiter: limiter)
             outcome = .success(try await body(call, &notes))
         } catch let problem as Problem {
             outcome = .failure(problem)

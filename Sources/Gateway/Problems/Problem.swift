@@ -47,6 +47,12 @@ public struct Problem: Error, Sendable, Hashable {
         Problem(code: "invalid-parameters", status: 400, title: "The request's parameters are not valid", detail: detail)
     }
 
+    public static func rateLimited(retryAfter: Int, limit: Int) -> Problem {
+        Problem(
+            code: "rate-limited", status: 429, title: "The agreement's rate limit is exceeded", detail: "the limit is \(limit) requests a minute",
+            retryAfter: retryAfter)
+    }
+
     public func with(detail: String) -> Problem {
         Problem(code: code, status: status, title: title, detail: detail, violations: violations, retryAfter: retryAfter)
     }
