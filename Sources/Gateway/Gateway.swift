@@ -1,4 +1,5 @@
 import Adapters
+import Administration
 import Foundation
 import Hummingbird
 import HummingbirdTLS
@@ -6,6 +7,7 @@ import Logging
 import MessageLog
 import NIOCore
 import NIOSSL
+import PKI
 import PostgresNIO
 import Records
 import Registry
@@ -31,7 +33,7 @@ public struct Gateway: Sendable {
     /// Builds the gateway; `onExchangeListening` receives the bound exchange port (useful with port 0).
     public static func build(
         configuration: GatewayConfiguration, logger: Logger, onExchangeListening: @escaping @Sendable (Int) async -> Void = { _ in },
-        onOpsListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        onOpsListening: @escaping @Sendable (Int) async -> Void = { _ in }, onAdminListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Gateway {
         let catalog = try ContractCatalog.load(from: configuration.contractsDirectory)
         let referencer = SubjectReferencer(key: try SubjectKeyFile.read(configuration.subjectKeyPath))
@@ -66,7 +68,29 @@ public struct Gateway: Sendable {
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
-        return Gateway(client: client, services: [client, logWriter, registry, ops, exchange], logWriter: logWriter, registry: registry)
+        var services: [any Service] = [client, logWriter, registry, ops]
+        if !configuration.adminCAPaths.isEmpty {
+            let administration = Administration(client: client, log: logWriter, catalog: catalog, logger: logger)
+            let adminRouter = Router(context: AdminContext.self)
+            adminRouter.add(middleware: AdministratorAuthenticator())
+            let partnerCAPEMs = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            var partnerCA: CertificateAuthority?
+            if let keyPath = configuration.partnerCAKeyPath, let certificatePEM = partnerCAPEMs.first {
+                partnerCA = try CertificateAuthority(certificatePEM: certificatePEM, privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8))
+            }
+            AdminRoutes(administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs).register(on: adminRouter)
+            services.append(
+                Application(
+                    router: adminRouter,
+                    server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))), tlsConfiguration: try adminTLS(configuration)),
+                    configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: "jisr-admin"),
+                    onServerRunning: { channel in await onAdminListening(channel.localAddress?.port ?? 0) },
+                    logger: logger))
+        } else {
+            logger.notice("no admin CA configured: the admin listener is off")
+        }
+        services.append(exchange)
+        return Gateway(client: client, services: services, logWriter: logWriter, registry: registry)
     }
 
     /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.
@@ -83,6 +107,19 @@ public struct Gateway: Sendable {
         tls.trustRoots = .certificates(roots)
         let pems = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
         return (tls, pems)
+    }
+
+    /// TLS 1.2+ with a client certificate from the admin CA (the admin role) required.
+    static func adminTLS(_ configuration: GatewayConfiguration) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(configuration.serverCertificatePath)
+        let key = try NIOSSLPrivateKey(file: configuration.serverKeyPath, format: .pem)
+        var roots: [NIOSSLCertificate] = []
+        for path in configuration.adminCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateVerification = .noHostnameVerification
+        tls.trustRoots = .certificates(roots)
+        return tls
     }
 
     /// Runs every service until SIGTERM or SIGINT, then stops them in reverse order.

@@ -164,6 +164,10 @@ public struct PKICertificate: Sendable {
         self.pem = pem
     }
 
+    public init(derEncoded der: [UInt8]) throws {
+        try self.init(try Certificate(derEncoded: der))
+    }
+
     /// The first certificate of a PEM text (a chain file starts with the leaf).
     public init(pemEncoded pem: String) throws {
         guard let first = try PEMDocument.parseMultiple(pemString: pem).first else { throw PKIError("invalid-certificate", "no certificate in the PEM text") }

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import MessageLog
+import PKI
 import PostgresNIO
 import Records
 import Schemas
@@ -83,12 +84,13 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Synthetic persons to seed on first run.") var persons = 10_000
     @Option(help: "Exchange listener port.") var port = 8443
     @Option(help: "Ops listener port (loopback).") var opsPort = 9090
+    @Option(help: "Admin listener port (loopback).") var adminPort = 9443
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let logger = Console.logger()
-        let environment = DemoEnvironment(directory: dir, exchangePort: port, opsPort: opsPort, persons: persons)
+        let environment = DemoEnvironment(directory: dir, exchangePort: port, opsPort: opsPort, adminPort: adminPort, persons: persons)
         var cluster: LocalPostgres?
         let database: DatabaseURL
         if let url = try store.resolved() {
@@ -116,29 +118,42 @@ struct Demo: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway.",
+        discussion: "Paths default to the layout of `jisr pki init` in --pki (default: $JISR_PKI_DIR, else ./pki).")
 
     @Option(help: "Exchange listener address.") var host = "0.0.0.0"
     @Option(help: "Exchange listener port.") var port = 8443
     @Option(help: "Ops listener port (loopback).") var opsPort = 9090
-    @Option(help: "Server certificate chain (PEM).") var serverCert: String
-    @Option(help: "Server private key (PEM).") var serverKey: String
-    @Option(help: "Trusted partner CA certificates (PEM); repeat for several.") var partnerCa: [String]
-    @Option(help: "File holding the subject-reference key (32+ bytes, hex or raw).") var subjectKey: String
+    @Option(help: "Admin listener port (loopback).") var adminPort = 9443
+    @Option(help: "Server certificate chain (PEM).") var serverCert: String?
+    @Option(help: "Server private key (PEM).") var serverKey: String?
+    @Option(help: "Trusted partner CA certificates (PEM); repeat for several.") var partnerCa: [String] = []
+    @Option(help: "The partner CA's private key, to sign CSRs through the admin API.") var partnerCaKey: String?
+    @Option(help: "CA certificates of administrators (PEM); repeat for several.") var adminCa: [String] = []
+    @Option(help: "File holding the subject-reference key (32+ bytes, hex or raw).") var subjectKey: String?
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let logger = Console.logger()
+        let pki = pkiOptions.directory
         var configuration = GatewayConfiguration(
-            serverCertificatePath: serverCert, serverKeyPath: serverKey, partnerCAPaths: partnerCa, subjectKeyPath: subjectKey,
+            serverCertificatePath: serverCert ?? pki.serverCertificate, serverKeyPath: serverKey ?? pki.serverKey,
+            partnerCAPaths: partnerCa.isEmpty ? [pki.partnerCACertificate] : partnerCa, subjectKeyPath: subjectKey ?? pki.subjectKey,
             database: try store.required(), contractsDirectory: try Console.contracts(contracts))
         configuration.exchangeHost = host
         configuration.exchangePort = port
         configuration.opsPort = opsPort
-        let gateway = try Gateway.build(configuration: configuration, logger: logger, onExchangeListening: { port in
-            Console.say("Jisr exchange listener on \(host):\(port) (mutual TLS)")
-        })
+        configuration.adminPort = adminPort
+        configuration.adminCAPaths = adminCa.isEmpty && FileManager.default.fileExists(atPath: pki.adminCACertificate) ? [pki.adminCACertificate] : adminCa
+        configuration.partnerCAKeyPath = partnerCaKey ?? (FileManager.default.fileExists(atPath: pki.partnerCAKey) ? pki.partnerCAKey : nil)
+        let (host, adminPort) = (self.host, self.adminPort)
+        let gateway = try Gateway.build(
+            configuration: configuration, logger: logger,
+            onExchangeListening: { port in Console.say("Jisr exchange listener on \(host):\(port) (mutual TLS)") },
+            onAdminListening: { _ in Console.say("Jisr admin listener on 127.0.0.1:\(adminPort) (admin certificates only)") })
         try await gateway.run(logger: logger)
     }
 }

@@ -29,6 +29,7 @@ final class Fixture: Sendable {
     let client: PostgresClient
     let exchangePort: Int
     let opsPort: Int
+    let adminPort: Int
     let samples: RecordSamples
     let authority: CertificateAuthority
     let serverTask: Task<Void, any Error>
@@ -116,10 +117,17 @@ final class Fixture: Sendable {
         configuration.exchangeHost = "127.0.0.1"
         configuration.exchangePort = 0
         configuration.opsPort = 0
+        configuration.adminPort = 0
+        let adminCA = try CertificateAuthority.create(commonName: "Jisr test admin CA")
+        try PEMFiles.write(adminCA.credential, directory: directory, name: "admin-ca")
+        configuration.adminCAPaths = [directory + "/admin-ca.crt"]
+        configuration.partnerCAKeyPath = directory + "/ca.key"
+        allClients["admin"] = try httpClient(credential: try adminCA.issueClient(partnerID: "admin-1", organization: "MoL administrators", country: "LB"), trusting: authority)
         configuration.databaseConnections = 8
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let gateway = try Gateway.build(
-            configuration: configuration, logger: quiet, onExchangeListening: { continuation.yield(("exchange", $0)) }, onOpsListening: { continuation.yield(("ops", $0)) })
+            configuration: configuration, logger: quiet, onExchangeListening: { continuation.yield(("exchange", $0)) },
+            onOpsListening: { continuation.yield(("ops", $0)) }, onAdminListening: { continuation.yield(("admin", $0)) })
         let serverTask = Task {
             let group = ServiceGroup(configuration: .init(services: gateway.services.map { .init(service: $0) }, logger: quiet))
             try await group.run()
@@ -127,15 +135,15 @@ final class Fixture: Sendable {
         var bound: [String: Int] = [:]
         for await (listener, port) in ports {
             bound[listener] = port
-            if bound.count == 2 { break }
+            if bound.count == 3 { break }
         }
         return Fixture(
-            directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, samples: samples,
+            directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, adminPort: bound["admin"]!, samples: samples,
             authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter)
     }
 
     private init(
-        directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, samples: RecordSamples,
+        directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, adminPort: Int, samples: RecordSamples,
         authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient], logWriter: LogWriter
     ) {
         self.logWriter = logWriter
@@ -144,6 +152,7 @@ final class Fixture: Sendable {
         self.client = client
         self.exchangePort = exchangePort
         self.opsPort = opsPort
+        self.adminPort = adminPort
         self.samples = samples
         self.authority = authority
         self.serverTask = serverTask
@@ -195,6 +204,18 @@ final class Fixture: Sendable {
         let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
         let body = try await response.body.collect(upTo: 4 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
+    }
+
+    /// One admin API call as a given caller (the admin certificate by default).
+    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil, as caller: String = "admin") async throws -> Reply {
+        var request = HTTPClientRequest(url: "https://localhost:\(adminPort)\(path)")
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 4 << 20)))
     }
 
     func log() -> LogReader { LogReader(client: client, logger: Self.quiet) }

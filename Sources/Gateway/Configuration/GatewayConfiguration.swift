@@ -12,6 +12,13 @@ public struct GatewayConfiguration: Sendable {
     /// Ops listener (health probes), plain HTTP, loopback only.
     public var opsHost = "127.0.0.1"
     public var opsPort = 9090
+    /// Admin listener (administrators, mTLS with the admin CA), loopback by default.
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 9443
+    /// PEM files of the CAs whose certificates carry the admin role; no admin listener without one.
+    public var adminCAPaths: [String] = []
+    /// The partner CA's certificate and key, for `POST …/certificates` with a CSR (optional; a secret).
+    public var partnerCAKeyPath: String?
     /// PEM: the server certificate (followed by its chain) and its private key.
     public var serverCertificatePath: String
     public var serverKeyPath: String

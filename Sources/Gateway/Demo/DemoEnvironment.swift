@@ -22,6 +22,7 @@ public struct DemoManifest: Codable, Sendable {
 
     public var exchangeURL: String
     public var opsURL: String
+    public var adminURL: String
     public var caCertificate: String
     public var partners: [PartnerCredentials]
     public var administrator: PartnerCredentials
@@ -36,10 +37,12 @@ public struct DemoEnvironment: Sendable {
     public let directory: String
     public let exchangePort: Int
     public let opsPort: Int
+    public let adminPort: Int
     public let persons: Int
     public let seed: UInt64
 
-    public init(directory: String, exchangePort: Int = 8443, opsPort: Int = 9090, persons: Int = 10_000, seed: UInt64 = 1) {
+    public init(directory: String, exchangePort: Int = 8443, opsPort: Int = 9090, adminPort: Int = 9443, persons: Int = 10_000, seed: UInt64 = 1) {
+        self.adminPort = adminPort
         self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.exchangePort = exchangePort
         self.opsPort = opsPort
@@ -93,8 +96,12 @@ public struct DemoEnvironment: Sendable {
             subjectKeyPath: layout.subjectKey, database: database, contractsDirectory: contractsDirectory)
         configuration.exchangePort = exchangePort
         configuration.opsPort = opsPort
+        configuration.adminPort = adminPort
+        configuration.adminCAPaths = [layout.adminCACertificate]
+        configuration.partnerCAKeyPath = layout.partnerCAKey
         let manifest = DemoManifest(
-            exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", caCertificate: layout.partnerCACertificate,
+            exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", adminURL: "https://localhost:\(adminPort)",
+            caCertificate: layout.partnerCACertificate,
             partners: Self.partners.map { partner in
                 DemoManifest.PartnerCredentials(
                     id: partner.id, certificate: "\(pki)/clients/\(partner.id).crt", key: "\(pki)/clients/\(partner.id).key",

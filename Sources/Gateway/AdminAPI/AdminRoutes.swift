@@ -1,0 +1,188 @@
+import Administration
+import Foundation
+import Hummingbird
+import NIOCore
+import PKI
+import Registry
+import Schemas
+
+/// The admin API (v1): the `jisr` administrative commands as JSON resources, on the same `Administration`.
+struct AdminRoutes: Sendable {
+    let administration: Administration
+    let partnerCA: CertificateAuthority?
+    let partnerCAPEMs: [String]
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    func register(on router: Router<AdminContext>) {
+        let v1 = router.group("admin/v1")
+        v1.get("partners") { _, _ in try Self.json(try await run { try await administration.partners() }) }
+        v1.post("partners") { request, context in
+            let body = try await Self.decode(PartnerRequest.self, request, context)
+            let partner = Partner(
+                id: body.id, nameAr: body.nameAr, nameEn: body.nameEn, country: body.country ?? String(body.id.prefix(2)),
+                status: body.status ?? .pending, adapter: body.adapter ?? "standard", endpoint: body.endpoint, contact: body.contact)
+            guard [.pending, .active].contains(partner.status) else {
+                throw AdminProblem(status: .unprocessableContent, code: "invalid-status", message: "a new partner is pending or active")
+            }
+            return try Self.json(try await run { try await administration.addPartner(partner, by: context.administrator!) }, status: .created)
+        }
+        v1.get("partners/:id") { _, context in
+            let id = try context.parameters.require("id")
+            return try Self.json(try await run { try await administration.partner(id) })
+        }
+        for (action, operation) in [("suspend", Administration.suspend), ("resume", Administration.resume), ("retire", Administration.retire)] {
+            v1.post("partners/:id/\(action)") { _, context in
+                let id = try context.parameters.require("id")
+                return try Self.json(try await run { try await operation(administration)(id, context.administrator!) })
+            }
+        }
+        v1.post("partners/:id/certificates") { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await Self.decode(CertificateRequest.self, request, context)
+            switch (body.csr, body.certificate) {
+            case (let csr?, nil):
+                guard let partnerCA else { throw AdminProblem(status: .unprocessableContent, code: "no-partner-ca", message: "this gateway holds no partner CA key") }
+                let chain = try await run { try await administration.signCSR(partner: id, csrPEM: csr, days: body.days ?? 365, authority: partnerCA, by: context.administrator!) }
+                return try Self.json(IssuedChain(fingerprint: try PKICertificate(pemEncoded: chain).fingerprint, chain: chain), status: .created)
+            case (nil, let pem?):
+                return try Self.json(try await run { try await administration.addCertificate(partner: id, pem: pem, partnerCAPEMs: partnerCAPEMs, by: context.administrator!) }, status: .created)
+            default:
+                throw AdminProblem(status: .unprocessableContent, code: "invalid-request", message: "give either csr (PEM) or certificate (PEM)")
+            }
+        }
+        v1.post("certificates/:fingerprint/revoke") { request, context in
+            let fingerprint = try context.parameters.require("fingerprint")
+            let body = try await Self.decode(RevocationRequest.self, request, context)
+            return try Self.json(try await run { try await administration.revokeCertificate(fingerprint: fingerprint, reason: body.reason, by: context.administrator!) })
+        }
+        v1.post("trusted-cas") { request, context in
+            let body = try await Self.decode(TrustRequest.self, request, context)
+            return try Self.json(try await run { try await administration.trust(caPEM: body.certificate, by: context.administrator!) }, status: .created)
+        }
+        v1.get("purposes") { _, _ in try Self.json(try await run { try await administration.purposes() }) }
+        v1.post("purposes") { request, context in
+            let purpose = try await Self.decode(Purpose.self, request, context)
+            try await run { try await administration.addPurpose(purpose, by: context.administrator!) }
+            return try Self.json(purpose, status: .created)
+        }
+        v1.get("agreements") { request, _ in
+            let partner = request.uri.queryParameters["partner"].map(String.init)
+            let all = request.uri.queryParameters["all"] == "true"
+            return try Self.json(try await run { try await administration.agreements(partner: partner, includeRevoked: all) })
+        }
+        v1.post("agreements") { request, context in
+            let body = try await Self.decode(GrantRequest.self, request, context)
+            guard let contract = ContractID(body.contract) else {
+                throw AdminProblem(status: .unprocessableContent, code: "unknown-contract", message: "contract is NAME/VERSION, e.g. employment-record/1")
+            }
+            var operations: Set<Agreement.Operation> = []
+            for name in body.operations {
+                guard let operation = Agreement.Operation(rawValue: name) else {
+                    throw AdminProblem(status: .unprocessableContent, code: "unknown-operation", message: "unknown operation \(name): use query, receive or send")
+                }
+                operations.insert(operation)
+            }
+            let agreement = try await run {
+                try await administration.grant(
+                    Agreement(
+                        partnerID: body.partner, contract: contract, operations: operations, purposes: Set(body.purposes),
+                        fields: try administration.expandFields(body.fields.joined(separator: ","), of: contract), validFrom: body.validFrom,
+                        validUntil: body.validUntil, mouReference: body.mouReference, rateLimitPerMinute: body.rateLimitPerMinute),
+                    by: context.administrator!)
+            }
+            return try Self.json(agreement, status: .created)
+        }
+        v1.post("agreements/:id/revoke") { _, context in
+            guard let id = Int64(try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such agreement") }
+            return try Self.json(try await run { try await administration.revokeAgreement(id, by: context.administrator!) })
+        }
+    }
+
+    /// Administration errors become problems with the operation's code.
+    @discardableResult
+    private func run<Value>(_ body: () async throws -> Value) async throws -> Value {
+        do { return try await body() } catch let error as AdministrationError { throw AdminProblem(error) }
+    }
+
+    static func decode<Value: Decodable>(_ type: Value.Type, _ request: Request, _ context: AdminContext) async throws -> Value {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            // The strict parser first: duplicate keys and malformed UTF-8 are refused, not guessed at.
+            _ = try JSONParser.parse(buffer.readableBytesView)
+            return try decoder.decode(Value.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw AdminProblem(status: .badRequest, code: "invalid-body", message: "the body is not the JSON this resource expects: \(Self.describe(error))")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case let syntax as JSONSyntaxError: return syntax.description
+        case DecodingError.keyNotFound(let key, _): return "missing \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+            return context.codingPath.map(\.stringValue).joined(separator: ".") + ": " + context.debugDescription
+        default: return "unreadable"
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// `POST /admin/v1/partners`.
+struct PartnerRequest: Decodable {
+    let id: String
+    let nameAr: String
+    let nameEn: String
+    let country: String?
+    let contact: String?
+    let adapter: String?
+    let endpoint: String?
+    let status: PartnerStatus?
+}
+
+/// `POST /admin/v1/partners/{id}/certificates`: a CSR to sign, or a certificate from a trusted CA.
+struct CertificateRequest: Decodable {
+    let csr: String?
+    let certificate: String?
+    let days: Int?
+}
+
+/// The certificate chain issued from a CSR.
+struct IssuedChain: Encodable {
+    let fingerprint: String
+    let chain: String
+}
+
+/// `POST /admin/v1/certificates/{fingerprint}/revoke`.
+struct RevocationRequest: Decodable {
+    let reason: String
+}
+
+/// `POST /admin/v1/trusted-cas`.
+struct TrustRequest: Decodable {
+    let certificate: String
+}
+
+/// `POST /admin/v1/agreements`.
+struct GrantRequest: Decodable {
+    let partner: String
+    let contract: String
+    let operations: [String]
+    let purposes: [String]
+    /// Field paths, or `["all"]`, or `["all-except:F1", "F2"]`.
+    let fields: [String]
+    let validFrom: Date
+    let validUntil: Date
+    let mouReference: String
+    let rateLimitPerMinute: Int?
+}

@@ -1,0 +1,77 @@
+import AsyncHTTPClient
+import Foundation
+import MessageLog
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import Records
+import Schemas
+import Testing
+
+/// The admin API over mutual TLS with an admin-CA certificate: the same operations and audit as the CLI.
+@Suite("Admin API", .serialized)
+struct AdminAPITests {
+    static let fixture = Task { try await Fixture.make("admin") }
+
+    @Test("Onboard a partner through the API: add, sign its CSR, resume, grant; it queries; suspend refuses")
+    func onboardingThroughTheAPI() async throws {
+        let fixture = try await Self.fixture.value
+        let added = try await fixture.admin(.POST, "/admin/v1/partners", json: #"{"id":"OM-MOL","nameAr":"وزارة العمل العمانية","nameEn":"Ministry of Labour, Oman","contact":"it@mol.gov.om"}"#)
+        #expect(added.status == 201, "\(added.text)")
+        #expect(added.json?["status"]?.stringValue == "pending")
+        let (csr, key) = try OnboardingTests.csr(subject: "/C=OM/O=Ministry of Labour/CN=OM-MOL")
+        var body = JSONObject()
+        body["csr"] = .string(csr)
+        body["days"] = .integer(90)
+        let issued = try await fixture.admin(.POST, "/admin/v1/partners/OM-MOL/certificates", json: JSONWriter.string(.object(body)))
+        #expect(issued.status == 201, "\(issued.text)")
+        let chain = try #require(issued.json?["chain"]?.stringValue)
+        #expect(try await fixture.admin(.POST, "/admin/v1/partners/OM-MOL/resume").json?["status"]?.stringValue == "active")
+        let grant = try await fixture.admin(
+            .POST, "/admin/v1/agreements",
+            json: #"{"partner":"OM-MOL","contract":"establishment/1","operations":["query"],"purposes":["nssf-contribution-verification"],"fields":["all"],"validFrom":"2026-01-01T00:00:00Z","validUntil":"2030-01-01T00:00:00Z","mouReference":"MoU LB-OM 2026/2"}"#)
+        #expect(grant.status == 201, "\(grant.text)")
+
+        let oman = try Fixture.httpClient(certificatePEM: chain, keyPEM: key, trusting: fixture.authority)
+        let path = "/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))"
+        #expect(try await OnboardingTests().eventually(200, fixture, path, with: oman).status == 200)
+        #expect(try await fixture.admin(.POST, "/admin/v1/partners/OM-MOL/suspend").status == 200)
+        #expect(try await OnboardingTests().eventually(403, fixture, path, with: oman).status == 403)
+        try await oman.shutdown()
+
+        let shown = try await fixture.admin(.GET, "/admin/v1/partners/OM-MOL")
+        #expect(shown.json?["certificates"]?.arrayValue?.count == 1)
+        #expect(shown.json?["agreements"]?.arrayValue?.count == 1)
+        // The audit entries carry the administrator's certificate fingerprint.
+        var actors: Set<String> = []
+        for try await actor in try await fixture.client.query(
+            "SELECT certificate_fingerprint FROM message_log WHERE direction = 'admin' AND partner = 'OM-MOL'"
+        ).decode(String?.self) {
+            actors.insert(actor ?? "none")
+        }
+        #expect(actors.count == 1 && actors.first?.count == 64)
+    }
+
+    @Test("Refusals are problem documents with the operation's code; nothing changes", arguments: [
+        ("POST", "/admin/v1/partners", #"{"id":"LB-NSSF","nameAr":"x","nameEn":"x"}"#, 409, "duplicate-partner"),
+        ("POST", "/admin/v1/partners", #"{"id":"lb nssf","nameAr":"x","nameEn":"x"}"#, 422, "invalid-partner-id"),
+        ("POST", "/admin/v1/partners", #"{"id":"LB-X","id":"LB-Y","nameAr":"x","nameEn":"x"}"#, 400, "invalid-body"),
+        ("POST", "/admin/v1/partners/XX-NONE/suspend", nil, 404, "not-found"),
+        ("POST", "/admin/v1/agreements", #"{"partner":"LB-NSSF","contract":"employment-record/1","operations":["query"],"purposes":["nssf-contribution-verification"],"fields":["person.religion"],"validFrom":"2026-01-01T00:00:00Z","validUntil":"2027-01-01T00:00:00Z","mouReference":"M"}"#, 422, "unknown-field"),
+        ("POST", "/admin/v1/agreements", #"{"partner":"LB-NSSF","contract":"employment-record/1","operations":["query"],"purposes":["nssf-contribution-verification"],"fields":["all"],"validFrom":"2027-01-01T00:00:00Z","validUntil":"2026-01-01T00:00:00Z","mouReference":"M"}"#, 422, "invalid-validity"),
+    ] as [(String, String, String?, Int, String)])
+    func refusals(method: String, path: String, body: String?, status: Int, code: String) async throws {
+        let fixture = try await Self.fixture.value
+        let before = try await fixture.log().count()
+        let reply = try await fixture.admin(HTTPMethod(rawValue: method), path, json: body)
+        #expect(reply.status == status, "\(reply.text)")
+        #expect(reply.problemType == "https://jisr.labor.gov.lb/problems/admin/\(code)")
+        #expect(try await fixture.log().count() == before)
+    }
+
+    @Test("A partner's certificate, or none, cannot reach the admin listener", arguments: ["LB-NSSF", "anonymous"])
+    func partnersAreNotAdministrators(caller: String) async throws {
+        let fixture = try await Self.fixture.value
+        await #expect(throws: (any Error).self) { _ = try await fixture.admin(.GET, "/admin/v1/partners", as: caller) }
+    }
+}
