@@ -29,6 +29,8 @@ public struct Gateway: Sendable {
     public let services: [any Service]
     public let logWriter: LogWriter
     public let registry: RegistryWatcher
+    /// `METHOD /path/{parameter}` of every route each listener serves, for checking the OpenAPI documents.
+    public let routes: [String: Set<String>]
 
     /// Builds the gateway; `onExchangeListening` receives the bound exchange port (useful with port 0).
     public static func build(
@@ -46,7 +48,11 @@ public struct Gateway: Sendable {
         let router = Router(context: ExchangeContext.self)
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
         let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, limiter: RateLimiter(), logger: logger)
-        ExchangeRoutes(catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor).register(on: router)
+        let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
+        let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
+        ExchangeRoutes(catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument)
+            .register(on: router)
+        var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
 
         let verifier = ClientCertificateVerifier(configuredRootPEMs: partnerRoots, registry: registry, logger: logger)
         var exchange = Application(
@@ -78,7 +84,11 @@ public struct Gateway: Sendable {
             if let keyPath = configuration.partnerCAKeyPath, let certificatePEM = partnerCAPEMs.first {
                 partnerCA = try CertificateAuthority(certificatePEM: certificatePEM, privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8))
             }
-            AdminRoutes(administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs).register(on: adminRouter)
+            AdminRoutes(
+                administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
+                openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json"))
+            ).register(on: adminRouter)
+            routes["admin"] = Self.describe(adminRouter.routes.map { ($0.method.rawValue, $0.path.description) })
             services.append(
                 Application(
                     router: adminRouter,
@@ -90,7 +100,7 @@ public struct Gateway: Sendable {
             logger.notice("no admin CA configured: the admin listener is off")
         }
         services.append(exchange)
-        return Gateway(client: client, services: services, logWriter: logWriter, registry: registry)
+        return Gateway(client: client, services: services, logWriter: logWriter, registry: registry, routes: routes)
     }
 
     /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.
@@ -107,6 +117,14 @@ public struct Gateway: Sendable {
         tls.trustRoots = .certificates(roots)
         let pems = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
         return (tls, pems)
+    }
+
+    /// Route paths as OpenAPI writes them; the catch-all `**` routes are the logged 404, not API.
+    static func describe(_ routes: [(method: String, path: String)]) -> Set<String> {
+        Set(routes.filter { !$0.path.contains("**") }.map { route in
+            let path = route.path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+            return "\(route.method) /\(path)"
+        })
     }
 
     /// TLS 1.2+ with a client certificate from the admin CA (the admin role) required.

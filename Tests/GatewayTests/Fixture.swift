@@ -35,6 +35,7 @@ final class Fixture: Sendable {
     let serverTask: Task<Void, any Error>
     let clients: [String: HTTPClient]
     let logWriter: LogWriter
+    let routes: [String: Set<String>]
 
     /// Partners of the fixture: who they are and what they may do.
     static let partners: [(Partner, hasCertificate: Bool)] = [
@@ -139,13 +140,15 @@ final class Fixture: Sendable {
         }
         return Fixture(
             directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, adminPort: bound["admin"]!, samples: samples,
-            authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter)
+            authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter, routes: gateway.routes)
     }
 
     private init(
         directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, adminPort: Int, samples: RecordSamples,
-        authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient], logWriter: LogWriter
+        authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient], logWriter: LogWriter,
+        routes: [String: Set<String>]
     ) {
+        self.routes = routes
         self.logWriter = logWriter
         self.directory = directory
         self.database = database

@@ -32,6 +32,20 @@ require_python_jsonschema() {
   fi
 }
 
+# openapi-spec-validator checks the committed OpenAPI documents in the tests.
+require_python_openapi_validator() {
+  python3 -c 'import openapi_spec_validator' 2>/dev/null && return 0
+  if python3 -m pip --version >/dev/null 2>&1; then
+    echo "==> pip install openapi-spec-validator"
+    python3 -m pip install -q openapi-spec-validator || { echo "pip could not install openapi-spec-validator" >&2; exit 1; }
+  elif [ "$(id -u)" -eq 0 ]; then
+    require_packages python3-openapi-spec-validator
+  else
+    echo "openapi-spec-validator is missing: sudo apt-get install python3-openapi-spec-validator" >&2
+    exit 1
+  fi
+}
+
 require_swift() {
   command -v swift >/dev/null 2>&1 && return 0
   echo "Swift 6 is required (https://www.swift.org/install/linux/); 'swift' is not on PATH." >&2

@@ -11,6 +11,7 @@ struct AdminRoutes: Sendable {
     let administration: Administration
     let partnerCA: CertificateAuthority?
     let partnerCAPEMs: [String]
+    let openAPI: OpenAPIDocument
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -21,6 +22,9 @@ struct AdminRoutes: Sendable {
 
     func register(on router: Router<AdminContext>) {
         let v1 = router.group("admin/v1")
+        v1.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI.bytes)))
+        }
         v1.get("partners") { _, _ in try Self.json(try await run { try await administration.partners() }) }
         v1.post("partners") { request, context in
             let body = try await Self.decode(PartnerRequest.self, request, context)

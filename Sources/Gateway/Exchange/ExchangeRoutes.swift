@@ -13,6 +13,7 @@ struct ExchangeRoutes: Sendable {
     let records: any RecordSource
     let referencer: SubjectReferencer
     let auditor: ExchangeAuditor
+    let openAPI: OpenAPIDocument
 
     static var nationalIdPattern: Regex<Substring> { /[0-9]{12}/ }
     static var passportPattern: Regex<Substring> { /[A-Z0-9]{6,12}/ }
@@ -36,6 +37,11 @@ struct ExchangeRoutes: Sendable {
         v1.get("contracts") { request, context in
             await auditor.handle(request, context: context, route: "/v1/contracts", requirePurpose: false) { call, _ in
                 try allowedContracts(call)
+            }
+        }
+        v1.get("openapi.json") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/openapi.json", requirePurpose: false) { _, _ in
+                WireDocument(bytes: openAPI.bytes, mediaType: "application/json")
             }
         }
         v1.get("contracts/:contract/:version/:document") { request, context in
