@@ -61,6 +61,8 @@ final class Fixture: Sendable {
         let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
         let authority = try CertificateAuthority.create(commonName: "Jisr test partner CA")
         try PEMFiles.write(authority.credential, directory: directory, name: "ca")
+        // The same CA in the `jisr pki init` layout, for CLI tests that pass --pki.
+        try PEMFiles.write(authority.credential, directory: directory + "/pki", name: "partner-ca")
         try PEMFiles.write(try authority.issueServer(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]]), chain: [authority.credential.certificate], directory: directory, name: "server")
         try PEMFiles.write(String(repeating: "ab", count: 32) + "\n", to: directory + "/subject.key", secret: true)
 
@@ -220,6 +222,9 @@ final class Fixture: Sendable {
         let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 4 << 20)))
     }
+
+    /// The database URL the CLI takes.
+    var databaseURL: String { "postgres://\(database.username)@\(database.host):\(database.port)/\(database.database)" }
 
     func log() -> LogReader { LogReader(client: client, logger: Self.quiet) }
 
