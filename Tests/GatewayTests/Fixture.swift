@@ -36,6 +36,7 @@ final class Fixture: Sendable {
     let clients: [String: HTTPClient]
     let logWriter: LogWriter
     let routes: [String: Set<String>]
+    let configuration: GatewayConfiguration
 
     /// Partners of the fixture: who they are and what they may do.
     static let partners: [(Partner, hasCertificate: Bool)] = [
@@ -142,15 +143,17 @@ final class Fixture: Sendable {
         }
         return Fixture(
             directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, adminPort: bound["admin"]!, samples: samples,
-            authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter, routes: gateway.routes)
+            authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter, routes: gateway.routes,
+            configuration: configuration)
     }
 
     private init(
         directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, adminPort: Int, samples: RecordSamples,
         authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient], logWriter: LogWriter,
-        routes: [String: Set<String>]
+        routes: [String: Set<String>], configuration: GatewayConfiguration
     ) {
         self.routes = routes
+        self.configuration = configuration
         self.logWriter = logWriter
         self.directory = directory
         self.database = database
@@ -201,8 +204,11 @@ final class Fixture: Sendable {
     }
 
     /// One exchange as a given caller.
-    func get(_ path: String, as caller: String, purpose: String? = "nssf-contribution-verification", accept: String? = nil, headers extra: [(String, String)] = []) async throws -> Reply {
-        var request = HTTPClientRequest(url: "https://localhost:\(exchangePort)\(path)")
+    func get(
+        _ path: String, as caller: String, purpose: String? = "nssf-contribution-verification", accept: String? = nil, headers extra: [(String, String)] = [],
+        port: Int? = nil
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: "https://localhost:\(port ?? exchangePort)\(path)")
         if let purpose { request.headers.add(name: "X-Purpose", value: purpose) }
         if let accept { request.headers.add(name: "Accept", value: accept) }
         for (name, value) in extra { request.headers.add(name: name, value: value) }
@@ -221,6 +227,19 @@ final class Fixture: Sendable {
         }
         let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 4 << 20)))
+    }
+
+    /// Another gateway on the same database, as a second Jisr process would be: its own listeners, log
+    /// writer and registry poll. Cancel the task to stop it.
+    func secondGateway() async throws -> (port: Int, task: Task<Void, any Error>) {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let gateway = try Gateway.build(configuration: configuration, logger: Self.quiet, onExchangeListening: { continuation.yield($0) })
+        let task = Task {
+            let group = ServiceGroup(configuration: .init(services: gateway.services.map { .init(service: $0) }, logger: Self.quiet))
+            try await group.run()
+        }
+        for await port in ports { return (port, task) }
+        throw FixtureError("the second gateway did not start")
     }
 
     /// The database URL the CLI takes.

@@ -102,15 +102,6 @@ enum JisrCLI {
         guard let binary = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw FixtureError("the jisr executable is not built; run the tests with scripts/test")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runProgram(binary, arguments)
     }
 }

@@ -112,6 +112,33 @@ struct OnboardingTests {
         try await client.shutdown()
     }
 
+    @Test("Two gateways on one database: a change made through one is in force on the other within a second; one chain")
+    func severalProcesses() async throws {
+        let fixture = try await Self.fixture.value
+        let (port, second) = try await fixture.secondGateway()
+        defer { second.cancel() }
+        let admin = try fixture.administration()
+        let path = "/v1/employment-records?nationalId=\(try #require(fixture.samples.nationalIds.first))"
+        #expect(try await fixture.get(path, as: "LB-FLIP", port: port).status == 200)
+        _ = try await admin.suspend(partner: "LB-FLIP", by: Self.admin)
+        let deadline = ContinuousClock.now + .seconds(1)
+        var refused = false
+        while !refused, ContinuousClock.now < deadline {
+            refused = try await fixture.get(path, as: "LB-FLIP", port: port).status == 403
+            if !refused { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(refused, "the second gateway still serves a suspended partner after a second")
+        _ = try await admin.resume(partner: "LB-FLIP", by: Self.admin)
+        // Both gateways append to the log at once: it stays one valid chain.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                group.addTask { _ = try await fixture.get(path, as: "LB-NSSF", port: index % 2 == 0 ? port : nil) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await fixture.log().verify().firstBreak == nil)
+    }
+
     @Test("Past an agreement's rate limit: 429 with Retry-After, logged")
     func rateLimit() async throws {
         let fixture = try await Self.fixture.value
