@@ -180,6 +180,22 @@ public final class Contract: Sendable {
         }
     }
 
+    /// Renders and validates a document of another shape the contract defines (e.g. a page of records).
+    public func render(_ document: JSONValue, shape: DocumentShape, as format: DocumentFormat) throws(ContractDocumentError) -> [UInt8] {
+        switch format {
+        case .json:
+            let violations = jsonSchema.validate(document, definition: shape.definition)
+            guard violations.isEmpty else { throw failure(.invalid, .json, violations.map(\.description)) }
+            return JSONWriter.data(document)
+        case .xml:
+            let bytes = xmlForm.render(document, shape: shape)
+            let violations: [String]
+            do { violations = try xsd.validate(bytes) } catch { throw failure(.unreadable, .xml, [error.description]) }
+            guard violations.isEmpty else { throw failure(.invalid, .xml, violations) }
+            return bytes
+        }
+    }
+
     private func failure(_ kind: ContractDocumentError.Kind, _ format: DocumentFormat, _ violations: [String]) -> ContractDocumentError {
         ContractDocumentError(kind: kind, contract: id, format: format, violations: violations)
     }

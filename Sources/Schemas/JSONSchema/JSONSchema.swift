@@ -56,6 +56,16 @@ public final class JSONSchema: Sendable {
         return violations
     }
 
+    /// Every violation of `document` against the definition `$defs/NAME` of this schema.
+    public func validate(_ document: JSONValue, definition name: String) -> [SchemaViolation] {
+        guard let definition = root["$defs"]?[name] else {
+            return [SchemaViolation(path: "", keyword: "$defs", message: "the schema has no definition \(name)")]
+        }
+        var violations: [SchemaViolation] = []
+        validate(document, against: definition, path: "", into: &violations)
+        return violations
+    }
+
     /// The schema that `$ref` or a property path resolves to, used by the XML form to learn types.
     public func resolve(_ schema: JSONValue) -> JSONValue {
         guard let reference = schema["$ref"]?.stringValue else { return schema }

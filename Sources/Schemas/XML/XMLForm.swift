@@ -1,5 +1,16 @@
 import CLibXML2
 
+/// A document shape a contract defines besides its root: a `$defs` entry and its XML global element.
+public struct DocumentShape: Sendable, Hashable {
+    public let definition: String
+    public let rootElement: String
+
+    public init(definition: String, rootElement: String) {
+        self.definition = definition
+        self.rootElement = rootElement
+    }
+}
+
 /// Why an XML document could not be read as a contract document after it passed its XSD.
 public struct XMLFormError: Error, Sendable, CustomStringConvertible {
     public let path: String
@@ -28,9 +39,15 @@ public struct XMLForm: Sendable {
     // MARK: Writing
 
     public func render(_ document: JSONValue) -> [UInt8] {
+        render(document, shape: nil)
+    }
+
+    /// Renders a document of another shape the contract defines (a `$defs` entry with its own global element).
+    public func render(_ document: JSONValue, shape: DocumentShape?) -> [UInt8] {
         var output = Array(#"<?xml version="1.0" encoding="UTF-8"?>"#.utf8)
         output.append(0x0A)
-        write(document, name: rootElement, schema: schema.root, attributes: #" xmlns="\#(namespace)""#, into: &output)
+        let schemaNode = shape.flatMap { schema.root["$defs"]?[$0.definition] } ?? schema.root
+        write(document, name: shape?.rootElement ?? rootElement, schema: schemaNode, attributes: #" xmlns="\#(namespace)""#, into: &output)
         output.append(0x0A)
         return output
     }
@@ -46,7 +63,7 @@ public struct XMLForm: Sendable {
             }
         case .array(let elements):
             let itemSchema = resolved["items"] ?? .bool(true)
-            let itemName = Self.itemName(for: itemSchema)
+            let itemName = itemName(for: itemSchema)
             for element in elements { write(element, name: itemName, schema: itemSchema, into: &output) }
         case .string(let text): Self.escape(text, into: &output)
         case .integer(let number): output.append(contentsOf: String(number).utf8)
@@ -57,9 +74,10 @@ public struct XMLForm: Sendable {
         output.append(contentsOf: "</\(name)>".utf8)
     }
 
-    static func itemName(for itemSchema: JSONValue) -> String {
-        guard let reference = itemSchema["$ref"]?.stringValue, let name = reference.split(separator: "/").last else { return "item" }
-        return String(name)
+    func itemName(for itemSchema: JSONValue) -> String {
+        guard let reference = itemSchema["$ref"]?.stringValue else { return "item" }
+        if reference == "#" { return rootElement }
+        return reference.split(separator: "/").last.map(String.init) ?? "item"
     }
 
     private static func escape(_ text: String, into output: inout [UInt8]) {
