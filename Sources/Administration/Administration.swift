@@ -126,6 +126,11 @@ public struct Administration: Sendable {
             throw AdministrationError("no-mou-reference", "an agreement needs the MoU reference it implements")
         }
         if let limit = request.rateLimitPerMinute, limit < 1 { throw AdministrationError("invalid-rate-limit", "a rate limit is at least 1 request a minute") }
+        if let scope = request.scopeNationalities {
+            let unknown = scope.filter { !ISO3166.alpha2.contains($0) }.sorted()
+            guard unknown.isEmpty else { throw AdministrationError("invalid-scope", "\(unknown.joined(separator: ", ")) is not an ISO 3166-1 alpha-2 country code") }
+            guard !scope.isEmpty else { throw AdministrationError("invalid-scope", "a scope lists at least one nationality") }
+        }
         var normalized = request
         normalized.fields = contract.fields.filter(request.fields.contains)
         let proposal = normalized

@@ -50,8 +50,10 @@ public struct Gateway: Sendable {
         let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, limiter: RateLimiter(), logger: logger)
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
-        ExchangeRoutes(catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument)
-            .register(on: router)
+        ExchangeRoutes(
+            catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
+            cursors: PageCursors(referencer: referencer)
+        ).register(on: router)
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
 
         let verifier = ClientCertificateVerifier(configuredRootPEMs: partnerRoots, registry: registry, logger: logger)

@@ -87,4 +87,58 @@ public struct PostgresRecordSource: RecordSource {
         }
         return nil
     }
+
+    private static let permitColumns = """
+        w.id, (extract(epoch FROM w.updated_at) * 1000000)::bigint, w.permit_number, w.category, w.status, w.pre_approval_reference,
+        to_char(w.pre_approval_date, 'YYYY-MM-DD'), to_char(w.issued_on, 'YYYY-MM-DD'), to_char(w.expires_on, 'YYYY-MM-DD'),
+        to_char(w.cancelled_on, 'YYYY-MM-DD'), p.passport_number, p.nationality, p.given_ar, p.father_ar, p.family_ar, p.given_latin,
+        p.father_latin, p.family_latin, to_char(p.date_of_birth, 'YYYY-MM-DD'), p.sex, e.registration_number, e.name_ar, e.name_latin,
+        w.occupation_isco08, to_char(w.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        """
+    private static let permitJoin = """
+        FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id JOIN ministry.establishments e ON e.id = w.establishment_id
+        """
+
+    public func workPermit(number: String) async throws -> WorkPermit? {
+        let rows = try await client.query(
+            "SELECT \(unescaped: Self.permitColumns) \(unescaped: Self.permitJoin) WHERE w.permit_number = \(number)", logger: logger)
+        for try await row in rows { return try Self.permit(row).0 }
+        return nil
+    }
+
+    public func workPermits(nationalities: Set<String>?, changedSince: Int64?, after: PermitKey?, limit: Int) async throws -> [(WorkPermit, PermitKey)] {
+        let filter = nationalities.map { $0.sorted() }
+        let since = changedSince ?? Int64.min
+        let (afterTime, afterID) = after.map { ($0.changedAt, $0.id) } ?? (Int64.min, Int64.min)
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.permitColumns) \(unescaped: Self.permitJoin)
+            WHERE (\(filter)::text[] IS NULL OR p.nationality = ANY(\(filter)::text[]))
+              AND (extract(epoch FROM w.updated_at) * 1000000)::bigint >= \(since)
+              AND ((extract(epoch FROM w.updated_at) * 1000000)::bigint, w.id) > (\(afterTime), \(afterID))
+            ORDER BY w.updated_at, w.id
+            LIMIT \(limit)
+            """, logger: logger)
+        var page: [(WorkPermit, PermitKey)] = []
+        for try await row in rows { page.append(try Self.permit(row)) }
+        return page
+    }
+
+    private static func permit(_ row: PostgresRow) throws -> (WorkPermit, PermitKey) {
+        let c = row.makeRandomAccess()
+        let key = PermitKey(changedAt: try c[1].decode(Int64.self), id: try c[0].decode(Int64.self))
+        let permit = WorkPermit(
+            permitNumber: try c[2].decode(String.self), category: Int(try c[3].decode(Int16.self)), status: try c[4].decode(String.self),
+            preApproval: .init(reference: try c[5].decode(String.self), date: try c[6].decode(String.self)),
+            issuedOn: try c[7].decode(String?.self), expiresOn: try c[8].decode(String?.self), cancelledOn: try c[9].decode(String?.self),
+            worker: .init(
+                passportNumber: try c[10].decode(String?.self), nationality: try c[11].decode(String.self),
+                name: .init(
+                    ar: PersonName(given: try c[12].decode(String.self), father: try c[13].decode(String.self), family: try c[14].decode(String.self)),
+                    latin: PersonName(given: try c[15].decode(String.self), father: try c[16].decode(String.self), family: try c[17].decode(String.self))),
+                dateOfBirth: try c[18].decode(String.self), sex: try c[19].decode(String.self)),
+            employer: .init(registrationNumber: try c[20].decode(String.self), name: LocalizedName(ar: try c[21].decode(String.self), latin: try c[22].decode(String.self))),
+            occupation: try c[23].decode(String.self), updatedAt: try c[24].decode(String.self))
+        return (permit, key)
+    }
 }

@@ -22,4 +22,23 @@ public protocol RecordSource: Sendable {
     func employmentRecord(for key: PersonKey) async throws -> EmploymentRecord?
     /// The establishment's full registration, or nil when none has that number.
     func establishment(registrationNumber: String) async throws -> Establishment?
+    /// The permit with this number, or nil.
+    func workPermit(number: String) async throws -> WorkPermit?
+    /// Permits changed at or after `changedSince`, in (change time, id) order after `after`, workers of
+    /// `nationalities` only (nil: any), at most `limit`, each with the key to continue after it.
+    func workPermits(nationalities: Set<String>?, changedSince: Int64?, after: PermitKey?, limit: Int) async throws -> [(WorkPermit, PermitKey)]
+}
+
+/// Where a page of permits stopped: the change time (microseconds since the epoch) and the permit's row id.
+///
+/// Keyset order on (change time, id) keeps paging stable under concurrent changes: a permit changed while a
+/// client pages moves after the cursor and is seen again, never skipped.
+public struct PermitKey: Sendable, Hashable {
+    public let changedAt: Int64
+    public let id: Int64
+
+    public init(changedAt: Int64, id: Int64) {
+        self.changedAt = changedAt
+        self.id = id
+    }
 }

@@ -98,13 +98,21 @@ public struct Agreement: Sendable, Hashable, Codable {
     public var validUntil: Date
     public var mouReference: String
     public var rateLimitPerMinute: Int?
+    /// Row-level scope: only records about workers of these nationalities (ISO 3166-1 alpha-2); nil = all.
+    public var scopeNationalities: Set<String>?
     /// `active`, or `revoked` once withdrawn (kept for the record).
     public var status: String = "active"
 
+    /// Whether a record about a worker of `nationality` is inside this agreement's scope.
+    public func covers(nationality: String) -> Bool {
+        scopeNationalities?.contains(nationality) ?? true
+    }
+
     public init(
         id: Int64 = 0, partnerID: String, contract: ContractID, operations: Set<Operation>, purposes: Set<String>, fields: [String],
-        validFrom: Date, validUntil: Date, mouReference: String, rateLimitPerMinute: Int? = nil
+        validFrom: Date, validUntil: Date, mouReference: String, rateLimitPerMinute: Int? = nil, scopeNationalities: Set<String>? = nil
     ) {
+        self.scopeNationalities = scopeNationalities
         self.id = id
         self.partnerID = partnerID
         self.contract = contract

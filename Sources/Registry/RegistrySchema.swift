@@ -70,5 +70,8 @@ public enum RegistrySchema {
                 // A CA never issues the same serial twice; Jisr refuses to register a repeat.
                 "CREATE UNIQUE INDEX partner_certificates_issuer_serial ON partner_certificates (issuer, serial) WHERE serial IS NOT NULL",
             ]),
+        Migration(
+            module: "registry", version: 4, name: "row-level scope of agreements",
+            statements: ["ALTER TABLE agreements ADD COLUMN scope_nationalities text[]"]),
     ]
 }

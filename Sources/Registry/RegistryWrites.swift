@@ -9,7 +9,8 @@ public enum RegistryWrites {
     static let partnerColumns = "id, name_ar, name_en, country, status, adapter, endpoint, contact"
     static let certificateColumns = "fingerprint, partner_id, subject, not_before, not_after, status, issuer, serial"
     static let agreementColumns = """
-        id, partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute, status
+        id, partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute, status,
+        scope_nationalities
         """
 
     // MARK: Partners
@@ -125,11 +126,13 @@ public enum RegistryWrites {
     public static func insert(_ agreement: Agreement, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
         let operations = agreement.operations.map(\.rawValue).sorted()
         let purposes = agreement.purposes.sorted()
+        let scope = agreement.scopeNationalities.map { $0.sorted() }
         let rows = try await connection.query(
             """
-            INSERT INTO agreements (partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference, rate_limit_per_minute)
+            INSERT INTO agreements (partner_id, contract, contract_version, operations, purposes, fields, valid_from, valid_until, mou_reference,
+                                    rate_limit_per_minute, scope_nationalities)
             VALUES (\(agreement.partnerID), \(agreement.contract.name), \(agreement.contract.version), \(operations), \(purposes), \(agreement.fields),
-                    \(agreement.validFrom), \(agreement.validUntil), \(agreement.mouReference), \(agreement.rateLimitPerMinute))
+                    \(agreement.validFrom), \(agreement.validUntil), \(agreement.mouReference), \(agreement.rateLimitPerMinute), \(scope))
             RETURNING id
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return id }
@@ -189,6 +192,7 @@ public enum RegistryWrites {
             validFrom: try c[7].decode(Date.self), validUntil: try c[8].decode(Date.self),
             mouReference: try c[9].decode(String.self), rateLimitPerMinute: try c[10].decode(Int32?.self).map(Int.init))
         agreement.status = try c[11].decode(String.self)
+        agreement.scopeNationalities = try c[12].decode([String]?.self).map(Set.init)
         return agreement
     }
 }

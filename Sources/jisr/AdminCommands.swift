@@ -53,6 +53,7 @@ enum Output {
           purposes:   \(agreement.purposes.sorted().joined(separator: ", "))
           fields:     \(agreement.fields.joined(separator: ", "))
           valid:      \(day(agreement.validFrom)) – \(day(agreement.validUntil))   MoU: \(agreement.mouReference)\(agreement.rateLimitPerMinute.map { "   rate limit: \($0)/min" } ?? "")
+          scope:      \(agreement.scopeNationalities.map { "workers of nationality " + $0.sorted().joined(separator: ", ") } ?? "all records")
         """
     }
 
@@ -212,6 +213,8 @@ struct AgreementCommand: AsyncParsableCommand {
         @Option(help: "End of validity (date or date-time).") var validUntil: String
         @Option(help: "The MoU this agreement implements (number/date).") var mouRef: String
         @Option(help: "Requests a minute, e.g. 600/min.") var rateLimit: String?
+        @Option(help: "Row-level scope: only records about workers of this nationality (repeat).") var scopeNationality: [String] = []
+        @Flag(help: "Row-level scope: only records about the partner's own nationals.") var ownNationals = false
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
@@ -229,7 +232,8 @@ struct AgreementCommand: AsyncParsableCommand {
             let request = AgreementRequest(
                 partner: partner, contract: id, operations: parsedOperations, purposes: Set(Output.list(purposes)), fields: fields,
                 validFrom: try Output.parseDate(validFrom, option: "--valid-from"), validUntil: try Output.parseDate(validUntil, option: "--valid-until"),
-                mouReference: mouRef, rateLimit: limit)
+                mouReference: mouRef, rateLimit: limit,
+                scope: ownNationals ? [String(partner.prefix(2))] + scopeNationality : (scopeNationality.isEmpty ? nil : scopeNationality))
             let agreement = try await options.run { admin, actor in try await admin.grant(request.agreement(in: admin), by: actor) }
             print(Output.describe(agreement))
         }
@@ -272,11 +276,12 @@ struct AgreementRequest: Sendable {
     let validUntil: Date
     let mouReference: String
     let rateLimit: Int?
+    let scope: [String]?
 
     func agreement(in admin: Administration) throws -> Agreement {
         Agreement(
             partnerID: partner, contract: contract, operations: operations, purposes: purposes, fields: try admin.expandFields(fields, of: contract),
-            validFrom: validFrom, validUntil: validUntil, mouReference: mouReference, rateLimitPerMinute: rateLimit)
+            validFrom: validFrom, validUntil: validUntil, mouReference: mouReference, rateLimitPerMinute: rateLimit, scopeNationalities: scope.map(Set.init))
     }
 }
 

@@ -103,6 +103,11 @@ final class Fixture: Sendable {
                     Agreement(partnerID: "QA-MOL", contract: id, operations: [.query], purposes: ["nssf-contribution-verification"], fields: withoutSalary(id),
                         validFrom: now.addingTimeInterval(-30 * 86_400), validUntil: now.addingTimeInterval(-86_400), mouReference: "TEST/QA"), by: setup)
             }
+            // Egypt's ministry may query the permits of Egyptian workers only (row-level scope).
+            try await admin.grant(
+                Agreement(partnerID: "EG-MOL", contract: WorkPermit.contract, operations: [.query], purposes: ["mou-work-permit-notification"],
+                    fields: catalog[WorkPermit.contract]!.leafFields, validFrom: now.addingTimeInterval(-3600), validUntil: now.addingTimeInterval(86_400),
+                    mouReference: "MoU LB-EG", scopeNationalities: ["EG"]), by: setup)
             // The NSSF's own certificate, offered over TLS 1.1: refused, Jisr speaks TLS 1.2 and 1.3 only.
             clients["tls11"] = try httpClient(credential: nssfCredential, trusting: authority, maximumVersion: .tlsv11)
             return clients

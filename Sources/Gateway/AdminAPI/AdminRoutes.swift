@@ -97,7 +97,8 @@ struct AdminRoutes: Sendable {
                     Agreement(
                         partnerID: body.partner, contract: contract, operations: operations, purposes: Set(body.purposes),
                         fields: try administration.expandFields(body.fields.joined(separator: ","), of: contract), validFrom: body.validFrom,
-                        validUntil: body.validUntil, mouReference: body.mouReference, rateLimitPerMinute: body.rateLimitPerMinute),
+                        validUntil: body.validUntil, mouReference: body.mouReference, rateLimitPerMinute: body.rateLimitPerMinute,
+                        scopeNationalities: body.scopeNationalities.map(Set.init)),
                     by: context.administrator!)
             }
             return try Self.json(agreement, status: .created)
@@ -189,4 +190,6 @@ struct GrantRequest: Decodable {
     let validUntil: Date
     let mouReference: String
     let rateLimitPerMinute: Int?
+    /// Row-level scope: only records about workers of these nationalities.
+    let scopeNationalities: [String]?
 }

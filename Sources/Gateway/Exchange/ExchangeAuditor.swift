@@ -26,13 +26,18 @@ struct ExchangeCall: Sendable {
 
     /// Applies the partner's agreements: default deny, the rate limit, then the fields to send.
     func authorize(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> FieldSelection {
+        try grant(contract, operation).selection
+    }
+
+    /// The agreement in force for this call (for its row-level scope) and the fields to send.
+    func grant(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> (agreement: Agreement, selection: FieldSelection) {
         guard let purpose else { throw Problem.purposeRequired }
         switch AgreementPolicy.decide(agreements: agreements, contract: contract, operation: operation, purpose: purpose, at: now) {
         case .success(let (agreement, selection)):
             if let limit = agreement.rateLimitPerMinute, let wait = limiter.admit(agreement: agreement.id, limit: limit) {
                 throw Problem.rateLimited(retryAfter: wait, limit: limit)
             }
-            return selection
+            return (agreement, selection)
         case .failure(.noAgreement): throw Problem.noAgreement
         case .failure(.operationNotGranted): throw Problem.operationNotGranted
         case .failure(.purposeNotGranted): throw Problem.purposeNotGranted

@@ -14,6 +14,7 @@ struct ExchangeRoutes: Sendable {
     let referencer: SubjectReferencer
     let auditor: ExchangeAuditor
     let openAPI: OpenAPIDocument
+    let cursors: PageCursors
 
     static var nationalIdPattern: Regex<Substring> { /[0-9]{12}/ }
     static var passportPattern: Regex<Substring> { /[A-Z0-9]{6,12}/ }
@@ -21,6 +22,7 @@ struct ExchangeRoutes: Sendable {
     static var nssfPattern: Regex<Substring> { /[0-9]{10}/ }
     static var registrationPattern: Regex<Substring> { /[0-9]{7}/ }
     static var contractNamePattern: Regex<Substring> { /[a-z][a-z0-9-]{1,63}/ }
+    static var permitPattern: Regex<Substring> { /WP-[0-9]{4}-[0-9]{7}/ }
 
     func register(on router: Router<ExchangeContext>) {
         let v1 = router.group("v1")
@@ -32,6 +34,16 @@ struct ExchangeRoutes: Sendable {
         v1.get("establishments/:registrationNumber") { request, context in
             await auditor.handle(request, context: context, route: "/v1/establishments/{registrationNumber}") { call, notes in
                 try await establishment(context.parameters.get("registrationNumber") ?? "", call, &notes)
+            }
+        }
+        v1.get("work-permits/:permitNumber") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/work-permits/{permitNumber}") { call, notes in
+                try await workPermit(context.parameters.get("permitNumber") ?? "", call, &notes)
+            }
+        }
+        v1.get("work-permits") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/work-permits") { call, notes in
+                try await workPermits(request.uri.queryParameters, call, &notes)
             }
         }
         v1.get("contracts") { request, context in
@@ -82,6 +94,42 @@ struct ExchangeRoutes: Sendable {
         let selection = try call.authorize(contract, .query)
         guard let establishment = try await records.establishment(registrationNumber: number) else { throw Problem.establishmentNotFound }
         return try render(try DocumentEncoder.encode(establishment), contract: contract, selection: selection, call: call)
+    }
+
+    private func workPermit(_ number: String, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+        let contract = try contract(WorkPermit.contract)
+        notes.contract = contract.id
+        notes.operation = .query
+        guard number.wholeMatch(of: Self.permitPattern) != nil else { throw Problem.invalidParameters("permitNumber is WP-YYYY-NNNNNNN") }
+        let (agreement, selection) = try call.grant(contract, .query)
+        // Out of scope answers exactly like a permit that does not exist: nothing tells the two apart.
+        guard let permit = try await records.workPermit(number: number), agreement.covers(nationality: permit.worker.nationality) else {
+            throw Problem.permitNotFound
+        }
+        if let passport = permit.worker.passportNumber {
+            let key = PersonKey.passport(number: passport, nationality: permit.worker.nationality).subject
+            notes.subjectReference = referencer.reference(kind: key.kind, identifier: key.identifier)
+        }
+        return try render(try DocumentEncoder.encode(permit), contract: contract, selection: selection, call: call)
+    }
+
+    private func workPermits(_ parameters: Parameters, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+        let contract = try contract(WorkPermit.contract)
+        notes.contract = contract.id
+        notes.operation = .query
+        let query = try PermitQuery(parameters, cursors: cursors)
+        let (agreement, selection) = try call.grant(contract, .query)
+        var nationalities = query.nationality.map { Set([$0]) }
+        if let scope = agreement.scopeNationalities { nationalities = nationalities.map { $0.intersection(scope) } ?? scope }
+        let rows = nationalities?.isEmpty == true
+            ? [] : try await records.workPermits(nationalities: nationalities, changedSince: query.changedSince, after: query.after, limit: query.limit + 1)
+        let items = try rows.prefix(query.limit).map { try selection.apply(to: DocumentEncoder.encode($0.0)) }
+        var page = JSONObject([("items", .array(items))])
+        if rows.count > query.limit, let last = rows.prefix(query.limit).last?.1 {
+            page["nextCursor"] = .string(cursors.encode(last, for: query.filter))
+        }
+        // Pages travel in the shared contract's form; partner-specific adapters render single documents.
+        return WireDocument(bytes: try contract.render(.object(page), shape: WorkPermit.page, as: call.format), mediaType: call.format.mediaType)
     }
 
     private func allowedContracts(_ call: ExchangeCall) throws -> WireDocument {

@@ -36,6 +36,8 @@ public struct Problem: Error, Sendable, Hashable {
     public static let agreementNotInForce = Problem(code: "agreement-not-in-force", status: 403, title: "The agreement is not in force at this time")
     public static let notFound = Problem(code: "not-found", status: 404, title: "No such resource")
     public static let personNotFound = Problem(code: "person-not-found", status: 404, title: "No person matches the identifier")
+    /// Also the answer for a permit outside the caller's scope: indistinguishable from one that does not exist.
+    public static let permitNotFound = Problem(code: "permit-not-found", status: 404, title: "No work permit has this number")
     public static let establishmentNotFound = Problem(code: "establishment-not-found", status: 404, title: "No establishment has this registration number")
     public static let notAcceptable = Problem(code: "not-acceptable", status: 406, title: "Only application/json and application/xml are offered")
     public static let methodNotAllowed = Problem(code: "method-not-allowed", status: 405, title: "The method is not allowed on this resource")

@@ -1,0 +1,109 @@
+import Foundation
+import NIOHTTP1
+import PostgresNIO
+import Records
+import Schemas
+import Testing
+
+/// Partner ministries query permits of their own nationals only; paging is stable under concurrent changes.
+@Suite("Work permit queries and row-level scope", .serialized)
+struct WorkPermitQueryTests {
+    static let fixture = Task { try await Fixture.make("permits") }
+    static let purpose = "mou-work-permit-notification"
+
+    func permitNumbers(_ fixture: Fixture, nationality: String) async throws -> [String] {
+        var numbers: [String] = []
+        for try await number in try await fixture.client.query(
+            "SELECT w.permit_number FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id WHERE p.nationality = \(nationality) ORDER BY w.id"
+        ).decode(String.self) {
+            numbers.append(number)
+        }
+        return numbers
+    }
+
+    @Test("Egypt sees an Egyptian's permit; a Syrian's permit answers exactly like one that does not exist")
+    func scopeOnSinglePermits() async throws {
+        let fixture = try await Self.fixture.value
+        let egyptian = try #require(try await permitNumbers(fixture, nationality: "EG").first)
+        let syrian = try #require(try await permitNumbers(fixture, nationality: "SY").first)
+        for accept in ["application/json", "application/xml"] {
+            let reply = try await fixture.get("/v1/work-permits/\(egyptian)", as: "EG-MOL", purpose: Self.purpose, accept: accept)
+            #expect(reply.status == 200, "\(reply.text)")
+            let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermit.contract])
+            let document = try contract.read(reply.body, format: accept == "application/xml" ? .xml : .json)
+            #expect(document["worker"]?["nationality"]?.stringValue == "EG")
+            let outside = try await fixture.get("/v1/work-permits/\(syrian)", as: "EG-MOL", purpose: Self.purpose, accept: accept)
+            let missing = try await fixture.get("/v1/work-permits/WP-1999-9999999", as: "EG-MOL", purpose: Self.purpose, accept: accept)
+            #expect(outside.status == 404 && missing.status == 404)
+            let strip = { (reply: Reply) in reply.text.replacingOccurrences(of: reply.messageId!.uuidString.lowercased(), with: "ID") }
+            #expect(strip(outside) == strip(missing), "out of scope must be indistinguishable from absent")
+            try await expectLogged(outside, fixture: fixture, status: 404, problem: "permit-not-found")
+        }
+    }
+
+    @Test("Paging returns every Egyptian permit once and nothing else; another nationality is out of scope")
+    func paging() async throws {
+        let fixture = try await Self.fixture.value
+        let expected = Set(try await permitNumbers(fixture, nationality: "EG"))
+        #expect(expected.count > 20)
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let reply = try await fixture.get("/v1/work-permits?nationality=EG&limit=7" + (cursor.map { "&cursor=\($0)" } ?? ""), as: "EG-MOL", purpose: Self.purpose)
+            #expect(reply.status == 200, "\(reply.text)")
+            let items = reply.json?["items"]?.arrayValue ?? []
+            #expect(items.allSatisfy { $0["worker"]?["nationality"]?.stringValue == "EG" })
+            seen += items.compactMap { $0["permitNumber"]?.stringValue }
+            cursor = reply.json?["nextCursor"]?.stringValue
+        } while cursor != nil
+        #expect(seen.count == expected.count && Set(seen) == expected)
+        // Without a nationality, the scope applies; asking for Syrians gives nothing.
+        let unfiltered = try await fixture.get("/v1/work-permits?limit=500", as: "EG-MOL", purpose: Self.purpose)
+        #expect((unfiltered.json?["items"]?.arrayValue ?? []).allSatisfy { $0["worker"]?["nationality"]?.stringValue == "EG" })
+        let syrians = try await fixture.get("/v1/work-permits?nationality=SY", as: "EG-MOL", purpose: Self.purpose)
+        #expect(syrians.status == 200 && syrians.json?["items"]?.arrayValue?.isEmpty == true)
+        let xml = try await fixture.get("/v1/work-permits?nationality=EG&limit=2", as: "EG-MOL", purpose: Self.purpose, accept: "application/xml")
+        #expect(xml.text.contains("<workPermitPage xmlns=\"urn:lb:labour:jisr:work-permit:1\">"))
+    }
+
+    @Test("A permit changed while a client pages is not skipped: it comes again after the cursor")
+    func stableUnderConcurrentChanges() async throws {
+        let fixture = try await Self.fixture.value
+        let expected = Set(try await permitNumbers(fixture, nationality: "EG"))
+        let first = try await fixture.get("/v1/work-permits?nationality=EG&limit=10", as: "EG-MOL", purpose: Self.purpose)
+        var seen = (first.json?["items"]?.arrayValue ?? []).compactMap { $0["permitNumber"]?.stringValue }
+        var cursor = first.json?["nextCursor"]?.stringValue
+        // The ministry changes one permit already seen and one not yet seen.
+        let changedSeen = try #require(seen.first)
+        let changedUnseen = try #require(expected.subtracting(seen).sorted().first)
+        try await fixture.sql("UPDATE ministry.work_permits SET status = 'cancelled', updated_at = now() WHERE permit_number IN ('\(changedSeen)', '\(changedUnseen)')")
+        while let next = cursor {
+            let reply = try await fixture.get("/v1/work-permits?nationality=EG&limit=10&cursor=\(next)", as: "EG-MOL", purpose: Self.purpose)
+            seen += (reply.json?["items"]?.arrayValue ?? []).compactMap { $0["permitNumber"]?.stringValue }
+            cursor = reply.json?["nextCursor"]?.stringValue
+        }
+        #expect(Set(seen) == expected, "no permit skipped")
+        #expect(seen.filter { $0 == changedSeen }.count == 2, "the permit changed after it was seen comes again")
+        #expect(seen.filter { $0 == changedUnseen }.count == 1)
+    }
+
+    @Test("Forged cursors and cursors reused with another filter are refused")
+    func cursors() async throws {
+        let fixture = try await Self.fixture.value
+        let first = try await fixture.get("/v1/work-permits?nationality=EG&limit=3", as: "EG-MOL", purpose: Self.purpose)
+        let cursor = try #require(first.json?["nextCursor"]?.stringValue)
+        let reused = try await fixture.get("/v1/work-permits?limit=3&cursor=\(cursor)", as: "EG-MOL", purpose: Self.purpose)
+        #expect(reused.status == 400)
+        let forged = PageCursorsForgery.forge()
+        #expect(try await fixture.get("/v1/work-permits?nationality=EG&cursor=\(forged)", as: "EG-MOL", purpose: Self.purpose).status == 400)
+        #expect(try await fixture.get("/v1/work-permits?nationality=egypt", as: "EG-MOL", purpose: Self.purpose).status == 400)
+        #expect(try await fixture.get("/v1/work-permits?changedSince=yesterday", as: "EG-MOL", purpose: Self.purpose).status == 400)
+    }
+}
+
+/// A cursor with a plausible shape and a wrong MAC.
+enum PageCursorsForgery {
+    static func forge() -> String {
+        Data("1700000000000000.1.000000000000000000000000".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+    }
+}
