@@ -96,6 +96,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Relay",
+            dependencies: [
+                "Schemas", "Storage", "MessageLog", "Registry", "Records", "Adapters",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Administration",
             dependencies: [
                 "Schemas", "Storage", "MessageLog", "Registry", "PKI",
@@ -133,6 +145,11 @@ let package = Package(
         .testTarget(
             name: "SchemasTests",
             dependencies: ["Schemas", "Adapters"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: ["Relay"],
             swiftSettings: strict
         ),
         .testTarget(
