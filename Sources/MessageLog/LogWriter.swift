@@ -13,6 +13,9 @@ public struct LogUnavailableError: Error, Sendable, CustomStringConvertible {
 /// Database work committed in the same transaction as its log entry; returns the entry's detail.
 public typealias EntryWork = @Sendable (PostgresConnection, Logger) async throws -> String?
 
+/// Database work committed with a group of entries; gets their future seqs, returns their details.
+public typealias GroupWork = @Sendable (PostgresConnection, Logger, [Int64]) async throws -> [String?]
+
 /// What the log writer has committed since it started.
 public struct LogWriterStatistics: Sendable, Hashable {
     public var transactions = 0
@@ -37,9 +40,9 @@ public struct LogWriterConfiguration: Sendable {
 /// transaction under an advisory lock, so several Jisr processes sharing one database still build one chain.
 public final class LogWriter: Service, Sendable {
     private struct Pending {
-        let draft: EntryDraft
-        let work: EntryWork?
-        let continuation: CheckedContinuation<LogEntry, any Error>
+        let drafts: [EntryDraft]
+        let work: GroupWork?
+        let continuation: CheckedContinuation<[LogEntry], any Error>
     }
 
     private struct State {
@@ -67,7 +70,7 @@ public final class LogWriter: Service, Sendable {
 
     /// Appends one entry and returns it once it is committed; throws `LogUnavailableError` otherwise.
     public func append(_ draft: EntryDraft) async throws -> LogEntry {
-        try await enqueue(draft, work: nil)
+        try await enqueue([draft], work: nil)[0]
     }
 
     /// Appends an entry together with `work`, in the same transaction: both are committed or neither is.
@@ -77,14 +80,23 @@ public final class LogWriter: Service, Sendable {
     /// If the work throws, its error is rethrown and nothing of it is logged; other entries of the batch are
     /// unaffected (each work runs under its own savepoint).
     public func append(_ draft: EntryDraft, performing work: @escaping EntryWork) async throws -> LogEntry {
-        try await enqueue(draft, work: work)
+        try await enqueue([draft]) { connection, logger, _ in [try await work(connection, logger)] }[0]
     }
 
-    private func enqueue(_ draft: EntryDraft, work: EntryWork?) async throws -> LogEntry {
+    /// Appends several entries and `work` as one unit: all are committed, consecutive in the chain, or none.
+    ///
+    /// The relay uses it to write one outbox row and one entry per recipient of a change, together with the
+    /// change feed's new position, so that a crash can neither lose a recipient nor repeat one. `work`
+    /// receives the seqs the entries will get and returns each entry's detail (or nil).
+    public func append(group drafts: [EntryDraft], performing work: @escaping GroupWork) async throws -> [LogEntry] {
+        try await enqueue(drafts, work: work)
+    }
+
+    private func enqueue(_ drafts: [EntryDraft], work: GroupWork?) async throws -> [LogEntry] {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard !state.closed else { return false }
-                state.pending.append(Pending(draft: draft, work: work, continuation: continuation))
+                state.pending.append(Pending(drafts: drafts, work: work, continuation: continuation))
                 return true
             }
             if accepted {
@@ -116,14 +128,20 @@ public final class LogWriter: Service, Sendable {
     private func drain() async {
         while true {
             let batch = state.withLock { state -> [Pending] in
-                let count = min(state.pending.count, configuration.maximumBatch)
+                // At least one unit, then whole units up to the batch size.
+                var count = 0
+                var entries = 0
+                while count < state.pending.count, count == 0 || entries + state.pending[count].drafts.count <= configuration.maximumBatch {
+                    entries += state.pending[count].drafts.count
+                    count += 1
+                }
                 defer { state.pending.removeFirst(count) }
                 return Array(state.pending.prefix(count))
             }
             if batch.isEmpty { return }
             do {
-                let outcomes = try await commitWithTimeout(batch.map { ($0.draft, $0.work) })
-                let committed = outcomes.filter { if case .success = $0 { true } else { false } }.count
+                let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) })
+                let committed = outcomes.reduce(0) { total, outcome in total + ((try? outcome.get().count) ?? 0) }
                 state.withLock {
                     $0.statistics.transactions += 1
                     $0.statistics.entries += committed
@@ -138,8 +156,8 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
-    private func commitWithTimeout(_ items: [(EntryDraft, EntryWork?)]) async throws -> [Result<LogEntry, any Error>] {
-        try await withThrowingTaskGroup(of: [Result<LogEntry, any Error>]?.self) { group in
+    private func commitWithTimeout(_ items: [([EntryDraft], GroupWork?)]) async throws -> [Result<[LogEntry], any Error>] {
+        try await withThrowingTaskGroup(of: [Result<[LogEntry], any Error>]?.self) { group in
             group.addTask { try await self.commit(items) }
             group.addTask {
                 try await Task.sleep(for: self.configuration.commitTimeout)
@@ -153,20 +171,21 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
-    private func commit(_ items: [(EntryDraft, EntryWork?)]) async throws -> [Result<LogEntry, any Error>] {
-        try await client.withTransaction(logger: logger) { connection -> [Result<LogEntry, any Error>] in
+    private func commit(_ items: [([EntryDraft], GroupWork?)]) async throws -> [Result<[LogEntry], any Error>] {
+        try await client.withTransaction(logger: logger) { connection -> [Result<[LogEntry], any Error>] in
             try await connection.query("SELECT pg_advisory_xact_lock(\(MessageLogStore.chainLock))", logger: logger)
             var (seq, prevHash) = try await MessageLogStore.head(on: connection, logger: logger)
             let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
-            var outcomes: [Result<LogEntry, any Error>] = []
+            var outcomes: [Result<[LogEntry], any Error>] = []
             var entries: [LogEntry] = []
             entries.reserveCapacity(items.count)
-            for (draft, work) in items {
-                var draft = draft
+            for (drafts, work) in items {
+                var drafts = drafts
                 if let work {
                     try await connection.query("SAVEPOINT entry_work", logger: logger)
                     do {
-                        draft.detail = try await work(connection, logger)
+                        let details = try await work(connection, logger, Array((seq + 1)...(seq + Int64(drafts.count))))
+                        for (index, detail) in details.enumerated() where index < drafts.count { drafts[index].detail = detail }
                         try await connection.query("RELEASE SAVEPOINT entry_work", logger: logger)
                     } catch {
                         try await connection.query("ROLLBACK TO SAVEPOINT entry_work", logger: logger)
@@ -174,12 +193,15 @@ public final class LogWriter: Service, Sendable {
                         continue
                     }
                 }
-                seq += 1
-                let hash = LogEntry.hash(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash)
-                let entry = LogEntry(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash, entryHash: hash)
-                entries.append(entry)
-                outcomes.append(.success(entry))
-                prevHash = hash
+                var unit: [LogEntry] = []
+                for draft in drafts {
+                    seq += 1
+                    let hash = LogEntry.hash(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash)
+                    unit.append(LogEntry(seq: seq, recordedAt: now, draft: draft, prevHash: prevHash, entryHash: hash))
+                    prevHash = hash
+                }
+                entries += unit
+                outcomes.append(.success(unit))
             }
             if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection, logger: logger) }
             return outcomes
