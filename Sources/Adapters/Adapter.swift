@@ -18,15 +18,23 @@ public struct WireDocument: Sendable {
 public protocol Adapter: Sendable {
     /// The name partners are registered with (`partners.adapter`).
     var name: String { get }
+    /// The format documents are pushed to the partner in (relay deliveries).
+    var pushFormat: DocumentFormat { get }
     /// Renders a canonical document for the partner in the format it asked for.
     func render(_ document: JSONValue, contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument
 }
 
 /// The shared contracts exactly as published: JSON per `schema.json`, XML per `schema.xsd`.
+///
+/// Registered twice: `standard` pushes JSON, `standard-xml` pushes XML; queries follow `Accept` either way.
 public struct StandardAdapter: Adapter {
-    public let name = "standard"
+    public let name: String
+    public let pushFormat: DocumentFormat
 
-    public init() {}
+    public init(pushFormat: DocumentFormat = .json) {
+        self.pushFormat = pushFormat
+        self.name = pushFormat == .json ? "standard" : "standard-xml"
+    }
 
     public func render(_ document: JSONValue, contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument {
         WireDocument(bytes: try contract.render(document, as: format), mediaType: format.mediaType)
@@ -37,7 +45,7 @@ public struct StandardAdapter: Adapter {
 public struct AdapterRegistry: Sendable {
     public let adapters: [String: any Adapter]
 
-    public init(_ adapters: [any Adapter] = [StandardAdapter()]) {
+    public init(_ adapters: [any Adapter] = [StandardAdapter(pushFormat: .json), StandardAdapter(pushFormat: .xml)]) {
         self.adapters = Dictionary(uniqueKeysWithValues: adapters.map { ($0.name, $0) })
     }
 

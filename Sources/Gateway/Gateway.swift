@@ -10,6 +10,7 @@ import NIOSSL
 import PKI
 import PostgresNIO
 import Records
+import Relay
 import Registry
 import Schemas
 import ServiceLifecycle
@@ -18,7 +19,7 @@ import Storage
 
 /// Every schema migration Jisr owns, across modules.
 public enum JisrMigrations {
-    public static let all = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations
+    public static let all = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations + RelaySchema.migrations
 }
 
 /// The running gateway: its services in start order (stopped in reverse).
@@ -77,6 +78,14 @@ public struct Gateway: Sendable {
             logger: logger)
 
         var services: [any Service] = [client, logWriter, registry, ops]
+        if let relay = configuration.relay {
+            let sealer = BodySealer(secret: try SubjectKeyFile.read(configuration.subjectKeyPath))
+            let worker = try RelayWorker(client: client, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
+            let producer = RelayProducer(
+                client: client, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(), log: logWriter, sealer: sealer,
+                referencer: referencer, logger: logger, onQueued: { worker.notify() })
+            services += [producer, worker]
+        }
         if !configuration.adminCAPaths.isEmpty {
             let administration = Administration(client: client, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)

@@ -62,6 +62,34 @@ public enum MinistrySchema {
                 """,
                 "CREATE INDEX work_permits_person ON ministry.work_permits (person_id)",
                 "CREATE INDEX work_permits_changed ON ministry.work_permits (updated_at, id)",
-            ])
+            ]),
+        Migration(
+            module: "ministry-records", version: 2, name: "change feed of work permits",
+            statements: [
+                // Captured by the database itself, so any writer — the ministry's systems or a plain SQL UPDATE — is seen.
+                """
+                CREATE TABLE ministry.permit_changes (
+                    id bigserial PRIMARY KEY,
+                    permit_id bigint NOT NULL REFERENCES ministry.work_permits (id),
+                    event_type text NOT NULL CHECK (event_type IN ('issued', 'renewed', 'cancelled', 'expired')),
+                    occurred_at timestamptz NOT NULL DEFAULT now())
+                """,
+                """
+                CREATE FUNCTION ministry.capture_permit_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.status IN ('issued', 'renewed', 'cancelled', 'expired')
+                       AND (TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status
+                            OR (NEW.status = 'renewed' AND NEW.expires_on IS DISTINCT FROM OLD.expires_on)) THEN
+                        INSERT INTO ministry.permit_changes (permit_id, event_type) VALUES (NEW.id, NEW.status);
+                        PERFORM pg_notify('jisr_permit_changes', '');
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER work_permits_changes AFTER INSERT OR UPDATE ON ministry.work_permits
+                FOR EACH ROW EXECUTE FUNCTION ministry.capture_permit_change()
+                """,
+            ]),
     ]
 }

@@ -124,21 +124,48 @@ public struct PostgresRecordSource: RecordSource {
         return page
     }
 
-    private static func permit(_ row: PostgresRow) throws -> (WorkPermit, PermitKey) {
-        let c = row.makeRandomAccess()
-        let key = PermitKey(changedAt: try c[1].decode(Int64.self), id: try c[0].decode(Int64.self))
+    private static func permit(_ row: PostgresRow, offset: Int = 0) throws -> (WorkPermit, PermitKey) {
+        let all = row.makeRandomAccess()
+        let c = { (index: Int) in all[index + offset] }
+        let key = PermitKey(changedAt: try c(1).decode(Int64.self), id: try c(0).decode(Int64.self))
         let permit = WorkPermit(
-            permitNumber: try c[2].decode(String.self), category: Int(try c[3].decode(Int16.self)), status: try c[4].decode(String.self),
-            preApproval: .init(reference: try c[5].decode(String.self), date: try c[6].decode(String.self)),
-            issuedOn: try c[7].decode(String?.self), expiresOn: try c[8].decode(String?.self), cancelledOn: try c[9].decode(String?.self),
+            permitNumber: try c(2).decode(String.self), category: Int(try c(3).decode(Int16.self)), status: try c(4).decode(String.self),
+            preApproval: .init(reference: try c(5).decode(String.self), date: try c(6).decode(String.self)),
+            issuedOn: try c(7).decode(String?.self), expiresOn: try c(8).decode(String?.self), cancelledOn: try c(9).decode(String?.self),
             worker: .init(
-                passportNumber: try c[10].decode(String?.self), nationality: try c[11].decode(String.self),
+                passportNumber: try c(10).decode(String?.self), nationality: try c(11).decode(String.self),
                 name: .init(
-                    ar: PersonName(given: try c[12].decode(String.self), father: try c[13].decode(String.self), family: try c[14].decode(String.self)),
-                    latin: PersonName(given: try c[15].decode(String.self), father: try c[16].decode(String.self), family: try c[17].decode(String.self))),
-                dateOfBirth: try c[18].decode(String.self), sex: try c[19].decode(String.self)),
-            employer: .init(registrationNumber: try c[20].decode(String.self), name: LocalizedName(ar: try c[21].decode(String.self), latin: try c[22].decode(String.self))),
-            occupation: try c[23].decode(String.self), updatedAt: try c[24].decode(String.self))
+                    ar: PersonName(given: try c(12).decode(String.self), father: try c(13).decode(String.self), family: try c(14).decode(String.self)),
+                    latin: PersonName(given: try c(15).decode(String.self), father: try c(16).decode(String.self), family: try c(17).decode(String.self))),
+                dateOfBirth: try c(18).decode(String.self), sex: try c(19).decode(String.self)),
+            employer: .init(registrationNumber: try c(20).decode(String.self), name: LocalizedName(ar: try c(21).decode(String.self), latin: try c(22).decode(String.self))),
+            occupation: try c(23).decode(String.self), updatedAt: try c(24).decode(String.self))
         return (permit, key)
+    }
+
+    public func permitChanges(after: Int64, limit: Int) async throws -> [PermitChange] {
+        let rows = try await client.query(
+            """
+            SELECT c.id, c.event_type, to_char(c.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \(unescaped: Self.permitColumns)
+            FROM ministry.permit_changes c JOIN ministry.work_permits w ON w.id = c.permit_id
+            JOIN ministry.persons p ON p.id = w.person_id JOIN ministry.establishments e ON e.id = w.establishment_id
+            WHERE c.id > \(after) ORDER BY c.id LIMIT \(limit)
+            """, logger: logger)
+        var changes: [PermitChange] = []
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            changes.append(
+                PermitChange(
+                    position: try c[0].decode(Int64.self), eventType: try c[1].decode(String.self), occurredAt: try c[2].decode(String.self),
+                    permit: try Self.permit(row, offset: 3).0))
+        }
+        return changes
+    }
+
+    public func permitChangeHead() async throws -> Int64 {
+        for try await head in try await client.query("SELECT coalesce(max(id), 0) FROM ministry.permit_changes", logger: logger).decode(Int64.self) {
+            return head
+        }
+        return 0
     }
 }

@@ -24,6 +24,10 @@ public protocol RecordSource: Sendable {
     func establishment(registrationNumber: String) async throws -> Establishment?
     /// The permit with this number, or nil.
     func workPermit(number: String) async throws -> WorkPermit?
+    /// Changes of permits after feed position `after`, oldest first: (position, event type, time, permit).
+    func permitChanges(after: Int64, limit: Int) async throws -> [PermitChange]
+    /// The newest position of the change feed (0 when empty).
+    func permitChangeHead() async throws -> Int64
     /// Permits changed at or after `changedSince`, in (change time, id) order after `after`, workers of
     /// `nationalities` only (nil: any), at most `limit`, each with the key to continue after it.
     func workPermits(nationalities: Set<String>?, changedSince: Int64?, after: PermitKey?, limit: Int) async throws -> [(WorkPermit, PermitKey)]
@@ -40,5 +44,21 @@ public struct PermitKey: Sendable, Hashable {
     public init(changedAt: Int64, id: Int64) {
         self.changedAt = changedAt
         self.id = id
+    }
+}
+
+/// One entry of the permit change feed, with the permit as it stands now.
+public struct PermitChange: Sendable {
+    public let position: Int64
+    public let eventType: String
+    /// RFC 3339, UTC.
+    public let occurredAt: String
+    public let permit: WorkPermit
+
+    public init(position: Int64, eventType: String, occurredAt: String, permit: WorkPermit) {
+        self.position = position
+        self.eventType = eventType
+        self.occurredAt = occurredAt
+        self.permit = permit
     }
 }

@@ -31,7 +31,8 @@ public struct Seeder: Sendable {
         let existing = try await count()
         if existing > 0 {
             guard replace else { throw RecordsPresentError(persons: existing) }
-            try await client.query("TRUNCATE ministry.work_permits, ministry.employments, ministry.persons, ministry.establishments", logger: logger)
+            try await client.query(
+                "TRUNCATE ministry.permit_changes, ministry.work_permits, ministry.employments, ministry.persons, ministry.establishments", logger: logger)
         }
         let population = SyntheticPopulation(persons: persons, seed: seed)
         var summary = Summary()
@@ -102,6 +103,14 @@ public struct Seeder: Sendable {
         try await client.withTransaction(logger: logger) { connection -> Void in
             // postgres-nio quotes the table name whole, so the schema comes from the search path.
             try await connection.query("SET LOCAL search_path TO ministry", logger: logger)
+            // Seeding is history, not news: keep the change feed out of it where the role allows (superuser).
+            try await connection.query("SAVEPOINT quiet", logger: logger)
+            do {
+                try await connection.query("SET LOCAL session_replication_role = replica", logger: logger)
+                try await connection.query("RELEASE SAVEPOINT quiet", logger: logger)
+            } catch {
+                try await connection.query("ROLLBACK TO SAVEPOINT quiet", logger: logger)
+            }
             try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
                 var buffer = ByteBuffer()
                 buffer.reserveCapacity(1 << 20)

@@ -10,6 +10,7 @@ import NIOSSL
 import PKI
 import PostgresNIO
 import Records
+import Relay
 import Registry
 import Schemas
 import ServiceLifecycle
@@ -21,7 +22,15 @@ import Testing
 /// The database server comes from `JISR_TEST_DATABASE_URL`, which `scripts/test` sets after starting a
 /// throwaway cluster; each fixture creates a fresh database in it.
 final class Fixture: Sendable {
-    static let quiet = Logger(label: "jisr-test", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// Silent unless `JISR_TEST_LOG=debug|info|warning` asks for the gateway's log on stderr.
+    static let quiet: Logger = {
+        guard let level = ProcessInfo.processInfo.environment["JISR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) else {
+            return Logger(label: "jisr-test", factory: { _ in SwiftLogNoOpLogHandler() })
+        }
+        var logger = Logger(label: "jisr-test", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = level
+        return logger
+    }()
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     let directory: String
@@ -47,7 +56,17 @@ final class Fixture: Sendable {
         (Partner(id: "LB-FLIP", nameAr: "متغير", nameEn: "Toggled", country: "LB", status: .active), true),
     ]
 
-    static func make(_ name: String) async throws -> Fixture {
+    /// A relay that retries fast, for tests: 200 ms first backoff, 3 attempts.
+    static var fastRelayPolicy: RetryPolicy {
+        var policy = RetryPolicy()
+        policy.initialBackoff = .milliseconds(200)
+        policy.maximumBackoff = .seconds(1)
+        policy.maximumAttempts = 3
+        policy.lease = .seconds(5)
+        return policy
+    }
+
+    static func make(_ name: String, relay: Bool = false) async throws -> Fixture {
         guard let serverURL = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
             throw FixtureError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
         }
@@ -133,6 +152,13 @@ final class Fixture: Sendable {
         configuration.partnerCAKeyPath = directory + "/ca.key"
         allClients["admin"] = try httpClient(credential: try adminCA.issueClient(partnerID: "admin-1", organization: "MoL administrators", country: "LB"), trusting: authority)
         configuration.databaseConnections = 8
+        if relay {
+            try PEMFiles.write(try authority.issueClient(partnerID: "LB-MOL-RELAY", organization: "Ministry of Labour, Lebanon", country: "LB"), directory: directory, name: "relay-client")
+            var relayConfiguration = RelayConfiguration(
+                clientCertificatePath: directory + "/relay-client.crt", clientKeyPath: directory + "/relay-client.key", trustedServerCAPaths: [directory + "/ca.crt"])
+            relayConfiguration.policy = fastRelayPolicy
+            configuration.relay = relayConfiguration
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let gateway = try Gateway.build(
             configuration: configuration, logger: quiet, onExchangeListening: { continuation.yield(("exchange", $0)) },

@@ -1,4 +1,5 @@
 import Foundation
+import Relay
 import Storage
 
 /// Everything `jisr serve` needs, with the defaults of DESIGN.md's outside interface.
@@ -29,6 +30,8 @@ public struct GatewayConfiguration: Sendable {
     public var database: DatabaseURL
     public var databaseConnections = 16
     public var contractsDirectory: URL
+    /// The relay of outbound messages to partners; off when nil.
+    public var relay: RelayConfiguration?
     /// Connections idle this long are closed.
     public var idleTimeoutSeconds: Int64 = 30
 

@@ -1,0 +1,154 @@
+import Adapters
+import Foundation
+import Logging
+import MessageLog
+import PostgresNIO
+import Records
+import Registry
+import Schemas
+import ServiceLifecycle
+
+/// Turns the ministry's permit changes into outbox messages, one per partner entitled to receive them.
+///
+/// Reads the change feed incrementally from its stored position (woken by NOTIFY, polling as a fallback).
+/// For each change, every recipient's log entry, its outbox row and the feed's new position are committed
+/// together (`LogWriter.append(group:)`): a crash repeats a whole change or none of it.
+public final class RelayProducer: Service, Sendable {
+    static let feed = "work-permits"
+
+    private let client: PostgresClient
+    private let records: any RecordSource
+    private let registry: RegistryWatcher
+    private let catalog: ContractCatalog
+    private let adapters: AdapterRegistry
+    private let log: LogWriter
+    private let sealer: BodySealer
+    private let referencer: SubjectReferencer
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    let workerWakeup: @Sendable () -> Void
+
+    public init(
+        client: PostgresClient, records: any RecordSource, registry: RegistryWatcher, catalog: ContractCatalog, adapters: AdapterRegistry, log: LogWriter,
+        sealer: BodySealer, referencer: SubjectReferencer, logger: Logger, onQueued: @escaping @Sendable () -> Void = {}
+    ) {
+        self.client = client
+        self.records = records
+        self.registry = registry
+        self.catalog = catalog
+        self.adapters = adapters
+        self.log = log
+        self.sealer = sealer
+        self.referencer = referencer
+        self.logger = logger
+        self.workerWakeup = onQueued
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.listen() }
+            group.addTask {
+                var position = try await self.startingPosition()
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do {
+                        position = try await self.processAvailable(after: position)
+                    } catch {
+                        self.logger.warning("relay: reading the change feed failed; retrying", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                    }
+                    await self.wakeup.wait(timeout: .seconds(1))
+                }
+            }
+            try await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    /// LISTEN holds one pooled connection for as long as the producer runs.
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: "jisr_permit_changes") { notifications in
+                        for try await _ in notifications { self.wakeup.notify() }
+                    }
+                }
+            } catch {
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// The stored position, or — on first start — the current end of the feed: history is not news.
+    private func startingPosition() async throws -> Int64 {
+        for try await position in try await client.query("SELECT position FROM relay_feed WHERE feed = \(Self.feed)", logger: logger).decode(Int64.self) {
+            return position
+        }
+        let head = try await records.permitChangeHead()
+        try await client.query("INSERT INTO relay_feed (feed, position) VALUES (\(Self.feed), \(head)) ON CONFLICT (feed) DO NOTHING", logger: logger)
+        return head
+    }
+
+    /// Processes changes until the feed is drained; returns the new position.
+    func processAvailable(after start: Int64) async throws -> Int64 {
+        var position = start
+        while true {
+            let changes = try await records.permitChanges(after: position, limit: 100)
+            if changes.isEmpty { return position }
+            for change in changes {
+                try await enqueue(change)
+                position = change.position
+            }
+        }
+    }
+
+    private func enqueue(_ change: PermitChange) async throws {
+        guard let contract = catalog[WorkPermitEvent.contract] else { throw RelayError("work-permit-event/1 is not published") }
+        let snapshot = registry.snapshot
+        let now = Date()
+        let event = try DocumentEncoder.encode(WorkPermitEvent(eventType: change.eventType, occurredAt: change.occurredAt, permit: change.permit))
+        var drafts: [EntryDraft] = []
+        var rows: [OutboxRow] = []
+        for partner in snapshot.partners.values.sorted(by: { $0.id < $1.id }) where partner.status == .active {
+            guard let endpoint = partner.endpoint, let adapter = adapters[partner.adapter],
+                let agreement = snapshot.agreements(for: partner.id).first(where: {
+                    $0.contract == contract.id && $0.operations.contains(.receive) && $0.validFrom <= now && now < $0.validUntil
+                        && $0.covers(nationality: change.permit.worker.nationality)
+                })
+            else { continue }
+            let messageId = UUID()
+            let wire = try adapter.render(contract.selection(granting: agreement.fields).apply(to: event), contract: contract, format: adapter.pushFormat)
+            let subject = change.permit.worker.passportNumber.map {
+                PersonKey.passport(number: $0, nationality: change.permit.worker.nationality).subject
+            }
+            drafts.append(
+                EntryDraft(
+                    messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
+                    operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil,
+                    subjectReference: subject.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }, status: 202, problemType: nil,
+                    requestDigest: sha256Hex(wire.bytes), responseDigest: nil))
+            rows.append(
+                OutboxRow(
+                    messageId: messageId, partnerID: partner.id, contract: contract.id.description, endpoint: endpoint, mediaType: wire.mediaType,
+                    sealedBody: try sealer.seal(wire.bytes, messageId: messageId)))
+        }
+        let position = change.position
+        let logger = self.logger
+        if drafts.isEmpty {
+            try await client.query("UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed)", logger: logger)
+            return
+        }
+        let queuedRows = rows
+        _ = try await log.append(group: drafts) { connection, logger, seqs in
+            for (row, seq) in zip(queuedRows, seqs) { try await RelayStore.insert(row, logSeq: seq, on: connection, logger: logger) }
+            try await connection.query("UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed)", logger: logger)
+            return Array(repeating: nil, count: seqs.count)
+        }
+        workerWakeup()
+    }
+}
+
+/// A relay failure that is Jisr's own (configuration or data), not the partner's.
+public struct RelayError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

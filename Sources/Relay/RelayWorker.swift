@@ -1,0 +1,150 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MessageLog
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// How the relay reaches partners: Jisr's own client certificate, the CAs it trusts for partners' servers,
+/// the retry policy and how many deliveries run at once.
+public struct RelayConfiguration: Sendable {
+    public var clientCertificatePath: String
+    public var clientKeyPath: String
+    public var trustedServerCAPaths: [String]
+    public var policy = RetryPolicy()
+    public var concurrency = 8
+    public var requestTimeout: Duration = .seconds(10)
+
+    public init(clientCertificatePath: String, clientKeyPath: String, trustedServerCAPaths: [String]) {
+        self.clientCertificatePath = clientCertificatePath
+        self.clientKeyPath = clientKeyPath
+        self.trustedServerCAPaths = trustedServerCAPaths
+    }
+}
+
+/// Delivers outbox messages over mutual TLS, at least once, each attempt logged.
+///
+/// Claims due messages with row locks (SKIP LOCKED), so any number of workers in any number of processes
+/// never deliver the same message at the same time; a worker that dies leaves a lease that expires. The
+/// next state of each message comes from `RelayStateMachine`; the attempt's log entry and the outbox
+/// update are committed together.
+public final class RelayWorker: Service, Sendable {
+    private let client: PostgresClient
+    private let log: LogWriter
+    private let sealer: BodySealer
+    private let configuration: RelayConfiguration
+    private let http: HTTPClient
+    private let logger: Logger
+    private let wakeup = Wakeup()
+
+    public init(client: PostgresClient, log: LogWriter, sealer: BodySealer, configuration: RelayConfiguration, logger: Logger) throws {
+        self.client = client
+        self.log = log
+        self.sealer = sealer
+        self.configuration = configuration
+        self.logger = logger
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(configuration.clientCertificatePath).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: configuration.clientKeyPath, format: .pem))
+        var roots: [NIOSSLCertificate] = []
+        for path in configuration.trustedServerCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
+        tls.trustRoots = .certificates(roots)
+        self.http = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+    }
+
+    /// Wakes the worker early: new messages were queued or re-driven.
+    public func notify() { wakeup.notify() }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var claimed: [ClaimedMessage] = []
+            do {
+                claimed = try await RelayStore.claim(limit: configuration.concurrency, lease: configuration.policy.lease, client: client, logger: logger)
+            } catch {
+                logger.warning("relay: claiming outbox messages failed", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+            }
+            if claimed.isEmpty {
+                await wakeup.wait(timeout: .seconds(1))
+                continue
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for message in claimed { group.addTask { await self.attempt(message) } }
+            }
+        }
+        try await http.shutdown()
+    }
+
+    private func attempt(_ message: ClaimedMessage) async {
+        let row = message.row
+        var machine = RelayStateMachine(state: .inFlight, attempts: message.attempts, createdAt: message.createdAt)
+        let (event, status, responseDigest) = await deliver(row)
+        let action = machine.handle(event, policy: configuration.policy, now: Date(), random: Double.random(in: 0...1))
+        let problem: String?
+        switch action {
+        case .markDelivered: problem = nil
+        case .scheduleRetry: problem = "delivery-failed"
+        case .deadLetter: problem = "dead-lettered"
+        case .deliver, .none: problem = "unexpected-state"
+        }
+        let draft = EntryDraft(
+            messageId: UUID(), correlationId: row.messageId, partner: row.partnerID, certificateFingerprint: nil, direction: .outboundRelay,
+            contract: row.contract, operation: "deliver", purpose: nil, caseReference: nil, subjectReference: nil, status: status, problemType: problem,
+            requestDigest: sha256Hex(row.sealedBody), responseDigest: responseDigest)
+        do {
+            _ = try await log.append(draft) { connection, logger in
+                switch action {
+                case .markDelivered:
+                    try await RelayStore.markDelivered(row.messageId, on: connection, logger: logger)
+                    return "attempt \(message.attempts): delivered"
+                case .scheduleRetry(let after):
+                    let reason = Self.reason(event)
+                    try await RelayStore.scheduleRetry(row.messageId, after: after, error: reason, on: connection, logger: logger)
+                    return "attempt \(message.attempts): \(reason); retry in \(after)"
+                case .deadLetter(let reason):
+                    try await RelayStore.deadLetter(row.messageId, error: reason, on: connection, logger: logger)
+                    return "attempt \(message.attempts): dead-lettered (\(reason))"
+                case .deliver, .none:
+                    return nil
+                }
+            }
+        } catch {
+            // The lease expires and the message is claimed again: at least once, never lost.
+            logger.warning("relay: recording a delivery attempt failed", metadata: ["jisr.message_id": "\(row.messageId)"])
+        }
+    }
+
+    /// One HTTP attempt: 2xx acknowledges; 408, 429 and 5xx and network failures are transient; other 4xx permanent.
+    private func deliver(_ row: OutboxRow) async -> (RelayStateMachine.Event, Int, String?) {
+        do {
+            let body = try sealer.open(row.sealedBody, messageId: row.messageId)
+            var request = HTTPClientRequest(url: row.endpoint)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: row.mediaType)
+            request.headers.add(name: "X-Message-Id", value: row.messageId.uuidString.lowercased())
+            request.headers.add(name: "X-Jisr-Contract", value: row.contract)
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await http.execute(request, timeout: .init(configuration.requestTimeout))
+            let answer = try await response.body.collect(upTo: 1 << 20)
+            let code = Int(response.status.code)
+            let digest = sha256Hex(answer.readableBytesView)
+            switch code {
+            case 200..<300: return (.acknowledged, code, digest)
+            case 408, 429, 500...: return (.failed(reason: "HTTP \(code)", permanent: false), code, digest)
+            default: return (.failed(reason: "HTTP \(code)", permanent: true), code, digest)
+            }
+        } catch {
+            return (.failed(reason: "no answer (\(String(describing: type(of: error))))", permanent: false), 0, nil)
+        }
+    }
+
+    private static func reason(_ event: RelayStateMachine.Event) -> String {
+        if case .failed(let reason, _) = event { return reason }
+        return "unknown"
+    }
+}

@@ -1,0 +1,135 @@
+import Administration
+import Foundation
+import MessageLog
+import NIOHTTP1
+import PostgresNIO
+import Records
+import Registry
+import Schemas
+import Testing
+
+/// Permit changes in the ministry's database reach the partner ministries entitled to them, over mutual TLS.
+@Suite("Relay to partner ministries", .serialized)
+struct RelayTests {
+    static let setup = Task { () throws -> (Fixture, MockPartner, MockPartner) in
+        let fixture = try await Fixture.make("relay", relay: true)
+        let egypt = try await MockPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-eg")
+        let iraq = try await MockPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-iq")
+        let admin = try fixture.administration()
+        let actor = Administrator(fingerprint: nil, name: "relay test")
+        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        for (id, country, adapter, mock) in [("EG-RELAY", "EG", "standard", egypt), ("IQ-RELAY", "IQ", "standard-xml", iraq)] {
+            try await admin.addPartner(Partner(id: id, nameAr: id, nameEn: id, country: country, status: .active, adapter: adapter, endpoint: mock.endpoint), by: actor)
+            try await admin.grant(
+                Agreement(
+                    partnerID: id, contract: WorkPermitEvent.contract, operations: [.receive], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                    validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU", scopeNationalities: [country]),
+                by: actor)
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        return (fixture, egypt, iraq)
+    }
+
+    /// Issues (via plain SQL, as the ministry's own systems would) a pre-approved permit of a worker of `nationality`.
+    func issuePermit(_ fixture: Fixture, nationality: String) async throws -> String {
+        var number = ""
+        for try await found in try await fixture.client.query(
+            """
+            UPDATE ministry.work_permits SET status = 'issued', issued_on = current_date, expires_on = current_date + 365, updated_at = now()
+            WHERE id = (SELECT w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id
+                        WHERE p.nationality = \(nationality) AND w.status <> 'issued' ORDER BY w.id LIMIT 1)
+            RETURNING permit_number
+            """
+        ).decode(String.self) {
+            number = found
+        }
+        return number
+    }
+
+    @Test("An Egyptian's permit issued: exactly one delivery to Egypt, in its JSON contract; none to Iraq")
+    func scopedDelivery() async throws {
+        let (fixture, egypt, iraq) = try await Self.setup.value
+        let before = (egypt.deliveries.count, iraq.deliveries.count)
+        let number = try await issuePermit(fixture, nationality: "EG")
+        #expect(!number.isEmpty)
+        let delivered = try await egypt.waitFor(before.0 + 1)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(egypt.deliveries.count == before.0 + 1)
+        #expect(iraq.deliveries.count == before.1, "Iraq's scope does not cover Egyptian workers")
+        let delivery = try #require(delivered.last)
+        #expect(delivery.contentType == "application/json")
+        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        let event = try contract.read(delivery.body, format: .json)
+        #expect(event["eventType"]?.stringValue == "issued")
+        #expect(event["permit"]?["permitNumber"]?.stringValue == number)
+        // The message id the partner saw is the logged outbound message, and the outbox says delivered.
+        let messageId = try #require(UUID(uuidString: delivery.messageId))
+        let entry = try #require(try await fixture.log().entry(messageId: messageId))
+        #expect(entry.draft.direction == .outboundRelay && entry.draft.partner == "EG-RELAY")
+        #expect(entry.draft.requestDigest == sha256Hex(delivery.body))
+        var state = ""
+        for try await value in try await fixture.client.query("SELECT state FROM relay_outbox WHERE message_id = \(messageId)").decode(String.self) { state = value }
+        #expect(state == "delivered")
+        // The body at rest is sealed: the permit number is not readable in the outbox.
+        var sealedContainsNumber = true
+        for try await found in try await fixture.client.query(
+            "SELECT position(convert_to(\(number), 'UTF8') IN sealed_body) > 0 FROM relay_outbox WHERE message_id = \(messageId)"
+        ).decode(Bool.self) {
+            sealedContainsNumber = found
+        }
+        #expect(!sealedContainsNumber)
+    }
+
+    @Test("Iraq receives its own nationals' events in XML that validates against the contract's XSD")
+    func xmlDelivery() async throws {
+        let (fixture, _, iraq) = try await Self.setup.value
+        let before = iraq.deliveries.count
+        _ = try await issuePermit(fixture, nationality: "IQ")
+        let delivered = try await iraq.waitFor(before + 1)
+        let delivery = try #require(delivered.last)
+        #expect(delivery.contentType == "application/xml")
+        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        let event = try contract.read(delivery.body, format: .xml)
+        #expect(event["permit"]?["worker"]?["nationality"]?.stringValue == "IQ")
+    }
+
+    @Test("A partner down for a while gets the message once it is back; every attempt is logged")
+    func retriedUntilDelivered() async throws {
+        let (fixture, egypt, _) = try await Self.setup.value
+        let before = egypt.deliveries.count
+        egypt.fail(next: 2, status: 503)
+        _ = try await issuePermit(fixture, nationality: "EG")
+        let delivered = try await egypt.waitFor(before + 1)
+        let messageId = try #require(delivered.last.flatMap { UUID(uuidString: $0.messageId) })
+        var attempts: [(Int, String?)] = []
+        for try await (status, problem) in try await fixture.client.query(
+            "SELECT status, problem_type FROM message_log WHERE correlation_id = \(messageId) AND operation = 'deliver' ORDER BY seq"
+        ).decode((Int32, String?).self) {
+            attempts.append((Int(status), problem))
+        }
+        #expect(attempts.map(\.0) == [503, 503, 200])
+        #expect(attempts.map(\.1) == ["delivery-failed", "delivery-failed", nil])
+        #expect(try await fixture.log().verify().firstBreak == nil)
+    }
+
+    @Test("A partner that refuses for good dead-letters the message after the last attempt")
+    func deadLetter() async throws {
+        let (fixture, egypt, _) = try await Self.setup.value
+        egypt.fail(next: 3, status: 503)
+        let number = try await issuePermit(fixture, nationality: "EG")
+        let deadline = ContinuousClock.now + .seconds(10)
+        var state = ""
+        while state != "dead", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            for try await value in try await fixture.client.query(
+                """
+                SELECT o.state FROM relay_outbox o JOIN message_log l ON l.message_id = o.message_id
+                WHERE o.partner_id = 'EG-RELAY' ORDER BY o.created_at DESC LIMIT 1
+                """
+            ).decode(String.self) {
+                state = value
+            }
+        }
+        #expect(state == "dead", "permit \(number)")
+    }
+}
