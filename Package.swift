@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Imports run one way: jisr → Gateway → Administration → {Adapters, MessageLog, Records, Registry, PKI} → {Schemas, Storage}.
+// Imports run one way: jisr → Gateway → Administration → Relay → {Adapters, MessageLog, Records, Registry, PKI} → {Schemas, Storage}.
 var strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Administration",
             dependencies: [
-                "Schemas", "Storage", "MessageLog", "Registry", "PKI",
+                "Schemas", "Storage", "MessageLog", "Registry", "PKI", "Relay",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -140,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "jisr",
             dependencies: [
-                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI",
+                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -4,6 +4,7 @@ import MessageLog
 import PKI
 import PostgresNIO
 import Registry
+import Relay
 import Schemas
 
 /// Every administrative operation, validated and audited; the CLI and the admin API both call these.
@@ -360,4 +361,33 @@ extension Administration {
             by: administrator)
         return issued.pem + (try authority.credential.certificatePEM)
     }
+}
+
+// MARK: Relay
+
+extension Administration {
+    public func relayStatus() async throws -> [RelayStatus] {
+        try await client.withConnection { try await OutboxAdministration.status(on: $0, logger: logger) }
+    }
+
+    public func deadLetters(partner: String?, limit: Int = 100) async throws -> [OutboxMessage] {
+        try await client.withConnection { try await OutboxAdministration.messages(state: "dead", partner: partner, limit: limit, on: $0, logger: logger) }
+    }
+
+    /// Queues dead letters again: one by id, or every one of a partner; audited like any change.
+    public func redrive(messageId: UUID?, partner: String?, by administrator: Administrator) async throws -> [UUID] {
+        guard (messageId == nil) != (partner == nil) else { throw AdministrationError("invalid-request", "give a message id or a partner, not both") }
+        return try await audited("relay.redrive", partner: partner, by: administrator, request: RedriveRequest(messageId: messageId, partner: partner)) {
+            connection, logger in
+            let ids = try await OutboxAdministration.redrive(messageId: messageId, partner: partner, on: connection, logger: logger)
+            guard !ids.isEmpty else { throw AdministrationError.notFound(messageId.map { "dead letter \($0)" } ?? "a dead letter of \(partner ?? "")") }
+            return (before: Optional<[UUID]>.none, after: ids)
+        }.after
+    }
+}
+
+/// What a re-drive asked for, as the audit entry records it.
+struct RedriveRequest: Codable, Sendable {
+    let messageId: UUID?
+    let partner: String?
 }

@@ -76,3 +76,71 @@ enum RelayStore {
             "UPDATE relay_outbox SET state = 'dead', locked_until = NULL, last_error = \(error) WHERE message_id = \(id)", logger: logger)
     }
 }
+
+/// An outbox message as administrators see it (no body).
+public struct OutboxMessage: Sendable, Codable, Hashable {
+    /// Lower-case, as in `X-Message-Id`.
+    public let messageId: String
+    public let partnerID: String
+    public let contract: String
+    public let state: String
+    public let attempts: Int
+    public let lastError: String?
+    public let createdAt: Date
+    public let nextAttemptAt: Date
+}
+
+/// Counts of outbox messages by partner and state.
+public struct RelayStatus: Sendable, Codable, Hashable {
+    public let partnerID: String
+    public let state: String
+    public let count: Int
+    public let oldestQueued: Date?
+}
+
+/// The outbox as administrators query and re-drive it.
+public enum OutboxAdministration {
+    public static func status(on connection: PostgresConnection, logger: Logger) async throws -> [RelayStatus] {
+        var rows: [RelayStatus] = []
+        for try await (partner, state, count, oldest) in try await connection.query(
+            """
+            SELECT partner_id, state, count(*), min(created_at) FILTER (WHERE state IN ('queued', 'in-flight'))
+            FROM relay_outbox GROUP BY partner_id, state ORDER BY partner_id, state
+            """, logger: logger
+        ).decode((String, String, Int64, Date?).self) {
+            rows.append(RelayStatus(partnerID: partner, state: state, count: Int(count), oldestQueued: oldest))
+        }
+        return rows
+    }
+
+    public static func messages(state: String, partner: String?, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [OutboxMessage] {
+        var rows: [OutboxMessage] = []
+        for try await (id, partnerID, contract, state, attempts, error, created, next) in try await connection.query(
+            """
+            SELECT message_id, partner_id, contract, state, attempts, last_error, created_at, next_attempt_at FROM relay_outbox
+            WHERE state = \(state) AND (\(partner)::text IS NULL OR partner_id = \(partner)) ORDER BY created_at LIMIT \(limit)
+            """, logger: logger
+        ).decode((UUID, String, String, String, Int32, String?, Date, Date).self) {
+            rows.append(
+                OutboxMessage(
+                    messageId: id.uuidString.lowercased(), partnerID: partnerID, contract: contract, state: state, attempts: Int(attempts), lastError: error, createdAt: created,
+                    nextAttemptAt: next))
+        }
+        return rows
+    }
+
+    /// Queues dead letters again (one, or all of a partner's) with a fresh attempt count; returns their ids.
+    public static func redrive(messageId: UUID?, partner: String?, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        var ids: [UUID] = []
+        for try await id in try await connection.query(
+            """
+            UPDATE relay_outbox SET state = 'queued', attempts = 0, next_attempt_at = now(), last_error = NULL
+            WHERE state = 'dead' AND (\(messageId)::uuid IS NULL OR message_id = \(messageId)) AND (\(partner)::text IS NULL OR partner_id = \(partner))
+            RETURNING message_id
+            """, logger: logger
+        ).decode(UUID.self) {
+            ids.append(id)
+        }
+        return ids
+    }
+}

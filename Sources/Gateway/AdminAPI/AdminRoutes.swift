@@ -103,6 +103,16 @@ struct AdminRoutes: Sendable {
             }
             return try Self.json(agreement, status: .created)
         }
+        v1.get("relay/status") { _, _ in try Self.json(try await run { try await administration.relayStatus() }) }
+        v1.get("relay/dead-letters") { request, _ in
+            let partner = request.uri.queryParameters["partner"].map(String.init)
+            return try Self.json(try await run { try await administration.deadLetters(partner: partner) })
+        }
+        v1.post("relay/redrive") { request, context in
+            let body = try await Self.decode(RedriveBody.self, request, context)
+            let ids = try await run { try await administration.redrive(messageId: body.messageId, partner: body.partner, by: context.administrator!) }
+            return try Self.json(["redriven": ids.map { $0.uuidString.lowercased() }])
+        }
         v1.post("agreements/:id/revoke") { _, context in
             guard let id = Int64(try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such agreement") }
             return try Self.json(try await run { try await administration.revokeAgreement(id, by: context.administrator!) })
@@ -192,4 +202,10 @@ struct GrantRequest: Decodable {
     let rateLimitPerMinute: Int?
     /// Row-level scope: only records about workers of these nationalities.
     let scopeNationalities: [String]?
+}
+
+/// `POST /admin/v1/relay/redrive`: one dead letter by id, or all of a partner's.
+struct RedriveBody: Decodable {
+    let messageId: UUID?
+    let partner: String?
 }
