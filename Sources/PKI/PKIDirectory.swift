@@ -19,6 +19,9 @@ public struct PKIDirectory: Sendable {
     public var serverCertificate: String { path + "/server.crt" }
     public var serverKey: String { path + "/server.key" }
     public var subjectKey: String { path + "/subject.key" }
+    /// Jisr's own client identity when it delivers to partners (relay), issued by the partner CA.
+    public var relayClientCertificate: String { path + "/relay-client.crt" }
+    public var relayClientKey: String { path + "/relay-client.key" }
     public var administrators: String { path + "/admins" }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: partnerCAKey) }
@@ -37,6 +40,9 @@ public struct PKIDirectory: Sendable {
         var generator = SystemRandomNumberGenerator()
         for index in key.indices { key[index] = generator.next() }
         try PEMFiles.write(key.map { String(format: "%02x", $0) }.joined() + "\n", to: subjectKey, secret: true)
+        try PEMFiles.write(
+            try partnerCA.issueClient(partnerID: "LB-MOL", organization: "Ministry of Labour, Lebanon", country: "LB"), chain: [partnerCA.credential.certificate],
+            directory: path, name: "relay-client")
         try issueAdministrator(administrator)
     }
 

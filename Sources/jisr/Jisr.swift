@@ -5,6 +5,7 @@ import Logging
 import MessageLog
 import PKI
 import PostgresNIO
+import Relay
 import Records
 import Schemas
 import Storage
@@ -132,6 +133,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The partner CA's private key, to sign CSRs through the admin API.") var partnerCaKey: String?
     @Option(help: "CA certificates of administrators (PEM); repeat for several.") var adminCa: [String] = []
     @Option(help: "File holding the subject-reference key (32+ bytes, hex or raw).") var subjectKey: String?
+    @Option(help: "Jisr's client certificate for deliveries to partners (default: PKI/relay-client.crt).") var relayCert: String?
+    @Option(help: "Its private key (default: PKI/relay-client.key).") var relayKey: String?
+    @Option(help: "CAs of partners' receiving servers (PEM, repeatable; default: the partner CA).") var relayCa: [String] = []
+    @Flag(help: "Do not relay outbound messages from this process.") var noRelay = false
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
     @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
@@ -149,6 +154,14 @@ struct Serve: AsyncParsableCommand {
         configuration.adminPort = adminPort
         configuration.adminCAPaths = adminCa.isEmpty && FileManager.default.fileExists(atPath: pki.adminCACertificate) ? [pki.adminCACertificate] : adminCa
         configuration.partnerCAKeyPath = partnerCaKey ?? (FileManager.default.fileExists(atPath: pki.partnerCAKey) ? pki.partnerCAKey : nil)
+        let relayCertificate = relayCert ?? pki.relayClientCertificate
+        if !noRelay, FileManager.default.fileExists(atPath: relayCertificate) {
+            configuration.relay = RelayConfiguration(
+                clientCertificatePath: relayCertificate, clientKeyPath: relayKey ?? pki.relayClientKey,
+                trustedServerCAPaths: relayCa.isEmpty ? configuration.partnerCAPaths : relayCa)
+        } else {
+            Console.say("Relay off: no relay client certificate (\(relayCertificate)) or --no-relay")
+        }
         let (host, adminPort) = (self.host, self.adminPort)
         let gateway = try Gateway.build(
             configuration: configuration, logger: logger,

@@ -42,6 +42,7 @@ struct PKICommand: AsyncParsableCommand {
                   admin-ca.crt / .key     signs administrators' certificates
                   server.crt / .key       TLS identity for \((dnsName + ip).joined(separator: ", "))
                   subject.key             key of subject references (secret)
+                  relay-client.crt / .key Jisr's client identity when it delivers to partners
                   admins/admin.crt / .key the first administrator
                 """)
         }

@@ -6,6 +6,7 @@ import PKI
 import PostgresNIO
 import Records
 import Registry
+import Relay
 import Schemas
 import Storage
 
@@ -99,6 +100,10 @@ public struct DemoEnvironment: Sendable {
         configuration.adminPort = adminPort
         configuration.adminCAPaths = [layout.adminCACertificate]
         configuration.partnerCAKeyPath = layout.partnerCAKey
+        if FileManager.default.fileExists(atPath: layout.relayClientCertificate) {
+            configuration.relay = RelayConfiguration(
+                clientCertificatePath: layout.relayClientCertificate, clientKeyPath: layout.relayClientKey, trustedServerCAPaths: [layout.partnerCACertificate])
+        }
         let manifest = DemoManifest(
             exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", adminURL: "https://localhost:\(adminPort)",
             caCertificate: layout.partnerCACertificate,
