@@ -159,7 +159,7 @@ struct ExchangeRoutes: Sendable {
 
     private static let metaForm: XMLForm = {
         // The metaservice has no contract; its XML uses the generic form with `item` for list entries.
-        XMLForm(rootElement: "allowedContracts", namespace: "urn:lb:labour:jisr:meta:1", schema: try! JSONSchema(.bool(true)))
+        XMLForm(rootElement: "allowedContracts", namespace: "urn:lb:labour:jisr:meta:1", schema: .permissive)
     }()
 
     private func schemaDocument(_ name: String?, _ version: String?, _ document: String?) throws -> WireDocument {

@@ -45,6 +45,14 @@ public final class JSONSchema: Sendable {
         self.patterns = patterns
     }
 
+    /// The schema that accepts everything (`true`): for documents that have no contract, like the metaservice.
+    public static let permissive = JSONSchema(permissive: ())
+
+    private init(permissive: Void) {
+        self.root = .bool(true)
+        self.patterns = [:]
+    }
+
     public convenience init(data: some Collection<UInt8>) throws {
         try self.init(JSONParser.parse(data))
     }
