@@ -19,7 +19,7 @@ import Storage
 
 /// Every schema migration Jisr owns, across modules.
 public enum JisrMigrations {
-    public static let all = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations + RelaySchema.migrations
+    public static let all = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations + RelaySchema.migrations + InboxStore.migrations
 }
 
 /// The running gateway: its services in start order (stopped in reverse).
@@ -53,7 +53,8 @@ public struct Gateway: Sendable {
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
             catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
-            cursors: PageCursors(referencer: referencer)
+            cursors: PageCursors(referencer: referencer), sealer: BodySealer(secret: try SubjectKeyFile.read(configuration.subjectKeyPath)),
+            inboxClient: client, logger: logger
         ).register(on: router)
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
 

@@ -13,10 +13,18 @@ struct AuditNotes: Sendable {
     var contract: ContractID?
     var operation: Agreement.Operation?
     var subjectReference: String?
+    /// The message this one repeats or answers (a duplicate inbound send names the original).
+    var correlationId: UUID?
+    /// The status of a successful answer (202 for an accepted send).
+    var successStatus = 200
+    /// Storage that must commit with the log entry (an inbound document into the inbox); may refuse with a Problem.
+    var work: EntryWork?
 }
 
 /// An authenticated call, as handlers see it.
 struct ExchangeCall: Sendable {
+    /// The id of this exchange: its log entry's message id, and the inbox row's for a send.
+    let messageId: UUID
     let partner: Partner
     let purpose: String?
     let format: DocumentFormat
@@ -96,10 +104,13 @@ struct ExchangeAuditor: Sendable {
                 guard value.wholeMatch(of: Self.casePattern) != nil else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
                 caseReference = value
             }
-            let call = ExchangeCall(partner: partner, purpose: purpose, format: format, agreements: caller.agreements, now: Date(), limiter: limiter)
+            let call = ExchangeCall(
+                messageId: messageId, partner: partner, purpose: purpose, format: format, agreements: caller.agreements, now: Date(), limiter: limiter)
             outcome = .success(try await body(call, &notes))
         } catch let problem as Problem {
             outcome = .failure(problem)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            outcome = .failure(.payloadTooLarge)
         } catch let error as ContractDocumentError {
             logger.error("outbound document breaks its contract", metadata: ["jisr.message_id": "\(messageId)", "jisr.contract": "\(error.contract)", "jisr.format": "\(error.format.rawValue)"])
             outcome = .failure(.invalidOutbound)
@@ -112,23 +123,41 @@ struct ExchangeAuditor: Sendable {
         let wire: WireDocument
         switch outcome {
         case .success(let document):
-            status = 200
+            status = notes.successStatus
             wire = document
         case .failure(let problem):
             status = problem.status
             let rendered = problem.document(messageId: messageId, format: format ?? .json)
             wire = WireDocument(bytes: rendered.bytes, mediaType: rendered.mediaType)
         }
-        let problem = outcome.failure
-        let draft = EntryDraft(
-            messageId: messageId, partner: partnerID, certificateFingerprint: context.caller?.fingerprint, direction: .inboundQuery,
+        var problem = outcome.failure
+        var draft = EntryDraft(
+            messageId: messageId, correlationId: notes.correlationId, partner: partnerID, certificateFingerprint: context.caller?.fingerprint, direction: .inboundQuery,
             contract: notes.contract?.description, operation: notes.operation?.rawValue, purpose: purpose, caseReference: caseReference,
             subjectReference: notes.subjectReference, status: status, problemType: problem?.code,
             requestDigest: referencer.reference(kind: "request", identifier: "\(request.method.rawValue) \(request.uri.description)"),
             responseDigest: sha256Hex(wire.bytes))
-        let entry: LogEntry
+        var entry: LogEntry
+        var body = wire
+        var answered = status
         do {
-            entry = try await log.append(draft)
+            if let work = notes.work, problem == nil {
+                do {
+                    entry = try await log.append(draft, performing: work)
+                } catch let refusal as Problem {
+                    // The storage refused (e.g. a concurrent send with the same key): log and answer the refusal instead.
+                    let rendered = refusal.document(messageId: messageId, format: format ?? .json)
+                    body = WireDocument(bytes: rendered.bytes, mediaType: rendered.mediaType)
+                    answered = refusal.status
+                    problem = refusal
+                    draft.status = refusal.status
+                    draft.problemType = refusal.code
+                    draft.responseDigest = sha256Hex(body.bytes)
+                    entry = try await log.append(draft)
+                }
+            } else {
+                entry = try await log.append(draft)
+            }
         } catch {
             logger.error("exchange refused: message log unavailable", metadata: ["jisr.message_id": "\(messageId)", "jisr.route": "\(route)"])
             let refusal = Problem.logUnavailable.document(messageId: messageId, format: format ?? .json)
@@ -140,13 +169,13 @@ struct ExchangeAuditor: Sendable {
             "exchange",
             metadata: [
                 "jisr.message_id": "\(messageId)", "jisr.partner": "\(partnerID ?? "-")", "jisr.route": "\(route)",
-                "jisr.status": "\(status)", "jisr.log_seq": "\(entry.seq)",
+                "jisr.status": "\(answered)", "jisr.log_seq": "\(entry.seq)",
             ])
         var headers: HTTPFields = [
-            .contentType: wire.mediaType, .messageId: messageId.uuidString.lowercased(), .logSeq: String(entry.seq), .logEntryHash: entry.entryHash,
+            .contentType: body.mediaType, .messageId: messageId.uuidString.lowercased(), .logSeq: String(entry.seq), .logEntryHash: entry.entryHash,
         ]
         if let retry = problem?.retryAfter { headers[.retryAfter] = String(retry) }
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: wire.bytes)))
+        return Response(status: .init(code: answered), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
     /// JSON unless the caller prefers XML; nil when it accepts neither.
@@ -182,4 +211,6 @@ extension HTTPField.Name {
     static let messageId = Self("X-Message-Id")!
     static let logSeq = Self("X-Log-Seq")!
     static let logEntryHash = Self("X-Log-Entry-Hash")!
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let contract = Self("X-Contract")!
 }

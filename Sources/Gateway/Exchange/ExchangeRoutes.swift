@@ -1,6 +1,9 @@
 import Adapters
 import Foundation
 import Hummingbird
+import Logging
+import PostgresNIO
+import Relay
 import MessageLog
 import Records
 import Registry
@@ -15,6 +18,9 @@ struct ExchangeRoutes: Sendable {
     let auditor: ExchangeAuditor
     let openAPI: OpenAPIDocument
     let cursors: PageCursors
+    let sealer: BodySealer
+    let inboxClient: PostgresClient
+    let logger: Logger
 
     static var nationalIdPattern: Regex<Substring> { /[0-9]{12}/ }
     static var passportPattern: Regex<Substring> { /[A-Z0-9]{6,12}/ }
@@ -44,6 +50,11 @@ struct ExchangeRoutes: Sendable {
         v1.get("work-permits") { request, context in
             await auditor.handle(request, context: context, route: "/v1/work-permits") { call, notes in
                 try await workPermits(request.uri.queryParameters, call, &notes)
+            }
+        }
+        v1.post("messages") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/messages") { call, notes in
+                try await receive(request, context, call, &notes)
             }
         }
         v1.get("contracts") { request, context in
@@ -130,6 +141,69 @@ struct ExchangeRoutes: Sendable {
         }
         // Pages travel in the shared contract's form; partner-specific adapters render single documents.
         return WireDocument(bytes: try contract.render(.object(page), shape: WorkPermit.page, as: call.format), mediaType: call.format.mediaType)
+    }
+
+    /// An inbound send: validated, stored in the inbox with its log entry, answered 202; repeats get the original answer.
+    private func receive(_ request: Request, _ context: ExchangeContext, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+        guard let key = request.headers[.idempotencyKey], key.wholeMatch(of: /[A-Za-z0-9._:-]{1,128}/) != nil else { throw Problem.idempotencyKeyRequired }
+        guard let name = request.headers[.contract], let id = ContractID(name), let contract = catalog[id] else { throw Problem.contractRequired }
+        notes.contract = contract.id
+        notes.operation = .send
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let format: DocumentFormat
+        switch mediaType {
+        case "application/json": format = .json
+        case "application/xml", "text/xml": format = .xml
+        default: throw Problem.unsupportedMediaType
+        }
+        _ = try call.grant(contract, .send)
+        let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+        let digest = sha256Hex(body)
+        if let original = try await InboxStore.find(partner: call.partner.id, key: key, client: inboxClient, logger: logger) {
+            guard original.requestDigest == digest else { throw Problem.idempotencyKeyReused }
+            notes.correlationId = original.messageId
+            notes.successStatus = 202
+            return try accepted(original.messageId, duplicate: true, format: call.format)
+        }
+        let document: JSONValue
+        do { document = try contract.read(body, format: format) } catch {
+            throw error.kind == .invalid ? Problem.invalidDocument(error.violations) : Problem.malformedDocument(error.violations)
+        }
+        if let worker = document["permit"]?["worker"], let passport = worker["passportNumber"]?.stringValue, let nationality = worker["nationality"]?.stringValue {
+            let subject = PersonKey.passport(number: passport, nationality: nationality).subject
+            notes.subjectReference = referencer.reference(kind: subject.kind, identifier: subject.identifier)
+        }
+        let (messageId, partner, sealed) = (call.messageId, call.partner.id, try sealer.seal(body, messageId: call.messageId))
+        let contractName = contract.id.description
+        let storedType = format.mediaType
+        notes.successStatus = 202
+        notes.work = { connection, logger in
+            do {
+                try await InboxStore.insert(
+                    messageId: messageId, partner: partner, key: key, digest: digest, contract: contractName, mediaType: storedType, sealedBody: sealed,
+                    on: connection, logger: logger)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                // Another request with the same key won the race; the log writer rolls this unit back.
+                throw Problem.idempotencyKeyInFlight
+            }
+            return nil
+        }
+        return try accepted(messageId, duplicate: false, format: call.format)
+    }
+
+    private func accepted(_ messageId: UUID, duplicate: Bool, format: DocumentFormat) throws -> WireDocument {
+        let id = messageId.uuidString.lowercased()
+        let document: JSONValue = .object(
+            JSONObject([
+                ("messageId", .string(id)), ("status", .string("accepted")), ("duplicate", .bool(duplicate)),
+                ("receipt", .string("/v1/messages/\(id)/receipt")),
+            ]))
+        switch format {
+        case .json: return WireDocument(bytes: JSONWriter.data(document), mediaType: "application/json")
+        case .xml:
+            return WireDocument(
+                bytes: XMLForm(rootElement: "accepted", namespace: "urn:lb:labour:jisr:meta:1", schema: .permissive).render(document), mediaType: "application/xml")
+        }
     }
 
     private func allowedContracts(_ call: ExchangeCall) throws -> WireDocument {

@@ -43,6 +43,22 @@ public struct Problem: Error, Sendable, Hashable {
     public static let methodNotAllowed = Problem(code: "method-not-allowed", status: 405, title: "The method is not allowed on this resource")
     public static let logUnavailable = Problem(code: "log-unavailable", status: 503, title: "The message log cannot be written; nothing was exchanged", retryAfter: 5)
     public static let invalidOutbound = Problem(code: "invalid-outbound-document", status: 500, title: "The gateway produced a document that breaks its contract")
+    public static let payloadTooLarge = Problem(code: "payload-too-large", status: 413, title: "The body is larger than the gateway accepts (1 MiB)")
+    public static let idempotencyKeyRequired = Problem(code: "idempotency-key-required", status: 400, title: "An Idempotency-Key header (1–128 of A–Z a–z 0–9 . _ : -) is required")
+    public static let idempotencyKeyReused = Problem(code: "idempotency-key-reused", status: 409, title: "This Idempotency-Key was used with a different body")
+    public static let idempotencyKeyInFlight = Problem(
+        code: "idempotency-key-in-flight", status: 409, title: "A send with this Idempotency-Key was accepted concurrently; repeat it to get the original answer")
+    public static let unsupportedMediaType = Problem(code: "unsupported-media-type", status: 415, title: "Send application/json or application/xml")
+    public static let contractRequired = Problem(code: "contract-required", status: 400, title: "An X-Contract header naming a published contract (NAME/VERSION) is required")
+
+    public static func invalidDocument(_ violations: [String]) -> Problem {
+        Problem(code: "invalid-document", status: 422, title: "The document breaks its contract", violations: violations)
+    }
+
+    public static func malformedDocument(_ reasons: [String]) -> Problem {
+        Problem(code: "malformed-document", status: 400, title: "The body is not a well-formed, safe document", violations: reasons)
+    }
+
     public static let internalError = Problem(code: "internal-error", status: 500, title: "Internal error")
 
     public static func invalidParameters(_ detail: String) -> Problem {

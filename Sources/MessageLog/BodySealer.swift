@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// Encrypts message bodies kept at rest (the outbox) with AES-256-GCM under a key derived from the
+/// Encrypts message bodies kept at rest (outbox and inbox) with AES-256-GCM under a key derived from the
 /// gateway's secret; the message id is bound as associated data, so a body cannot be moved to another row.
 public struct BodySealer: Sendable {
     private let key: [UInt8]

@@ -1,0 +1,106 @@
+import Administration
+import AsyncHTTPClient
+import Foundation
+import MessageLog
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import Records
+import Registry
+import Schemas
+import Testing
+
+/// A partner ministry sends notices about Lebanese workers abroad: validated, logged, stored once.
+@Suite("Inbound sends", .serialized)
+struct InboundSendTests {
+    static let fixture = Task { () throws -> Fixture in
+        let fixture = try await Fixture.make("inbound")
+        let admin = try fixture.administration()
+        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        try await admin.grant(
+            Agreement(
+                partnerID: "EG-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG"),
+            by: Administrator(fingerprint: nil, name: "test"))
+        try await Task.sleep(for: .milliseconds(600))
+        return fixture
+    }
+
+    static let notice = try! String(contentsOf: Fixture.repository.appendingPathComponent("contracts/work-permit-event/1/examples/valid/issued.json"), encoding: .utf8)
+
+    func send(_ fixture: Fixture, body: String, key: String?, as caller: String = "EG-MOL", contentType: String = "application/json", contract: String = "work-permit-event/1") async throws -> Reply {
+        var request = HTTPClientRequest(url: "https://localhost:\(fixture.exchangePort)/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "X-Purpose", value: "mou-work-permit-notification")
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "X-Contract", value: contract)
+        if let key { request.headers.add(name: "Idempotency-Key", value: key) }
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await fixture.clients[caller]!.execute(request, timeout: .seconds(15))
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    func inboxCount(_ fixture: Fixture, key: String) async throws -> Int {
+        for try await count in try await fixture.client.query("SELECT count(*) FROM inbox WHERE idempotency_key = \(key)").decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    @Test("Accepted with 202 and stored with its log entry; a repeat gets the original answer and stores nothing")
+    func acceptedOnce() async throws {
+        let fixture = try await Self.fixture.value
+        let first = try await send(fixture, body: Self.notice, key: "eg-2026-0001")
+        #expect(first.status == 202, "\(first.text)")
+        let messageId = try #require(first.json?["messageId"]?.stringValue)
+        #expect(first.messageId?.uuidString.lowercased() == messageId)
+        try await expectLogged(first, fixture: fixture, status: 202, problem: nil)
+        let again = try await send(fixture, body: Self.notice, key: "eg-2026-0001")
+        #expect(again.status == 202)
+        #expect(again.json?["messageId"]?.stringValue == messageId && again.json?["duplicate"] == .bool(true))
+        #expect(try await inboxCount(fixture, key: "eg-2026-0001") == 1)
+        // Concurrent repeats: still one row, every answer names the one message.
+        let answers = try await withThrowingTaskGroup(of: Reply.self) { group in
+            for _ in 0..<8 { group.addTask { try await send(fixture, body: Self.notice, key: "eg-2026-0002") } }
+            return try await group.reduce(into: [Reply]()) { $0.append($1) }
+        }
+        #expect(try await inboxCount(fixture, key: "eg-2026-0002") == 1)
+        let ids = Set(answers.filter { $0.status == 202 }.compactMap { $0.json?["messageId"]?.stringValue })
+        #expect(ids.count == 1)
+        #expect(answers.allSatisfy { $0.status == 202 || $0.problemType?.hasSuffix("/idempotency-key-in-flight") == true })
+        // The body at rest is sealed.
+        var readable = true
+        for try await found in try await fixture.client.query(
+            "SELECT position(convert_to('Meseret', 'UTF8') IN sealed_body) > 0 FROM inbox WHERE idempotency_key = 'eg-2026-0001'"
+        ).decode(Bool.self) {
+            readable = found
+        }
+        #expect(!readable)
+    }
+
+    @Test("Refusals: another body under the same key, an invalid document, no key, no grant, wrong media type", arguments: [
+        ("reused", 409, "idempotency-key-reused"), ("invalid", 422, "invalid-document"), ("malformed", 400, "malformed-document"),
+        ("no-key", 400, "idempotency-key-required"), ("no-grant", 403, "no-agreement"), ("media", 415, "unsupported-media-type"),
+        ("no-contract", 400, "contract-required"), ("xxe", 400, "malformed-document"),
+    ])
+    func refusals(_ kind: String, _ status: Int, _ code: String) async throws {
+        let fixture = try await Self.fixture.value
+        if kind == "reused" { _ = try await send(fixture, body: Self.notice, key: "eg-reuse") }
+        let reply: Reply
+        switch kind {
+        case "reused": reply = try await send(fixture, body: Self.notice.replacingOccurrences(of: "Meseret", with: "Almaz"), key: "eg-reuse")
+        case "invalid": reply = try await send(fixture, body: Self.notice.replacingOccurrences(of: "\"issued\"", with: "\"suspended\""), key: "eg-invalid")
+        case "malformed": reply = try await send(fixture, body: #"{"eventType":"issued","eventType":"expired"}"#, key: "eg-dup-keys")
+        case "no-key": reply = try await send(fixture, body: Self.notice, key: nil)
+        case "no-grant": reply = try await send(fixture, body: Self.notice, key: "nssf-1", as: "LB-NSSF")
+        case "media": reply = try await send(fixture, body: Self.notice, key: "eg-media", contentType: "text/plain")
+        case "no-contract": reply = try await send(fixture, body: Self.notice, key: "eg-nc", contract: "nonsense")
+        default:
+            reply = try await send(
+                fixture, body: #"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><workPermitEvent xmlns="urn:lb:labour:jisr:work-permit-event:1">&x;</workPermitEvent>"#,
+                key: "eg-xxe", contentType: "application/xml")
+        }
+        #expect(reply.status == status, "\(reply.text)")
+        #expect(reply.problemType?.hasSuffix("/" + code) == true, "\(reply.text)")
+        try await expectLogged(reply, fixture: fixture, status: status, problem: code)
+        for key in ["eg-invalid", "eg-dup-keys", "nssf-1", "eg-media", "eg-nc", "eg-xxe"] { #expect(try await inboxCount(fixture, key: key) == 0) }
+    }
+}
