@@ -391,3 +391,27 @@ struct RedriveRequest: Codable, Sendable {
     let messageId: UUID?
     let partner: String?
 }
+
+// MARK: Inbox
+
+extension Administration {
+    public func inbox(partner: String?, unacknowledgedOnly: Bool, limit: Int = 100) async throws -> [InboxRow] {
+        try await InboxStore.list(partner: partner, unacknowledgedOnly: unacknowledgedOnly, limit: limit, client: client, logger: logger)
+    }
+
+    /// One received document, opened from its sealed form.
+    public func inboxMessage(_ id: UUID, sealer: BodySealer) async throws -> (InboxRow, [UInt8]) {
+        guard let (row, sealed) = try await InboxStore.sealedBody(id, client: client, logger: logger) else { throw AdministrationError.notFound("message \(id)") }
+        return (row, try sealer.open(sealed, messageId: id))
+    }
+
+    /// Marks a received document as handled by the ministry; audited.
+    public func acknowledge(_ id: UUID, by administrator: Administrator) async throws {
+        try await audited("inbox.ack", partner: nil, by: administrator, request: ["message": id.uuidString.lowercased()]) { connection, logger in
+            guard try await InboxStore.acknowledge(id, on: connection, logger: logger) else {
+                throw AdministrationError("not-found", "message \(id) is not in the inbox, or already acknowledged")
+            }
+            return (before: Optional<String>.none, after: "acknowledged")
+        }
+    }
+}

@@ -98,7 +98,8 @@ public struct Gateway: Sendable {
             }
             AdminRoutes(
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
-                openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json"))
+                openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json")),
+                sealer: BodySealer(secret: try SubjectKeyFile.read(configuration.subjectKeyPath))
             ).register(on: adminRouter)
             routes["admin"] = Self.describe(adminRouter.routes.map { ($0.method.rawValue, $0.path.description) })
             services.append(

@@ -17,7 +17,7 @@ struct Jisr: AsyncParsableCommand {
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
         subcommands: [
             Demo.self, Serve.self, Migrate.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
-            CertificateCommand.self, PKICommand.self, RelayCommand.self,
+            CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self,
         ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.

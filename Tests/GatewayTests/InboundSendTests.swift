@@ -74,6 +74,15 @@ struct InboundSendTests {
             readable = found
         }
         #expect(!readable)
+        // The ministry reads it back through the admin API, as it arrived, and acknowledges it.
+        let listed = try await fixture.admin(.GET, "/admin/v1/inbox?partner=EG-MOL")
+        #expect(listed.json?.arrayValue?.contains { $0["idempotencyKey"]?.stringValue == "eg-2026-0001" } == true)
+        let shown = try await fixture.admin(.GET, "/admin/v1/inbox/\(messageId)")
+        #expect(shown.text == Self.notice)
+        #expect(try await fixture.admin(.POST, "/admin/v1/inbox/\(messageId)/ack").status == 200)
+        #expect(try await fixture.admin(.POST, "/admin/v1/inbox/\(messageId)/ack").status == 404, "acknowledged once")
+        let unacknowledged = try await fixture.admin(.GET, "/admin/v1/inbox?partner=EG-MOL")
+        #expect(unacknowledged.json?.arrayValue?.contains { $0["messageId"]?.stringValue?.lowercased() == messageId } == false)
     }
 
     @Test("Refusals: another body under the same key, an invalid document, no key, no grant, wrong media type", arguments: [

@@ -1,6 +1,8 @@
 import Administration
 import Foundation
 import Hummingbird
+import MessageLog
+import Relay
 import NIOCore
 import PKI
 import Registry
@@ -12,6 +14,7 @@ struct AdminRoutes: Sendable {
     let partnerCA: CertificateAuthority?
     let partnerCAPEMs: [String]
     let openAPI: OpenAPIDocument
+    let sealer: BodySealer
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -112,6 +115,21 @@ struct AdminRoutes: Sendable {
             let body = try await Self.decode(RedriveBody.self, request, context)
             let ids = try await run { try await administration.redrive(messageId: body.messageId, partner: body.partner, by: context.administrator!) }
             return try Self.json(["redriven": ids.map { $0.uuidString.lowercased() }])
+        }
+        v1.get("inbox") { request, _ in
+            let partner = request.uri.queryParameters["partner"].map(String.init)
+            let all = request.uri.queryParameters["all"] == "true"
+            return try Self.json(try await run { try await administration.inbox(partner: partner, unacknowledgedOnly: !all) })
+        }
+        v1.get("inbox/:id") { _, context in
+            guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such message") }
+            let (row, body) = try await run { try await administration.inboxMessage(id, sealer: sealer) }
+            return Response(status: .ok, headers: [.contentType: row.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        v1.post("inbox/:id/ack") { _, context in
+            guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such message") }
+            try await run { try await administration.acknowledge(id, by: context.administrator!) }
+            return try Self.json(["acknowledged": id.uuidString.lowercased()])
         }
         v1.post("agreements/:id/revoke") { _, context in
             guard let id = Int64(try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such agreement") }

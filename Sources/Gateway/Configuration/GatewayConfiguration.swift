@@ -62,8 +62,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Reads the subject key: raw bytes or hex text, at least 256 bits, not readable by others.
-enum SubjectKeyFile {
-    static func read(_ path: String) throws -> [UInt8] {
+public enum SubjectKeyFile {
+    public static func read(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(item: path, reason: "the subject key file cannot be read")
         }
