@@ -136,11 +136,7 @@ struct PartnerCommand: AsyncParsableCommand {
         @Argument(help: "Partner id.") var id: String
         @OptionGroup var options: AdminOptions
 
-        func run() async throws {
-            let id = self.id
-            let partner = try await options.run { admin, actor in try await admin.suspend(partner: id, by: actor) }
-            print("\(partner.id) is \(partner.status.rawValue)")
-        }
+        func run() async throws { try await changeStatus(id, options, Administration.suspend) }
     }
 
     struct Resume: AsyncParsableCommand {
@@ -148,11 +144,7 @@ struct PartnerCommand: AsyncParsableCommand {
         @Argument(help: "Partner id.") var id: String
         @OptionGroup var options: AdminOptions
 
-        func run() async throws {
-            let id = self.id
-            let partner = try await options.run { admin, actor in try await admin.resume(partner: id, by: actor) }
-            print("\(partner.id) is \(partner.status.rawValue)")
-        }
+        func run() async throws { try await changeStatus(id, options, Administration.resume) }
     }
 
     struct Retire: AsyncParsableCommand {
@@ -160,12 +152,16 @@ struct PartnerCommand: AsyncParsableCommand {
         @Argument(help: "Partner id.") var id: String
         @OptionGroup var options: AdminOptions
 
-        func run() async throws {
-            let id = self.id
-            let partner = try await options.run { admin, actor in try await admin.retire(partner: id, by: actor) }
-            print("\(partner.id) is \(partner.status.rawValue)")
-        }
+        func run() async throws { try await changeStatus(id, options, Administration.retire) }
     }
+}
+
+/// Suspend, resume and retire differ only in the operation they call.
+private func changeStatus(
+    _ id: String, _ options: AdminOptions, _ operation: @escaping @Sendable (Administration) -> (String, Administrator) async throws -> Partner
+) async throws {
+    let partner = try await options.run { admin, actor in try await operation(admin)(id, actor) }
+    print("\(partner.id) is \(partner.status.rawValue)")
 }
 
 struct PurposeCommand: AsyncParsableCommand {
