@@ -89,19 +89,35 @@ public final class RelayProducer: Service, Sendable {
     }
 
     /// Processes changes until the feed is drained; returns the new position.
+    ///
+    /// Several producers (several Jisr processes) may read the same feed: each change is claimed by a
+    /// compare-and-set on the stored position inside its unit, so exactly one producer enqueues it; the
+    /// others find the position moved, re-read it and go on from there.
     func processAvailable(after start: Int64) async throws -> Int64 {
         var position = start
         while true {
             let changes = try await records.permitChanges(after: position, limit: 100)
             if changes.isEmpty { return position }
             for change in changes {
-                try await enqueue(change)
-                position = change.position
+                do {
+                    try await enqueue(change, expecting: position)
+                    position = change.position
+                } catch is FeedMoved {
+                    position = try await storedPosition()
+                    break
+                }
             }
         }
     }
 
-    private func enqueue(_ change: PermitChange) async throws {
+    private func storedPosition() async throws -> Int64 {
+        for try await position in try await client.query("SELECT position FROM relay_feed WHERE feed = \(Self.feed)", logger: logger).decode(Int64.self) {
+            return position
+        }
+        return 0
+    }
+
+    private func enqueue(_ change: PermitChange, expecting previous: Int64) async throws {
         guard let contract = catalog[WorkPermitEvent.contract] else { throw RelayError("work-permit-event/1 is not published") }
         let snapshot = registry.snapshot
         let now = Date()
@@ -134,18 +150,34 @@ public final class RelayProducer: Service, Sendable {
         let position = change.position
         let logger = self.logger
         if drafts.isEmpty {
-            try await client.query("UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed)", logger: logger)
+            var moved = true
+            for try await _ in try await client.query(
+                "UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed) AND position = \(previous) RETURNING position", logger: logger
+            ).decode(Int64.self) {
+                moved = false
+            }
+            if moved { throw FeedMoved() }
             return
         }
         let queuedRows = rows
         _ = try await log.append(group: drafts) { connection, logger, seqs in
+            // Claim the change: only if the stored position is still where this producer read it.
+            var claimed = false
+            for try await _ in try await connection.query(
+                "UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed) AND position = \(previous) RETURNING position", logger: logger
+            ).decode(Int64.self) {
+                claimed = true
+            }
+            guard claimed else { throw FeedMoved() }
             for (row, seq) in zip(queuedRows, seqs) { try await RelayStore.insert(row, logSeq: seq, on: connection, logger: logger) }
-            try await connection.query("UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed)", logger: logger)
             return Array(repeating: nil, count: seqs.count)
         }
         workerWakeup()
     }
 }
+
+/// Another producer already enqueued the change this one was about to.
+struct FeedMoved: Error {}
 
 /// A relay failure that is Jisr's own (configuration or data), not the partner's.
 public struct RelayError: Error, Sendable, CustomStringConvertible {

@@ -124,6 +124,29 @@ struct RelayTests {
         #expect(try await fixture.log().verify().firstBreak == nil)
     }
 
+    @Test("Two gateways' relay workers share one outbox: 20 changes, 20 deliveries, none twice")
+    func severalWorkers() async throws {
+        let (fixture, egypt, _) = try await Self.setup.value
+        let (_, second) = try await fixture.secondGateway()
+        defer { second.cancel() }
+        let before = Set(egypt.deliveries.map(\.messageId))
+        var numbers: [String] = []
+        for _ in 0..<20 { numbers.append(try await issuePermit(fixture, nationality: "EG")) }
+        #expect(Set(numbers).count == 20)
+        let delivered = try await egypt.waitFor(before.count + 20, timeout: .seconds(20))
+        let fresh = delivered.map(\.messageId).filter { !before.contains($0) }
+        #expect(fresh.count == 20, "\(fresh.count) deliveries")
+        #expect(Set(fresh).count == fresh.count, "no message delivered twice")
+        var delivering: Set<String> = []
+        for try await fingerprint in try await fixture.client.query(
+            "SELECT DISTINCT partner FROM message_log WHERE operation = 'deliver' AND partner = 'EG-RELAY'"
+        ).decode(String?.self) {
+            delivering.insert(fingerprint ?? "")
+        }
+        #expect(delivering == ["EG-RELAY"])
+        #expect(try await fixture.log().verify().firstBreak == nil)
+    }
+
     @Test("After the last attempt the message is dead-lettered, listed, and delivered once re-driven through the admin API")
     func deadLetter() async throws {
         let (fixture, egypt, _) = try await Self.setup.value
