@@ -39,7 +39,10 @@ public struct Gateway: Sendable {
         onOpsListening: @escaping @Sendable (Int) async -> Void = { _ in }, onAdminListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Gateway {
         let catalog = try ContractCatalog.load(from: configuration.contractsDirectory)
-        let referencer = SubjectReferencer(key: try SubjectKeyFile.read(configuration.subjectKeyPath))
+        // One secret keys subject references and seals bodies at rest; read it once.
+        let subjectKey = try SubjectKeyFile.read(configuration.subjectKeyPath)
+        let referencer = SubjectReferencer(key: subjectKey)
+        let sealer = BodySealer(secret: subjectKey)
         let (tls, partnerRoots) = try exchangeTLS(configuration)
         let client = PostgresClient(configuration: configuration.database.clientConfiguration(connections: configuration.databaseConnections), backgroundLogger: logger)
         let logWriter = LogWriter(client: client, logger: logger)
@@ -53,7 +56,7 @@ public struct Gateway: Sendable {
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
             catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
-            cursors: PageCursors(referencer: referencer), sealer: BodySealer(secret: try SubjectKeyFile.read(configuration.subjectKeyPath)),
+            cursors: PageCursors(referencer: referencer), sealer: sealer,
             inboxClient: client, logger: logger
         ).register(on: router)
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
@@ -80,7 +83,6 @@ public struct Gateway: Sendable {
 
         var services: [any Service] = [client, logWriter, registry, ops]
         if let relay = configuration.relay {
-            let sealer = BodySealer(secret: try SubjectKeyFile.read(configuration.subjectKeyPath))
             let worker = try RelayWorker(client: client, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
             let producer = RelayProducer(
                 client: client, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(), log: logWriter, sealer: sealer,
@@ -99,7 +101,7 @@ public struct Gateway: Sendable {
             AdminRoutes(
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
                 openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json")),
-                sealer: BodySealer(secret: try SubjectKeyFile.read(configuration.subjectKeyPath))
+                sealer: sealer
             ).register(on: adminRouter)
             routes["admin"] = Self.describe(adminRouter.routes.map { ($0.method.rawValue, $0.path.description) })
             services.append(

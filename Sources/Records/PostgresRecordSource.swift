@@ -147,8 +147,7 @@ public struct PostgresRecordSource: RecordSource {
         let rows = try await client.query(
             """
             SELECT c.id, c.event_type, to_char(c.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \(unescaped: Self.permitColumns)
-            FROM ministry.permit_changes c JOIN ministry.work_permits w ON w.id = c.permit_id
-            JOIN ministry.persons p ON p.id = w.person_id JOIN ministry.establishments e ON e.id = w.establishment_id
+            \(unescaped: Self.permitJoin) JOIN ministry.permit_changes c ON c.permit_id = w.id
             WHERE c.id > \(after) ORDER BY c.id LIMIT \(limit)
             """, logger: logger)
         var changes: [PermitChange] = []
