@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "Registry",
             dependencies: [
-                "Schemas", "Storage",
+                "Schemas", "Storage", "Adapters",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

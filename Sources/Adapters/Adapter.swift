@@ -11,10 +11,11 @@ public struct WireDocument: Sendable {
     }
 }
 
-/// Translates between a contract's canonical document and one partner's wire format.
+/// Translates between a contract's canonical document and one partner's wire format, both ways.
 ///
 /// The canonical document has already been minimised to the partner's grant; an adapter changes its
-/// shape, never its content, and the result is validated in the form it travels in.
+/// shape, never its content, and the result is validated in the form it travels in. Documents a partner
+/// sends come back through the same adapter and are validated against the contract before anything keeps them.
 public protocol Adapter: Sendable {
     /// The name partners are registered with (`partners.adapter`).
     var name: String { get }
@@ -22,6 +23,10 @@ public protocol Adapter: Sendable {
     var pushFormat: DocumentFormat { get }
     /// Renders a canonical document for the partner in the format it asked for.
     func render(_ document: JSONValue, contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument
+    /// Renders a document of another shape the contract defines (a page of records).
+    func render(_ document: JSONValue, contract: Contract, shape: DocumentShape, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument
+    /// Reads a document the partner sent into the contract's canonical form, validated.
+    func read(_ bytes: [UInt8], contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> JSONValue
 }
 
 /// The shared contracts exactly as published: JSON per `schema.json`, XML per `schema.xsd`.
@@ -39,15 +44,12 @@ public struct StandardAdapter: Adapter {
     public func render(_ document: JSONValue, contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument {
         WireDocument(bytes: try contract.render(document, as: format), mediaType: format.mediaType)
     }
-}
 
-/// The adapters this build knows, listed explicitly: no reflection, no registration by side effect.
-public struct AdapterRegistry: Sendable {
-    public let adapters: [String: any Adapter]
-
-    public init(_ adapters: [any Adapter] = [StandardAdapter(pushFormat: .json), StandardAdapter(pushFormat: .xml)]) {
-        self.adapters = Dictionary(uniqueKeysWithValues: adapters.map { ($0.name, $0) })
+    public func render(_ document: JSONValue, contract: Contract, shape: DocumentShape, format: DocumentFormat) throws(ContractDocumentError) -> WireDocument {
+        WireDocument(bytes: try contract.render(document, shape: shape, as: format), mediaType: format.mediaType)
     }
 
-    public subscript(name: String) -> (any Adapter)? { adapters[name] }
+    public func read(_ bytes: [UInt8], contract: Contract, format: DocumentFormat) throws(ContractDocumentError) -> JSONValue {
+        try contract.read(bytes, format: format)
+    }
 }

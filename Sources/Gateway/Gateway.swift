@@ -55,7 +55,7 @@ public struct Gateway: Sendable {
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
-            catalog: catalog, adapters: AdapterRegistry(), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
+            catalog: catalog, adapters: AdapterRegistry(catalog: catalog), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
             cursors: PageCursors(referencer: referencer), sealer: sealer,
             inboxClient: client, logger: logger
         ).register(on: router)
@@ -85,7 +85,7 @@ public struct Gateway: Sendable {
         if let relay = configuration.relay {
             let worker = try RelayWorker(client: client, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
             let producer = RelayProducer(
-                client: client, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(), log: logWriter, sealer: sealer,
+                client: client, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
                 referencer: referencer, logger: logger, onQueued: { worker.notify() })
             services += [producer, worker]
         }

@@ -73,5 +73,18 @@ public enum RegistrySchema {
         Migration(
             module: "registry", version: 4, name: "row-level scope of agreements",
             statements: ["ALTER TABLE agreements ADD COLUMN scope_nationalities text[]"]),
+        Migration(
+            module: "registry", version: 5, name: "mapping files attached to partners",
+            statements: [
+                // Never updated: attaching a new mapping adds a row, so every mapping a partner ever had stays readable.
+                """
+                CREATE TABLE partner_mappings (
+                    id bigserial PRIMARY KEY, partner_id text NOT NULL REFERENCES partners (id),
+                    source text NOT NULL, files jsonb NOT NULL DEFAULT '{}', digest text NOT NULL,
+                    attached_at timestamptz NOT NULL DEFAULT now())
+                """,
+                "CREATE INDEX partner_mappings_partner ON partner_mappings (partner_id, id)",
+                "CREATE TRIGGER partner_mappings_changed AFTER INSERT OR UPDATE OR DELETE ON partner_mappings FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
+            ]),
     ]
 }

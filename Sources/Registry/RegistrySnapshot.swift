@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -21,11 +22,15 @@ public struct RegistrySnapshot: Sendable {
     public let agreementsByPartner: [String: [Agreement]]
     /// CAs added with `jisr pki trust add`, on top of the configured partner CA.
     public let trustedCAs: [TrustedCA]
+    /// The mapping attached to each partner whose adapter is `mapping`.
+    public let mappings: [String: MappingSource]
 
     public init(
-        version: Int64, partners: [Partner], certificates: [PartnerCertificate], purposes: [Purpose], agreements: [Agreement], trustedCAs: [TrustedCA] = []
+        version: Int64, partners: [Partner], certificates: [PartnerCertificate], purposes: [Purpose], agreements: [Agreement], trustedCAs: [TrustedCA] = [],
+        mappings: [String: MappingSource] = [:]
     ) {
         self.trustedCAs = trustedCAs
+        self.mappings = mappings
         self.version = version
         self.partners = Dictionary(partners.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         self.certificates = Dictionary(certificates.map { ($0.fingerprint, $0) }, uniquingKeysWith: { $1 })
@@ -43,6 +48,11 @@ public struct RegistrySnapshot: Sendable {
     }
 
     public func agreements(for partnerID: String) -> [Agreement] { agreementsByPartner[partnerID] ?? [] }
+
+    /// The adapter that speaks this partner's format, its mapping compiled (once) when it has one.
+    public func adapter(for partner: Partner, in adapters: AdapterRegistry) throws(AdapterLookupError) -> any Adapter {
+        try adapters.adapter(named: partner.adapter, mapping: mappings[partner.id])
+    }
 }
 
 /// Keeps the gateway's registry snapshot current: polls `registry_version` and reloads on change.

@@ -45,7 +45,10 @@ public struct RegistryStore: Sendable {
                 "SELECT \(unescaped: RegistryWrites.agreementColumns) FROM agreements WHERE status = 'active' ORDER BY id", logger: logger)
             for try await row in agreementRows { agreements.append(try RegistryWrites.agreement(row)) }
             let trusted = try await RegistryWrites.trustedCAs(on: connection, logger: logger)
-            return RegistrySnapshot(version: version, partners: partners, certificates: certificates, purposes: purposes, agreements: agreements, trustedCAs: trusted)
+            let mappings = try await RegistryWrites.currentMappings(on: connection, logger: logger)
+            return RegistrySnapshot(
+                version: version, partners: partners, certificates: certificates, purposes: purposes, agreements: agreements, trustedCAs: trusted,
+                mappings: mappings)
         }
     }
 }

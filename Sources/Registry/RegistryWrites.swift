@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Logging
 import PostgresNIO
@@ -99,6 +100,29 @@ public enum RegistryWrites {
             found.append(TrustedCA(fingerprint: fingerprint, subject: subject, pem: pem, notAfter: notAfter))
         }
         return found
+    }
+
+    // MARK: Mappings
+
+    public static func attach(_ mapping: MappingSource, digest: String, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let files = String(decoding: try JSONEncoder().encode(mapping.files), as: UTF8.self)
+        try await connection.query(
+            "INSERT INTO partner_mappings (partner_id, source, files, digest) VALUES (\(id), \(mapping.text), \(files)::jsonb, \(digest))", logger: logger)
+    }
+
+    /// The mapping each partner has attached now (the latest row per partner).
+    public static func currentMappings(on connection: PostgresConnection, logger: Logger) async throws -> [String: MappingSource] {
+        var found: [String: MappingSource] = [:]
+        for try await (partner, source, files) in try await connection.query(
+            "SELECT DISTINCT ON (partner_id) partner_id, source, files::text FROM partner_mappings ORDER BY partner_id, id DESC", logger: logger
+        ).decode((String, String, String).self) {
+            found[partner] = MappingSource(text: source, files: try JSONDecoder().decode([String: String].self, from: Data(files.utf8)))
+        }
+        return found
+    }
+
+    public static func setAdapter(_ adapter: String, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE partners SET adapter = \(adapter) WHERE id = \(id)", logger: logger)
     }
 
     // MARK: Purposes

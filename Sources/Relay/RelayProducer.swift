@@ -124,29 +124,48 @@ public final class RelayProducer: Service, Sendable {
         let event = try DocumentEncoder.encode(WorkPermitEvent(eventType: change.eventType, occurredAt: change.occurredAt, permit: change.permit))
         var drafts: [EntryDraft] = []
         var rows: [OutboxRow] = []
+        // Entries for partners the event could not be translated for: audited, never queued, and never in the way
+        // of the others (a mapping without a code for some value must not stop the feed).
+        var refusals: [EntryDraft] = []
         for partner in snapshot.partners.values.sorted(by: { $0.id < $1.id }) where partner.status == .active {
-            guard let endpoint = partner.endpoint, let adapter = adapters[partner.adapter],
+            guard let endpoint = partner.endpoint,
                 let agreement = snapshot.agreements(for: partner.id).first(where: {
                     $0.contract == contract.id && $0.operations.contains(.receive) && $0.validFrom <= now && now < $0.validUntil
                         && $0.covers(nationality: change.permit.worker.nationality)
                 })
             else { continue }
             let messageId = UUID()
-            let wire = try adapter.render(contract.selection(granting: agreement.fields).apply(to: event), contract: contract, format: adapter.pushFormat)
             let subject = change.permit.worker.passportNumber.map {
                 PersonKey.passport(number: $0, nationality: change.permit.worker.nationality).subject
+            }
+            let subjectReference = subject.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }
+            let wire: WireDocument
+            do {
+                let adapter = try snapshot.adapter(for: partner, in: adapters)
+                wire = try adapter.render(contract.selection(granting: agreement.fields).apply(to: event), contract: contract, format: adapter.pushFormat)
+            } catch {
+                logger.error("event cannot be rendered for partner", metadata: ["jisr.partner": "\(partner.id)", "jisr.message_id": "\(messageId)"])
+                refusals.append(
+                    EntryDraft(
+                        messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
+                        operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil, subjectReference: subjectReference,
+                        status: 422, problemType: "untranslatable", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil,
+                        detail: "\(error)"))
+                continue
             }
             drafts.append(
                 EntryDraft(
                     messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
                     operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil,
-                    subjectReference: subject.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }, status: 202, problemType: nil,
+                    subjectReference: subjectReference, status: 202, problemType: nil,
                     requestDigest: sha256Hex(wire.bytes), responseDigest: nil))
             rows.append(
                 OutboxRow(
                     messageId: messageId, partnerID: partner.id, contract: contract.id.description, endpoint: endpoint, mediaType: wire.mediaType,
                     sealedBody: try sealer.seal(wire.bytes, messageId: messageId)))
         }
+        // Queued entries first: the outbox rows pair with the first sequence numbers.
+        drafts += refusals
         let position = change.position
         let logger = self.logger
         if drafts.isEmpty {

@@ -29,6 +29,8 @@ struct ExchangeCall: Sendable {
     let purpose: String?
     let format: DocumentFormat
     let agreements: [Agreement]
+    /// The partner's attached mapping, for its adapter.
+    let mapping: MappingSource?
     let now: Date
     let limiter: RateLimiter
 
@@ -105,7 +107,8 @@ struct ExchangeAuditor: Sendable {
                 caseReference = value
             }
             let call = ExchangeCall(
-                messageId: messageId, partner: partner, purpose: purpose, format: format, agreements: caller.agreements, now: Date(), limiter: limiter)
+                messageId: messageId, partner: partner, purpose: purpose, format: format, agreements: caller.agreements, mapping: caller.mapping,
+                now: Date(), limiter: limiter)
             outcome = .success(try await body(call, &notes))
         } catch let problem as Problem {
             outcome = .failure(problem)

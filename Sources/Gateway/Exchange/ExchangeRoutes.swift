@@ -139,8 +139,7 @@ struct ExchangeRoutes: Sendable {
         if rows.count > query.limit, let last = rows.prefix(query.limit).last?.1 {
             page["nextCursor"] = .string(cursors.encode(last, for: query.filter))
         }
-        // Pages travel in the shared contract's form; partner-specific adapters render single documents.
-        return WireDocument(bytes: try contract.render(.object(page), shape: WorkPermit.page, as: call.format), mediaType: call.format.mediaType)
+        return try adapter(for: call).render(.object(page), contract: contract, shape: WorkPermit.page, format: call.format)
     }
 
     /// An inbound send: validated, stored in the inbox with its log entry, answered 202; repeats get the original answer.
@@ -166,7 +165,8 @@ struct ExchangeRoutes: Sendable {
             return try accepted(original.messageId, duplicate: true, format: call.format)
         }
         let document: JSONValue
-        do { document = try contract.read(body, format: format) } catch {
+        let adapter = try adapter(for: call)
+        do { document = try adapter.read(body, contract: contract, format: format) } catch {
             throw error.kind == .invalid ? Problem.invalidDocument(error.violations) : Problem.malformedDocument(error.violations)
         }
         if let worker = document["permit"]?["worker"], let passport = worker["passportNumber"]?.stringValue, let nationality = worker["nationality"]?.stringValue {
@@ -255,8 +255,15 @@ struct ExchangeRoutes: Sendable {
     }
 
     private func render(_ document: JSONValue, contract: Contract, selection: FieldSelection, call: ExchangeCall) throws -> WireDocument {
-        guard let adapter = adapters[call.partner.adapter] else { throw Problem.internalError }
-        return try adapter.render(selection.apply(to: document), contract: contract, format: call.format)
+        try adapter(for: call).render(selection.apply(to: document), contract: contract, format: call.format)
+    }
+
+    /// The partner's adapter; one that cannot be built (a mapping the contracts outgrew) is the gateway's fault.
+    private func adapter(for call: ExchangeCall) throws -> any Adapter {
+        do { return try adapters.adapter(named: call.partner.adapter, mapping: call.mapping) } catch {
+            logger.error("partner adapter unavailable", metadata: ["jisr.partner": "\(call.partner.id)", "jisr.adapter": "\(call.partner.adapter)", "jisr.reason": "\(error.reason)"])
+            throw Problem.internalError
+        }
     }
 
     /// Exactly one way of naming a person, and nothing else in the query.

@@ -1,3 +1,4 @@
+import Adapters
 import Hummingbird
 import NIOCore
 import NIOSSL
@@ -12,6 +13,8 @@ public struct Caller: Sendable {
     public let resolution: IdentityResolution
     /// The partner's agreements in force, from the same registry snapshot as the resolution.
     public let agreements: [Agreement]
+    /// The partner's attached mapping, when its adapter is `mapping`; same snapshot.
+    public let mapping: MappingSource?
 }
 
 /// The request context of the exchange listener: the connection's channel and the authenticated caller.
@@ -64,9 +67,13 @@ struct PartnerAuthenticator: RouterMiddleware {
         if let fingerprint = try await fingerprints.fingerprint(of: context.channel) {
             let snapshot = registry.snapshot
             let resolution = snapshot.resolve(fingerprint: fingerprint)
-            let agreements: [Agreement]
-            if case .partner(let partner, _) = resolution { agreements = snapshot.agreements(for: partner.id) } else { agreements = [] }
-            context.caller = Caller(fingerprint: fingerprint, resolution: resolution, agreements: agreements)
+            var agreements: [Agreement] = []
+            var mapping: MappingSource?
+            if case .partner(let partner, _) = resolution {
+                agreements = snapshot.agreements(for: partner.id)
+                mapping = snapshot.mappings[partner.id]
+            }
+            context.caller = Caller(fingerprint: fingerprint, resolution: resolution, agreements: agreements, mapping: mapping)
         }
         return try await next(request, context)
     }

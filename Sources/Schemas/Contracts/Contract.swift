@@ -45,6 +45,13 @@ public struct ContractDocumentError: Error, Sendable, CustomStringConvertible {
     public let format: DocumentFormat
     public let violations: [String]
 
+    public init(kind: Kind, contract: ContractID, format: DocumentFormat, violations: [String]) {
+        self.kind = kind
+        self.contract = contract
+        self.format = format
+        self.violations = violations
+    }
+
     public var description: String { "\(contract) \(format.rawValue) \(kind.rawValue): \(violations.joined(separator: "; "))" }
 }
 
@@ -68,8 +75,15 @@ public final class Contract: Sendable {
     /// Paths that have members of their own.
     let containers: Set<String>
 
-    public init(id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8]) throws {
+    /// The contract's valid golden examples (JSON form) by file name, so a mapping can be tried on them.
+    public let examples: [(name: String, document: JSONValue)]
+
+    public init(
+        id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8],
+        examples: [(name: String, document: JSONValue)] = []
+    ) throws {
         self.id = id
+        self.examples = examples
         self.title = title
         self.jsonSchemaDocument = jsonSchemaDocument
         self.xsdDocument = xsdDocument

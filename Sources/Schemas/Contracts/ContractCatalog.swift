@@ -50,8 +50,18 @@ public struct ContractCatalog: Sendable {
         guard let title = manifest["title"]?.stringValue, let root = manifest["rootElement"]?.stringValue,
             let namespace = manifest["namespace"]?.stringValue
         else { throw ContractCatalogError(file: manifestFile, reason: "needs title, rootElement and namespace") }
+        let validFolder = folder.appendingPathComponent("examples/valid")
+        let exampleNames = ((try? FileManager.default.contentsOfDirectory(atPath: validFolder.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        var examples: [(name: String, document: JSONValue)] = []
+        for name in exampleNames {
+            do { examples.append((name, try JSONParser.parse(try bytes("examples/valid/" + name)))) } catch {
+                throw ContractCatalogError(file: validFolder.appendingPathComponent(name).path, reason: "\(error)")
+            }
+        }
         do {
-            return try Contract(id: id, title: title, rootElement: root, namespace: namespace, jsonSchemaDocument: try bytes("schema.json"), xsdDocument: try bytes("schema.xsd"))
+            return try Contract(
+                id: id, title: title, rootElement: root, namespace: namespace, jsonSchemaDocument: try bytes("schema.json"),
+                xsdDocument: try bytes("schema.xsd"), examples: examples)
         } catch let error as ContractCatalogError {
             throw error
         } catch {

@@ -35,16 +35,31 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private let maximumDepth: Int
+    /// When set, the byte offset of every member key and array element, by JSON pointer.
+    private var positions: [String: Int]?
 
     public static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: Array(bytes), maximumDepth: maximumDepth)
-        if let offset = UTF8Validation.firstInvalidOffset(in: parser.bytes) {
+        return try parser.parseDocument()
+    }
+
+    /// Parses a document and remembers where each member and element starts, so that a file written by hand
+    /// (a mapping, a configuration) can be refused with the line of the offending value.
+    public static func parseLocated(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> LocatedJSON {
+        var parser = JSONParser(bytes: Array(bytes), maximumDepth: defaultMaximumDepth)
+        parser.positions = [:]
+        let value = try parser.parseDocument()
+        return LocatedJSON(value: value, bytes: parser.bytes, offsets: parser.positions ?? [:])
+    }
+
+    private mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
+        if let offset = UTF8Validation.firstInvalidOffset(in: bytes) {
             throw JSONSyntaxError(reason: .invalidUTF8, offset: offset)
         }
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        guard parser.index == parser.bytes.count else { throw JSONSyntaxError(reason: .trailingData, offset: parser.index) }
+        skipWhitespace()
+        let value = try parseValue(depth: 0, pointer: "")
+        skipWhitespace()
+        guard index == bytes.count else { throw JSONSyntaxError(reason: .trailingData, offset: index) }
         return value
     }
 
@@ -61,11 +76,11 @@ public struct JSONParser {
         JSONSyntaxError(reason: index >= bytes.count && reason == .unexpectedCharacter ? .unexpectedEnd : reason, offset: index)
     }
 
-    private mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseValue(depth: Int, pointer: String) throws(JSONSyntaxError) -> JSONValue {
         guard index < bytes.count else { throw fail(.unexpectedEnd) }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
-        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1, pointer: pointer)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1, pointer: pointer)
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
@@ -82,7 +97,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseObject(depth: Int, pointer: String) throws(JSONSyntaxError) -> JSONValue {
         guard depth <= maximumDepth else { throw fail(.tooDeep) }
         index += 1
         var object = JSONObject()
@@ -102,7 +117,12 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
             index += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
+            var memberPointer = ""
+            if positions != nil {
+                memberPointer = pointer + "/" + LocatedJSON.escape(key)
+                positions?[memberPointer] = keyOffset
+            }
+            let value = try parseValue(depth: depth, pointer: memberPointer)
             object[key] = value
             skipWhitespace()
             guard index < bytes.count else { throw fail(.unexpectedEnd) }
@@ -112,7 +132,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseArray(depth: Int, pointer: String) throws(JSONSyntaxError) -> JSONValue {
         guard depth <= maximumDepth else { throw fail(.tooDeep) }
         index += 1
         var elements: [JSONValue] = []
@@ -123,7 +143,12 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth))
+            var elementPointer = ""
+            if positions != nil {
+                elementPointer = pointer + "/\(elements.count)"
+                positions?[elementPointer] = index
+            }
+            elements.append(try parseValue(depth: depth, pointer: elementPointer))
             skipWhitespace()
             guard index < bytes.count else { throw fail(.unexpectedEnd) }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -235,4 +260,39 @@ public struct JSONParser {
     }
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+}
+
+/// A parsed document with the place in the source where each member and element starts.
+public struct LocatedJSON: Sendable {
+    public let value: JSONValue
+    let bytes: [UInt8]
+    let offsets: [String: Int]
+
+    /// The 1-based line of the member or element at `pointer` (RFC 6901), or of its nearest located parent.
+    public func line(of pointer: String) -> Int {
+        var candidate = pointer
+        while !candidate.isEmpty {
+            if let offset = offsets[candidate] { return Self.line(at: offset, in: bytes) }
+            candidate = String(candidate[..<(candidate.lastIndex(of: "/") ?? candidate.startIndex)])
+        }
+        return 1
+    }
+
+    /// The 1-based line of a byte offset, as reported in `JSONSyntaxError`.
+    public static func line(at offset: Int, in bytes: [UInt8]) -> Int {
+        1 + bytes.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+
+    /// Escapes a member name for a JSON pointer (RFC 6901).
+    public static func escape(_ key: String) -> String {
+        var escaped = ""
+        for character in key {
+            switch character {
+            case "~": escaped += "~0"
+            case "/": escaped += "~1"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
 }
