@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Administration",
             dependencies: [
-                "Schemas", "Storage", "MessageLog", "Registry", "PKI", "Relay",
+                "Schemas", "Adapters", "Storage", "MessageLog", "Registry", "PKI", "Relay",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -140,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "jisr",
             dependencies: [
-                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay",
+                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Schemas", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay",
+                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay",
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "X509", package: "swift-certificates"),

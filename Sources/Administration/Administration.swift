@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Logging
 import MessageLog
@@ -27,18 +28,58 @@ public struct Administration: Sendable {
 
     // MARK: Partners
 
-    /// Registers a partner (status `pending` until it has a certificate and is resumed, unless given).
+    /// Registers a partner (status `pending` until it has a certificate and is resumed, unless given); a partner
+    /// registered with the `mapping` adapter brings its mapping, checked before anything is written.
     @discardableResult
-    public func addPartner(_ partner: Partner, by administrator: Administrator) async throws -> Partner {
+    public func addPartner(_ partner: Partner, mapping: MappingSource? = nil, by administrator: Administrator) async throws -> Partner {
         try PartnerValidation.check(partner)
-        try await audited("partner.add", partner: partner.id, by: administrator, request: partner) { connection, logger in
+        let digest = try checkAdapter(partner.adapter, mapping: mapping)
+        let request = AdapterChange(partner: partner, mappingDigest: digest)
+        try await audited("partner.add", partner: partner.id, by: administrator, request: request) { connection, logger in
             if try await RegistryWrites.partner(partner.id, on: connection, logger: logger) != nil {
                 throw AdministrationError("duplicate-partner", "a partner with id \(partner.id) already exists")
             }
             try await RegistryWrites.insert(partner, on: connection, logger: logger)
-            return (before: Optional<Partner>.none, after: partner)
+            if let mapping, let digest { try await RegistryWrites.attach(mapping, digest: digest, partner: partner.id, on: connection, logger: logger) }
+            return (before: Optional<AdapterChange>.none, after: request)
         }
         return partner
+    }
+
+    /// Changes the adapter that speaks the partner's format, attaching a new mapping when it is `mapping`.
+    /// In force at the next registry poll, for queries, inbound sends and messages queued from then on.
+    @discardableResult
+    public func setAdapter(partner id: String, adapter: String, mapping: MappingSource?, by administrator: Administrator) async throws -> Partner {
+        let digest = try checkAdapter(adapter, mapping: mapping)
+        return try await audited("partner.set-adapter", partner: id, by: administrator, request: ["partner": id, "adapter": adapter, "mappingDigest": digest]) {
+            connection, logger in
+            guard let before = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            guard before.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired") }
+            try await RegistryWrites.setAdapter(adapter, partner: id, on: connection, logger: logger)
+            if let mapping, let digest { try await RegistryWrites.attach(mapping, digest: digest, partner: id, on: connection, logger: logger) }
+            var after = before
+            after.adapter = adapter
+            return (before: AdapterChange(partner: before, mappingDigest: nil), after: AdapterChange(partner: after, mappingDigest: digest))
+        }.after.partner
+    }
+
+    /// The adapter must exist in this build; a mapping must compile against the published contracts.
+    /// Returns the mapping's digest, which the audit entry records.
+    private func checkAdapter(_ name: String, mapping: MappingSource?) throws -> String? {
+        let registry = AdapterRegistry(catalog: catalog)
+        guard name == MappingAdapter.kind else {
+            guard registry[name] != nil else {
+                throw AdministrationError("unknown-adapter", "there is no adapter \(name) (adapters: \(registry.names.joined(separator: ", ")))")
+            }
+            guard mapping == nil else { throw AdministrationError("invalid-mapping", "only the mapping adapter takes a mapping file") }
+            return nil
+        }
+        guard let mapping else { throw AdministrationError("invalid-mapping", "the mapping adapter needs a mapping file") }
+        do { _ = try Mapping.compile(mapping, catalog: catalog) } catch {
+            throw AdministrationError("invalid-mapping", "the mapping is refused at line \(error.line): \(error.reason)", line: error.line)
+        }
+        let files = mapping.files.keys.sorted().map { $0 + "\u{0}" + (mapping.files[$0] ?? "") }.joined(separator: "\u{0}")
+        return sha256Hex(Array((mapping.text + "\u{0}" + files).utf8))
     }
 
     public func suspend(partner id: String, by administrator: Administrator) async throws -> Partner {
@@ -71,7 +112,8 @@ public struct Administration: Sendable {
             guard let partner = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
             return PartnerDetails(
                 partner: partner, certificates: try await RegistryWrites.certificates(partner: id, on: connection, logger: logger),
-                agreements: try await RegistryWrites.agreements(partner: id, includeRevoked: true, on: connection, logger: logger))
+                agreements: try await RegistryWrites.agreements(partner: id, includeRevoked: true, on: connection, logger: logger),
+                mapping: partner.adapter == MappingAdapter.kind ? try await RegistryWrites.mappingSummary(partner: id, on: connection, logger: logger) : nil)
         }
     }
 
@@ -230,11 +272,19 @@ public struct Administration: Sendable {
     }
 }
 
+/// A partner's adapter as the audit entry records it: the mapping by its digest (its text stays in the registry).
+struct AdapterChange: Codable, Sendable {
+    let partner: Partner
+    let mappingDigest: String?
+}
+
 /// The partner as `jisr partner show` prints it.
 public struct PartnerDetails: Sendable, Codable {
     public let partner: Partner
     public let certificates: [PartnerCertificate]
     public let agreements: [Agreement]
+    /// The attached mapping, for a `mapping` partner.
+    public var mapping: MappingSummary? = nil
 }
 
 /// What an administrative log entry's detail records.

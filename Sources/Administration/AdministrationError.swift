@@ -2,10 +2,13 @@
 public struct AdministrationError: Error, Sendable, Hashable, CustomStringConvertible {
     public let code: String
     public let message: String
+    /// The line of an attached file the refusal is about (a mapping), when there is one.
+    public let line: Int?
 
-    public init(_ code: String, _ message: String) {
+    public init(_ code: String, _ message: String, line: Int? = nil) {
         self.code = code
         self.message = message
+        self.line = line
     }
 
     public var description: String { message }

@@ -36,6 +36,13 @@ public struct Partner: Sendable, Hashable, Codable {
     public static func isValidID(_ id: String) -> Bool {
         id.wholeMatch(of: /[A-Z]{2}-[A-Z0-9]{2,12}/) != nil
     }
+
+    /// The same partner with another adapter.
+    public func with(adapter: String) -> Partner {
+        var copy = self
+        copy.adapter = adapter
+        return copy
+    }
 }
 
 /// A client certificate registered to a partner; its SHA-256 fingerprint is the partner's identity.
@@ -139,4 +146,10 @@ public struct TrustedCA: Sendable, Hashable, Codable {
         self.pem = pem
         self.notAfter = notAfter
     }
+}
+
+/// The mapping a partner has attached: which one (SHA-256 of its text and files) and since when.
+public struct MappingSummary: Sendable, Codable, Hashable {
+    public let digest: String
+    public let attachedAt: Date
 }

@@ -121,6 +121,16 @@ public enum RegistryWrites {
         return found
     }
 
+    /// Which mapping a partner has now: its digest and when it was attached.
+    public static func mappingSummary(partner id: String, on connection: PostgresConnection, logger: Logger) async throws -> MappingSummary? {
+        for try await (digest, attachedAt) in try await connection.query(
+            "SELECT digest, attached_at FROM partner_mappings WHERE partner_id = \(id) ORDER BY id DESC LIMIT 1", logger: logger
+        ).decode((String, Date).self) {
+            return MappingSummary(digest: digest, attachedAt: attachedAt)
+        }
+        return nil
+    }
+
     public static func setAdapter(_ adapter: String, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("UPDATE partners SET adapter = \(adapter) WHERE id = \(id)", logger: logger)
     }

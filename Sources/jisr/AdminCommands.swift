@@ -1,3 +1,4 @@
+import Adapters
 import Administration
 import ArgumentParser
 import Foundation
@@ -37,6 +38,19 @@ struct AdminOptions: ParsableArguments {
     }
 }
 
+/// Mapping files as the CLI reads them: refusals name the file and the line.
+enum MappingFile {
+    static func load(_ path: String) throws -> MappingSource {
+        do { return try MappingSource.load(path: path) } catch { throw ValidationError("\(path): \(error)") }
+    }
+
+    static func naming<Result>(_ path: String?, _ body: () async throws -> Result) async throws -> Result {
+        do { return try await body() } catch let error as ValidationError where path != nil {
+            throw ValidationError("\(path ?? ""): \(error.message)")
+        }
+    }
+}
+
 enum Output {
     static var dateFormatter: ISO8601DateFormatter {
         let formatter = ISO8601DateFormatter()
@@ -63,6 +77,7 @@ enum Output {
             "\(partner.id) [\(partner.status.rawValue)] \(partner.nameEn) — \(partner.nameAr)",
             "  country: \(partner.country)   adapter: \(partner.adapter)\(partner.endpoint.map { "   endpoint: \($0)" } ?? "")\(partner.contact.map { "   contact: \($0)" } ?? "")",
         ]
+        if let mapping = details.mapping { lines.append("  mapping sha256:\(mapping.digest.prefix(16))… attached \(day(mapping.attachedAt))") }
         for certificate in details.certificates {
             let days = Int(certificate.notAfter.timeIntervalSinceNow / 86_400)
             lines.append("  certificate \(certificate.fingerprint) [\(certificate.status.rawValue)] expires \(day(certificate.notAfter)) (\(days) days)")
@@ -85,7 +100,7 @@ enum Output {
 struct PartnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partner", abstract: "Register and manage partners.",
-        subcommands: [Add.self, AddCertificate.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
+        subcommands: [Add.self, AddCertificate.self, SetAdapter.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a partner (CC-ABBREV id, names in Arabic and English).")
@@ -94,7 +109,9 @@ struct PartnerCommand: AsyncParsableCommand {
         @Option(help: "Name in English.") var nameEn: String
         @Option(help: "ISO 3166-1 alpha-2 country (default: the id's prefix).") var country: String?
         @Option(help: "Contact desk (e-mail or phone of the partner's integration team).") var contact: String?
-        @Option(help: "Adapter that speaks the partner's format.") var adapter = "standard"
+        @Option(help: "Adapter that speaks the partner's format: standard, standard-xml, flat (default: standard, or mapping with --mapping).")
+        var adapter: String?
+        @Option(help: "Mapping file for a partner with a format of its own (attaches it; the adapter is then mapping).") var mapping: String?
         @Option(help: "Relay endpoint (https URL) for deliveries to the partner.") var endpoint: String?
         @Option(help: "Initial status: pending or active.") var status = "pending"
         @OptionGroup var options: AdminOptions
@@ -103,10 +120,32 @@ struct PartnerCommand: AsyncParsableCommand {
             guard let status = PartnerStatus(rawValue: status), [.pending, .active].contains(status) else {
                 throw ValidationError("--status is pending or active")
             }
+            let source = try mapping.map(MappingFile.load)
             let partner = Partner(
-                id: id, nameAr: nameAr, nameEn: nameEn, country: country ?? String(id.prefix(2)), status: status, adapter: adapter, endpoint: endpoint, contact: contact)
-            _ = try await options.run { admin, actor in try await admin.addPartner(partner, by: actor) }
-            print("registered \(partner.id) [\(status.rawValue)]")
+                id: id, nameAr: nameAr, nameEn: nameEn, country: country ?? String(id.prefix(2)), status: status,
+                adapter: adapter ?? (source == nil ? "standard" : MappingAdapter.kind), endpoint: endpoint, contact: contact)
+            _ = try await MappingFile.naming(mapping) { try await options.run { admin, actor in try await admin.addPartner(partner, mapping: source, by: actor) } }
+            print("registered \(partner.id) [\(status.rawValue)] with the \(partner.adapter) adapter")
+        }
+    }
+
+    struct SetAdapter: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-adapter",
+            abstract: "Change the adapter that speaks a partner's format, or attach a new mapping file (checked first, refused with its line).")
+        @Argument(help: "Partner id.") var id: String
+        @Option(help: "A built-in adapter: standard, standard-xml or flat.") var adapter: String?
+        @Option(help: "Mapping file (and the schema files it names, next to it).") var mapping: String?
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            guard (adapter == nil) != (mapping == nil) else { throw ValidationError("give --adapter NAME or --mapping FILE") }
+            let source = try mapping.map(MappingFile.load)
+            let (id, name) = (self.id, adapter ?? MappingAdapter.kind)
+            let partner = try await MappingFile.naming(mapping) {
+                try await options.run { admin, actor in try await admin.setAdapter(partner: id, adapter: name, mapping: source, by: actor) }
+            }
+            print("\(partner.id) now uses the \(partner.adapter) adapter" + (mapping.map { " (mapping \($0))" } ?? ""))
         }
     }
 

@@ -1,3 +1,4 @@
+import Adapters
 import Administration
 import AsyncHTTPClient
 import Foundation
@@ -111,5 +112,56 @@ struct InboundSendTests {
         #expect(reply.problemType?.hasSuffix("/" + code) == true, "\(reply.text)")
         try await expectLogged(reply, fixture: fixture, status: status, problem: code)
         for key in ["eg-invalid", "eg-dup-keys", "nssf-1", "eg-media", "eg-nc", "eg-xxe"] { #expect(try await inboxCount(fixture, key: key) == 0) }
+    }
+
+    @Test("A partner with a mapping: a bad mapping is refused with its line, a good one attached through the admin API; it sends in its own dialect")
+    func sendsInItsDialect() async throws {
+        let fixture = try await Self.fixture.value
+        let folder = Fixture.repository.appendingPathComponent("mappings/iq-molsa")
+        let mapping = try MappingSource.load(path: folder.appendingPathComponent("mapping.json").path)
+        func body(_ source: MappingSource) throws -> String {
+            var files = JSONObject()
+            for (name, text) in source.files { files[name] = .string(text) }
+            return JSONWriter.string(.object(JSONObject([("adapter", .string("mapping")), ("mapping", .object(JSONObject([("text", .string(source.text)), ("files", .object(files))])))])))
+        }
+        var broken = mapping
+        broken.text = broken.text.replacingOccurrences(of: #""permit.worker.sex": "Gender""#, with: #""permit.worker.gender": "Gender""#)
+        let refused = try await fixture.admin(.PUT, "/admin/v1/partners/QA-MOL/adapter", json: try body(broken))
+        #expect(refused.status == 422, "\(refused.text)")
+        #expect(refused.problemType?.hasSuffix("/invalid-mapping") == true)
+        let line = 1 + broken.text.components(separatedBy: "\n").firstIndex { $0.contains("permit.worker.gender") }!
+        #expect(refused.json?["line"] == .integer(Int64(line)), "\(refused.text)")
+        #expect(refused.text.contains("permit.worker.gender"))
+        #expect(try await fixture.admin(.GET, "/admin/v1/partners/QA-MOL").json?["partner"]?["adapter"]?.stringValue == "standard", "nothing changed")
+
+        let attached = try await fixture.admin(.PUT, "/admin/v1/partners/QA-MOL/adapter", json: try body(mapping))
+        #expect(attached.status == 200, "\(attached.text)")
+        #expect(attached.json?["adapter"]?.stringValue == "mapping")
+        #expect(try await fixture.admin(.GET, "/admin/v1/partners/QA-MOL").json?["mapping"]?["digest"]?.stringValue?.count == 64)
+        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        try await fixture.administration().grant(
+            Agreement(
+                partnerID: "QA-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU"),
+            by: Administrator(fingerprint: nil, name: "test"))
+        try await Task.sleep(for: .milliseconds(600))
+
+        let notice = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <WorkPermitNotice xmlns="urn:iq:gov:molsa:fwr:notice:2"><NoticeType>1</NoticeType><NoticeTime>01/11/2026 08:30:00</NoticeTime>\
+            <Permit><PermitNo>WP-2026-0000077</PermitNo><PermitClass>B</PermitClass><PermitState>1</PermitState><IssueDate>01/11/2026</IssueDate>\
+            <Worker><PassportNo>LR1234567</PassportNo><NationalityCode>422</NationalityCode></Worker></Permit></WorkPermitNotice>
+            """
+        let accepted = try await send(fixture, body: notice, key: "qa-dialect-1", as: "QA-MOL", contentType: "application/xml")
+        #expect(accepted.status == 202, "\(accepted.text)")
+        #expect(try await inboxCount(fixture, key: "qa-dialect-1") == 1)
+        let messageId = try #require(accepted.json?["messageId"]?.stringValue)
+        #expect(try await fixture.admin(.GET, "/admin/v1/inbox/\(messageId)").text == notice, "kept as it arrived")
+        // The shared contract's own form is not this partner's format, and a code it does not define is refused.
+        let shared = try await send(fixture, body: try String(contentsOf: Fixture.repository.appendingPathComponent("contracts/work-permit-event/1/examples/valid/issued.xml"), encoding: .utf8), key: "qa-dialect-2", as: "QA-MOL", contentType: "application/xml")
+        #expect(shared.status == 422, "\(shared.text)")
+        let badCode = try await send(fixture, body: notice.replacingOccurrences(of: ">422<", with: ">999<"), key: "qa-dialect-3", as: "QA-MOL", contentType: "application/xml")
+        #expect(badCode.status == 422 && badCode.text.contains("unknown code"), "\(badCode.text)")
+        #expect(try await inboxCount(fixture, key: "qa-dialect-2") + inboxCount(fixture, key: "qa-dialect-3") == 0)
     }
 }

@@ -1,3 +1,4 @@
+import Adapters
 import Administration
 import Foundation
 import MessageLog
@@ -18,8 +19,11 @@ struct RelayTests {
         let admin = try fixture.administration()
         let actor = Administrator(fingerprint: nil, name: "relay test")
         let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
-        for (id, country, adapter, mock) in [("EG-RELAY", "EG", "standard", egypt), ("IQ-RELAY", "IQ", "standard-xml", iraq)] {
-            try await admin.addPartner(Partner(id: id, nameAr: id, nameEn: id, country: country, status: .active, adapter: adapter, endpoint: mock.endpoint), by: actor)
+        let iraqiMapping = try MappingSource.load(path: Self.iraqiMapping.path)
+        for (id, country, adapter, mock) in [("EG-RELAY", "EG", "standard", egypt), ("IQ-RELAY", "IQ", "mapping", iraq)] {
+            try await admin.addPartner(
+                Partner(id: id, nameAr: id, nameEn: id, country: country, status: .active, adapter: adapter, endpoint: mock.endpoint),
+                mapping: adapter == "mapping" ? iraqiMapping : nil, by: actor)
             try await admin.grant(
                 Agreement(
                     partnerID: id, contract: WorkPermitEvent.contract, operations: [.receive], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
@@ -29,6 +33,8 @@ struct RelayTests {
         try await Task.sleep(for: .milliseconds(600))
         return (fixture, egypt, iraq)
     }
+
+    static let iraqiMapping = Fixture.repository.appendingPathComponent("mappings/iq-molsa/mapping.json")
 
     /// Issues (via plain SQL, as the ministry's own systems would) a pre-approved permit of a worker of `nationality`.
     func issuePermit(_ fixture: Fixture, nationality: String) async throws -> String {
@@ -86,17 +92,31 @@ struct RelayTests {
         #expect(!sealedContainsNumber)
     }
 
-    @Test("Iraq receives its own nationals' events in XML that validates against the contract's XSD")
-    func xmlDelivery() async throws {
+    @Test("Iraq receives its own nationals' events in its legacy XML, which validates against that dialect's XSD")
+    func legacyXMLDelivery() async throws {
         let (fixture, _, iraq) = try await Self.setup.value
         let before = iraq.deliveries.count
-        _ = try await issuePermit(fixture, nationality: "IQ")
+        let number = try await issuePermit(fixture, nationality: "IQ")
         let delivered = try await iraq.waitFor(before + 1)
         let delivery = try #require(delivered.last)
         #expect(delivery.contentType == "application/xml")
-        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
-        let event = try contract.read(delivery.body, format: .xml)
+        let text = String(decoding: delivery.body, as: UTF8.self)
+        #expect(text.contains(#"<WorkPermitNotice xmlns="urn:iq:gov:molsa:fwr:notice:2">"#))
+        #expect(text.contains("<NationalityCode>368</NationalityCode>"), "Iraq's own code for Iraqi nationals")
+        #expect(text.contains("<PermitNo>\(number)</PermitNo>"))
+        #expect(text.wholeMatch(of: /(?s).*<IssueDate>[0-9]{2}\/[0-9]{2}\/[0-9]{4}<\/IssueDate>.*/) != nil)
+        let file = URL(fileURLWithPath: fixture.directory).appendingPathComponent("iq-delivery-\(UUID()).xml")
+        try Data(delivery.body).write(to: file)
+        let xsd = Self.iraqiMapping.deletingLastPathComponent().appendingPathComponent("work-permit-notice.xsd")
+        let (status, output) = try JisrCLI.runProgram("/usr/bin/xmllint", ["--noout", "--nonet", "--schema", xsd.path, file.path])
+        #expect(status == 0, "xmllint: \(output)")
+        // Read back through the same mapping, it is the shared contract's event about that permit.
+        let catalog = try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))
+        let contract = try #require(catalog[WorkPermitEvent.contract])
+        let adapter = try AdapterRegistry(catalog: catalog).adapter(named: "mapping", mapping: try MappingSource.load(path: Self.iraqiMapping.path))
+        let event = try adapter.read(delivery.body, contract: contract, format: .xml)
         #expect(event["permit"]?["worker"]?["nationality"]?.stringValue == "IQ")
+        #expect(event["permit"]?["permitNumber"]?.stringValue == number)
     }
 
     @Test("A partner down for a while gets the message once it is back; every attempt is logged")

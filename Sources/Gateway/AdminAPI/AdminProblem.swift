@@ -10,11 +10,14 @@ struct AdminProblem: Error, HTTPResponseError {
     let status: HTTPResponse.Status
     let code: String
     let message: String
+    /// The line of the attached file the refusal is about (a mapping).
+    var line: Int? = nil
 
-    init(status: HTTPResponse.Status, code: String, message: String) {
+    init(status: HTTPResponse.Status, code: String, message: String, line: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.line = line
     }
 
     init(_ error: AdministrationError) {
@@ -24,7 +27,7 @@ struct AdminProblem: Error, HTTPResponseError {
         case _ where error.code.hasPrefix("duplicate-"), "no-change", "partner-retired", "reused-serial": status = .conflict
         default: status = .unprocessableContent
         }
-        self.init(status: status, code: error.code, message: error.message)
+        self.init(status: status, code: error.code, message: error.message, line: error.line)
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -32,6 +35,7 @@ struct AdminProblem: Error, HTTPResponseError {
         object["type"] = .string(Problem.typeBase + "admin/" + code)
         object["title"] = .string(message)
         object["status"] = .integer(Int64(status.code))
+        if let line { object["line"] = .integer(Int64(line)) }
         return Response(
             status: status, headers: [.contentType: "application/problem+json"],
             body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.data(.object(object)))))

@@ -1,3 +1,4 @@
+import Adapters
 import Administration
 import Foundation
 import Hummingbird
@@ -37,7 +38,14 @@ struct AdminRoutes: Sendable {
             guard [.pending, .active].contains(partner.status) else {
                 throw AdminProblem(status: .unprocessableContent, code: "invalid-status", message: "a new partner is pending or active")
             }
-            return try Self.json(try await run { try await administration.addPartner(partner, by: context.administrator!) }, status: .created)
+            let adapted = body.mapping == nil || body.adapter != nil ? partner : partner.with(adapter: MappingAdapter.kind)
+            return try Self.json(
+                try await run { try await administration.addPartner(adapted, mapping: body.mapping, by: context.administrator!) }, status: .created)
+        }
+        v1.put("partners/:id/adapter") { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await Self.decode(AdapterRequest.self, request, context)
+            return try Self.json(try await run { try await administration.setAdapter(partner: id, adapter: body.adapter, mapping: body.mapping, by: context.administrator!) })
         }
         v1.get("partners/:id") { _, context in
             let id = try context.parameters.require("id")
@@ -179,8 +187,16 @@ struct PartnerRequest: Decodable {
     let country: String?
     let contact: String?
     let adapter: String?
+    /// A mapping to attach (the adapter is then `mapping`).
+    let mapping: MappingSource?
     let endpoint: String?
     let status: PartnerStatus?
+}
+
+/// `PUT /admin/v1/partners/{id}/adapter`: a built-in adapter, or `mapping` with the mapping's text and files.
+struct AdapterRequest: Decodable {
+    let adapter: String
+    let mapping: MappingSource?
 }
 
 /// `POST /admin/v1/partners/{id}/certificates`: a CSR to sign, or a certificate from a trusted CA.
