@@ -155,11 +155,12 @@ public struct Gateway: Sendable {
         return tls
     }
 
-    /// Runs every service until SIGTERM or SIGINT, then stops them in reverse order.
-    public func run(logger: Logger) async throws {
+    /// Runs every service (and `companions`, started first: the demo's mock partners) until SIGTERM or SIGINT,
+    /// then stops them in reverse order.
+    public func run(logger: Logger, companions: [any Service] = []) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: (companions + services).map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

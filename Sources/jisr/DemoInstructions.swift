@@ -35,6 +35,24 @@ enum DemoInstructions {
             "curl -s \(tls) -H 'X-Purpose: mou-work-permit-notification' '\(url)/v1/employment-records?nationalId=\(nationalId)'",
             "", "# Refused: Egypt's ministry has no agreement for employment records (403):",
             "curl -s --cacert \(manifest.caCertificate) --cert \(egypt.certificate) --key \(egypt.key) \(purpose) '\(url)/v1/employment-records?nationalId=\(nationalId)'",
+        ]
+        if !manifest.mockPartners.isEmpty {
+            let psql = "/usr/lib/postgresql/15/bin/psql '\(manifest.database)'"
+            lines += ["", "# The relay: mock partner ministries are listening —"]
+            for mock in manifest.mockPartners {
+                lines.append("#   \(mock.id) at \(mock.endpoint), \(mock.format); deliveries land in \(mock.recordDirectory)")
+            }
+            lines += [
+                "# Renew a permit of an Egyptian and of an Iraqi worker for a year with plain SQL, as the ministry's own systems would;",
+                "# Egypt receives the first in the shared JSON contract, Iraq the second in its legacy XML, each only its own nationals':",
+                "\(psql) -c \"UPDATE ministry.work_permits SET status = 'renewed', expires_on = expires_on + 365, updated_at = now() WHERE id IN (SELECT DISTINCT ON (p.nationality) w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id WHERE p.nationality IN ('EG', 'IQ') AND w.status = 'renewed' ORDER BY p.nationality, w.id DESC)\"",
+                "ls \(manifest.mockPartners.map(\.recordDirectory).joined(separator: " "))",
+                "# Make Iraq's endpoint fail its next 3 deliveries, and watch the relay retry:",
+                "curl -s -X POST '\(manifest.mockPartners.last?.controlURL ?? "")/fail?count=3&status=503'",
+                "swift run jisr relay status --database-url '\(manifest.database)'",
+            ]
+        }
+        lines += [
             "", "# Every exchange above is in the chained message log; check it (another terminal):",
             "swift run jisr log verify --database-url '\(manifest.database)'",
             "", "Stop with Ctrl-C.", "",

@@ -17,7 +17,7 @@ struct Jisr: AsyncParsableCommand {
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
         subcommands: [
             Demo.self, Serve.self, Migrate.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
-            CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self,
+            CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self,
         ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
@@ -114,7 +114,8 @@ struct Demo: AsyncParsableCommand {
         let gateway = try Gateway.build(configuration: configuration, logger: logger, onExchangeListening: { _ in
             Console.say(DemoInstructions.text(manifest: manifest, directory: environment.directory))
         })
-        try await gateway.run(logger: logger)
+        let partners = try environment.mockPartners(manifest: manifest).map { MockPartner(configuration: $0, logger: logger) }
+        try await gateway.run(logger: logger, companions: partners)
     }
 }
 

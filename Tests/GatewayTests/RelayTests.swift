@@ -1,6 +1,7 @@
 import Adapters
 import Administration
 import Foundation
+import Gateway
 import MessageLog
 import NIOHTTP1
 import PostgresNIO
@@ -12,10 +13,10 @@ import Testing
 /// Permit changes in the ministry's database reach the partner ministries entitled to them, over mutual TLS.
 @Suite("Relay to partner ministries", .serialized)
 struct RelayTests {
-    static let setup = Task { () throws -> (Fixture, MockPartner, MockPartner) in
+    static let setup = Task { () throws -> (Fixture, TestPartner, TestPartner) in
         let fixture = try await Fixture.make("relay", relay: true)
-        let egypt = try await MockPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-eg")
-        let iraq = try await MockPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-iq")
+        let egypt = try await TestPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-eg")
+        let iraq = try await TestPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-iq")
         let admin = try fixture.administration()
         let actor = Administrator(fingerprint: nil, name: "relay test")
         let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])

@@ -1,3 +1,4 @@
+import Adapters
 import Administration
 import Foundation
 import Logging
@@ -29,6 +30,17 @@ public struct DemoManifest: Codable, Sendable {
     public var administrator: PartnerCredentials
     public var samples: RecordSamples
     public var database: String
+    /// The mock partners the demo starts, one per partner ministry, receiving relay deliveries.
+    public var mockPartners: [MockPartnerEntry] = []
+
+    /// A mock partner of the demo: where it listens, where it records, how to steer it.
+    public struct MockPartnerEntry: Codable, Sendable {
+        public var id: String
+        public var endpoint: String
+        public var format: String
+        public var recordDirectory: String
+        public var controlURL: String
+    }
 }
 
 /// Everything a newcomer needs for a first exchange: PKI, partners, agreements, records.
@@ -65,6 +77,9 @@ public struct DemoEnvironment: Sendable {
             legalBasis: "Bilateral labour cooperation memorandum of understanding"),
     ]
 
+    /// Ministries that receive permit events through the relay: their mock endpoint's port and adapter.
+    static let receivers: [(id: String, port: Int, mapping: String?)] = [("EG-MOL", 9101, nil), ("IQ-MOLSA", 9102, "iq-molsa")]
+
     static let partners = [
         Partner(id: "LB-NSSF", nameAr: "الصندوق الوطني للضمان الاجتماعي", nameEn: "National Social Security Fund", country: "LB", status: .active),
         Partner(id: "EG-MOL", nameAr: "وزارة العمل – جمهورية مصر العربية", nameEn: "Ministry of Labour, Arab Republic of Egypt", country: "EG", status: .active),
@@ -81,7 +96,9 @@ public struct DemoEnvironment: Sendable {
         let layout = PKIDirectory(path: pki)
         let samples = try await withPostgres(database, logger: logger) { client in
             try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
-            try await register(credentials: credentials, catalog: catalog, client: client, logger: logger, say: say)
+            try await register(
+                credentials: credentials, catalog: catalog, mappings: contractsDirectory.deletingLastPathComponent().appendingPathComponent("mappings"), client: client,
+                logger: logger, say: say)
             let seeder = Seeder(client: client, logger: logger)
             if try await seeder.count() == 0 {
                 say("Seeding \(persons) synthetic persons (seed \(seed))…")
@@ -104,7 +121,7 @@ public struct DemoEnvironment: Sendable {
             configuration.relay = RelayConfiguration(
                 clientCertificatePath: layout.relayClientCertificate, clientKeyPath: layout.relayClientKey, trustedServerCAPaths: [layout.partnerCACertificate])
         }
-        let manifest = DemoManifest(
+        var manifest = DemoManifest(
             exchangeURL: "https://localhost:\(exchangePort)", opsURL: "http://127.0.0.1:\(opsPort)", adminURL: "https://localhost:\(adminPort)",
             caCertificate: layout.partnerCACertificate,
             partners: Self.partners.map { partner in
@@ -116,10 +133,36 @@ public struct DemoEnvironment: Sendable {
                 id: "admin", certificate: "\(layout.administrators)/admin.crt", key: "\(layout.administrators)/admin.key", fingerprint: credentials["admin"] ?? "",
                 purposes: []),
             samples: samples, database: database.description)
+        manifest.mockPartners = Self.receivers.map { receiver in
+            DemoManifest.MockPartnerEntry(
+                id: receiver.id, endpoint: "https://localhost:\(receiver.port)/inbox", format: receiver.mapping == nil ? "work-permit-event/1 JSON" : "legacy XML (mapping)",
+                recordDirectory: "\(directory)/mock-partners/\(receiver.id)", controlURL: "http://127.0.0.1:\(receiver.port + 10)")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try PEMFiles.write(String(decoding: try encoder.encode(manifest), as: UTF8.self) + "\n", to: directory + "/demo.json", secret: false)
         return (configuration, manifest)
+    }
+
+    /// The mock partners to run beside the gateway, each with a server certificate from the partner CA.
+    public func mockPartners(manifest: DemoManifest) throws -> [MockPartnerConfiguration] {
+        let layout = PKIDirectory(path: pki)
+        return try manifest.mockPartners.map { entry in
+            let name = "mock-" + entry.id
+            if !FileManager.default.fileExists(atPath: "\(pki)/mock-partners/\(name).crt") {
+                let authority = try layout.partnerCA()
+                try PEMFiles.write(
+                    try authority.issueServer(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]]), chain: [authority.credential.certificate],
+                    directory: pki + "/mock-partners", name: name)
+            }
+            var configuration = MockPartnerConfiguration(
+                partnerID: entry.id, certificatePath: "\(pki)/mock-partners/\(name).crt", keyPath: "\(pki)/mock-partners/\(name).key",
+                clientCAPaths: [layout.partnerCACertificate])
+            configuration.port = Int(entry.endpoint.split(separator: ":").last?.split(separator: "/").first ?? "") ?? 0
+            configuration.recordDirectory = entry.recordDirectory
+            configuration.controlPort = Int(entry.controlURL.split(separator: ":").last ?? "")
+            return configuration
+        }
     }
 
     /// The PKI (`jisr pki init` layout) and one client certificate per demo partner; returns fingerprints.
@@ -142,16 +185,26 @@ public struct DemoEnvironment: Sendable {
         return fingerprints
     }
 
-    private func register(credentials: [String: String], catalog: ContractCatalog, client: PostgresClient, logger: Logger, say: @Sendable (String) -> Void) async throws {
+    private func register(
+        credentials: [String: String], catalog: ContractCatalog, mappings: URL, client: PostgresClient, logger: Logger, say: @Sendable (String) -> Void
+    ) async throws {
         let snapshot = try await RegistryStore(client: client, logger: logger).snapshot()
         let pki = self.pki
         try await Administration.withLocal(client: client, catalog: catalog, logger: logger) { admin in
             let demo = Administrator(fingerprint: nil, name: "jisr demo")
             for purpose in Self.purposes where snapshot.purposes[purpose.code] == nil { try await admin.addPurpose(purpose, by: demo) }
             let now = Date()
-            for partner in Self.partners where snapshot.partners[partner.id] == nil {
-                try await admin.addPartner(partner, by: demo)
-                say("Registered partner \(partner.id)")
+            for var partner in Self.partners where snapshot.partners[partner.id] == nil {
+                var mapping: MappingSource?
+                if let receiver = Self.receivers.first(where: { $0.id == partner.id }) {
+                    partner.endpoint = "https://localhost:\(receiver.port)/inbox"
+                    if let folder = receiver.mapping {
+                        mapping = try MappingSource.load(path: mappings.appendingPathComponent("\(folder)/mapping.json").path)
+                        partner.adapter = MappingAdapter.kind
+                    }
+                }
+                try await admin.addPartner(partner, mapping: mapping, by: demo)
+                say("Registered partner \(partner.id)" + (mapping == nil ? "" : " with the mapping in mappings/\(Self.receivers.first { $0.id == partner.id }?.mapping ?? "")"))
             }
             for partner in Self.partners {
                 guard let fingerprint = credentials[partner.id], snapshot.certificates[fingerprint] == nil else { continue }
@@ -173,6 +226,23 @@ public struct DemoEnvironment: Sendable {
                         by: demo)
                 }
                 say("Granted LB-NSSF employment-record/1 and establishment/1 (query, nssf-contribution-verification, all fields but salary)")
+            }
+            for receiver in Self.receivers where snapshot.agreements(for: receiver.id).isEmpty {
+                let country = String(receiver.id.prefix(2))
+                // Events and queries about the partner's own nationals; its notices about Lebanese workers abroad.
+                let grants: [(ContractID, Agreement.Operation, Set<String>?)] = [
+                    (WorkPermitEvent.contract, .receive, [country]), (WorkPermit.contract, .query, [country]), (WorkPermitEvent.contract, .send, nil),
+                ]
+                for (id, operation, scope) in grants {
+                    guard let contract = catalog[id] else { continue }
+                    try await admin.grant(
+                        Agreement(
+                            partnerID: receiver.id, contract: id, operations: [operation], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                            validFrom: now.addingTimeInterval(-86_400), validUntil: now.addingTimeInterval(2 * 365 * 86_400), mouReference: "MoU LB-\(country)/2026",
+                            scopeNationalities: scope),
+                        by: demo)
+                }
+                say("Granted \(receiver.id) work-permit events (receive, send) and work-permit queries for \(country) nationals only")
             }
         }
     }
