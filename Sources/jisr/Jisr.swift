@@ -138,6 +138,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Its private key (default: PKI/relay-client.key).") var relayKey: String?
     @Option(help: "CAs of partners' receiving servers (PEM, repeatable; default: the partner CA).") var relayCa: [String] = []
     @Flag(help: "Do not relay outbound messages from this process.") var noRelay = false
+    @Option(help: "Delivery attempts before a message is dead-lettered.") var relayAttempts = 8
+    @Option(help: "Hours after which a failing message is dead-lettered whatever its attempts.") var relayMaxAgeHours = 24
+    @Option(help: "First retry delay in milliseconds; doubles per attempt, with jitter, up to an hour.") var relayBackoffMs = 2000
+    @Option(help: "Seconds a worker holds a message it is delivering; a crashed worker's messages are retried after it.") var relayLeaseSeconds = 60
+    @Option(help: "Deliveries in flight at once in this process.") var relayConcurrency = 8
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
     @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
@@ -157,11 +162,20 @@ struct Serve: AsyncParsableCommand {
         configuration.partnerCAKeyPath = partnerCaKey ?? (FileManager.default.fileExists(atPath: pki.partnerCAKey) ? pki.partnerCAKey : nil)
         let relayCertificate = relayCert ?? pki.relayClientCertificate
         if !noRelay, FileManager.default.fileExists(atPath: relayCertificate) {
-            configuration.relay = RelayConfiguration(
+            var relay = RelayConfiguration(
                 clientCertificatePath: relayCertificate, clientKeyPath: relayKey ?? pki.relayClientKey,
                 trustedServerCAPaths: relayCa.isEmpty ? configuration.partnerCAPaths : relayCa)
+            relay.policy.maximumAttempts = relayAttempts
+            relay.policy.maximumAge = .seconds(relayMaxAgeHours * 3600)
+            relay.policy.initialBackoff = .milliseconds(relayBackoffMs)
+            relay.policy.lease = .seconds(relayLeaseSeconds)
+            relay.concurrency = relayConcurrency
+            configuration.relay = relay
         } else {
             Console.say("Relay off: no relay client certificate (\(relayCertificate)) or --no-relay")
+        }
+        guard relayAttempts >= 1, relayMaxAgeHours >= 1, relayBackoffMs >= 10, relayLeaseSeconds >= 1, (1...256).contains(relayConcurrency) else {
+            throw ValidationError("relay options: attempts ≥ 1, max age ≥ 1 h, backoff ≥ 10 ms, lease ≥ 1 s, concurrency 1–256")
         }
         let (host, adminPort) = (self.host, self.adminPort)
         let gateway = try Gateway.build(
