@@ -48,6 +48,7 @@ public final class RelayProducer: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.listen() }
             group.addTask {
+                try await self.awaitRegistry()
                 var position = try await self.startingPosition()
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     do {
@@ -60,6 +61,17 @@ public final class RelayProducer: Service, Sendable {
             }
             try await gracefulShutdown()
             group.cancelAll()
+        }
+    }
+
+    /// Recipients come from the registry: a change read before it is loaded would find nobody to tell and be
+    /// passed over for good. (The crash test found this: a restarted gateway skipped the change it resumed at.)
+    private func awaitRegistry() async throws {
+        while registry.snapshot.version == 0 {
+            do { try await registry.reload() } catch {
+                logger.warning("relay: the registry cannot be read yet; waiting", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+            }
+            if registry.snapshot.version == 0 { try await Task.sleep(for: .milliseconds(250)) }
         }
     }
 

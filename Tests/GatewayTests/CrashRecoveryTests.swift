@@ -1,10 +1,13 @@
+import Adapters
 import Administration
 import Foundation
 import Gateway
+import MessageLog
 import PKI
 import PostgresNIO
 import Records
 import Registry
+import Relay
 import Schemas
 import Storage
 import Testing
@@ -132,5 +135,45 @@ struct CrashRecoveryTests {
         let verify = try JisrCLI.run(["log", "verify", "--database-url", fixture.configuration.database.description])
         #expect(verify.status == 0, "\(verify.output)")
         partner.stop()
+    }
+
+    @Test("A producer that starts before its registry is loaded still enqueues the change it resumes at (regression: it was passed over)")
+    func producerWaitsForTheRegistry() async throws {
+        let fixture = try await Self.fixture.value
+        let admin = try fixture.administration()
+        let actor = Administrator(fingerprint: nil, name: "crash test")
+        let catalog = try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))
+        let contract = try #require(catalog[WorkPermitEvent.contract])
+        try await admin.addPartner(
+            Partner(id: "EG-COLD", nameAr: "مصر", nameEn: "Egypt", country: "EG", status: .active, endpoint: "https://localhost:1/inbox"), by: actor)
+        try await admin.grant(
+            Agreement(
+                partnerID: "EG-COLD", contract: WorkPermitEvent.contract, operations: [.receive], purposes: ["mou-work-permit-notification"],
+                fields: contract.leafFields, validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU",
+                scopeNationalities: ["EG"]),
+            by: actor)
+        // The feed's stored position is behind one Egyptian permit's change, as after a crash.
+        try await fixture.sql("INSERT INTO relay_feed (feed, position) SELECT 'permits', coalesce(max(id), 0) FROM ministry.permit_changes ON CONFLICT (feed) DO UPDATE SET position = excluded.position")
+        try await fixture.sql(
+            """
+            UPDATE ministry.work_permits SET status = 'renewed', expires_on = coalesce(expires_on, current_date) + 365, updated_at = now()
+            WHERE id = (SELECT w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id WHERE p.nationality = 'EG' ORDER BY w.id DESC LIMIT 1)
+            """)
+        // A watcher that has not loaded yet, as at start-up.
+        let registry = RegistryWatcher(store: RegistryStore(client: fixture.client, logger: Fixture.quiet), logger: Fixture.quiet)
+        let key = Array(String(repeating: "ab", count: 32).utf8)
+        let producer = RelayProducer(
+            client: fixture.client, records: PostgresRecordSource(client: fixture.client, logger: Fixture.quiet), registry: registry, catalog: catalog,
+            adapters: AdapterRegistry(catalog: catalog), log: fixture.logWriter, sealer: BodySealer(secret: key), referencer: SubjectReferencer(key: key),
+            logger: Fixture.quiet)
+        let task = Task { try await producer.run() }
+        defer { task.cancel() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        var queued: Int64 = 0
+        while queued == 0, ContinuousClock.now < deadline {
+            for try await count in try await fixture.client.query("SELECT count(*) FROM relay_outbox WHERE partner_id = 'EG-COLD'").decode(Int64.self) { queued = count }
+            if queued == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(queued == 1)
     }
 }
