@@ -56,6 +56,42 @@ struct CLIWalkthroughTests {
         #expect(verify.status == 0 && verify.output.contains("OK: "))
     }
 
+    @Test("A partner with its own format: a broken mapping is refused with the file, the line and the reason; the good one is attached")
+    func mappingAtOnboarding() async throws {
+        let fixture = try await Self.fixture.value
+        let folder = fixture.directory + "/iq-mapping"
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.copyItem(atPath: Fixture.repository.appendingPathComponent("mappings/iq-molsa").path, toPath: folder)
+        let good = try String(contentsOfFile: folder + "/mapping.json", encoding: .utf8)
+        let broken = good.replacingOccurrences(of: #""dateFormat": "dd/MM/yyyy""#, with: #""dateFormat": "dd/MM/yy""#)
+        try broken.write(toFile: folder + "/broken.json", atomically: true, encoding: .utf8)
+        let line = 1 + broken.components(separatedBy: "\n").firstIndex { $0.contains(#""dateFormat""#) }!
+        let contracts = Fixture.repository.appendingPathComponent("contracts").path
+
+        let refused = try JisrCLI.run([
+            "partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة العمل العراقية", "--name-en", "MOLSA Iraq", "--mapping", folder + "/broken.json",
+            "--database-url", fixture.databaseURL, "--contracts", contracts,
+        ])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("broken.json: the mapping is refused at line \(line): "), "\(refused.output)")
+        #expect(refused.output.contains(#"date pattern "dd/MM/yy" has an unknown letter "y""#), "\(refused.output)")
+        #expect(try JisrCLI.run(["partner", "show", "IQ-MOLSA", "--database-url", fixture.databaseURL, "--contracts", contracts]).status != 0, "nothing registered")
+        let unknown = try JisrCLI.run([
+            "partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة", "--name-en", "MOLSA", "--adapter", "telex", "--database-url", fixture.databaseURL, "--contracts", contracts,
+        ])
+        #expect(unknown.status != 0 && unknown.output.contains("there is no adapter telex"), "\(unknown.output)")
+
+        let added = try jisr(fixture, ["partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة العمل العراقية", "--name-en", "MOLSA Iraq", "--mapping", folder + "/mapping.json"])
+        #expect(added.contains("with the mapping adapter"))
+        let shown = try jisr(fixture, ["partner", "show", "IQ-MOLSA"])
+        #expect(shown.contains("adapter: mapping") && shown.contains("mapping sha256:"), "\(shown)")
+        let back = try jisr(fixture, ["partner", "set-adapter", "IQ-MOLSA", "--adapter", "standard-xml"])
+        #expect(back.contains("now uses the standard-xml adapter"))
+        let again = try JisrCLI.run(["partner", "set-adapter", "IQ-MOLSA", "--mapping", folder + "/broken.json", "--database-url", fixture.databaseURL, "--contracts", contracts])
+        #expect(again.status != 0 && again.output.contains("line \(line)"), "\(again.output)")
+        #expect(try jisr(fixture, ["partner", "show", "IQ-MOLSA"]).contains("adapter: standard-xml"), "a refused mapping changes nothing")
+    }
+
     @Test("CLI refusals name the problem and exit non-zero")
     func refusals() async throws {
         let fixture = try await Self.fixture.value
