@@ -191,6 +191,37 @@ struct MappingTests {
         #expect(throws: ContractDocumentError.self) { try adapter.read(Array(#"{"notice": {}}"#.utf8), contract: contract, format: .json) }
     }
 
+    @Test("A page of permits in a dialect: its own page root and member names, each permit under the dialect's root")
+    func pages() throws {
+        let source = MappingSource(
+            text: """
+                {
+                  "jisrMapping": 1,
+                  "format": "xml",
+                  "contracts": {
+                    "work-permit/1": {
+                      "root": "Tasreeh",
+                      "namespace": "",
+                      "rename": {"permitNumber": "Raqam"},
+                      "shapes": {"workPermitPage": {"root": "Tasareeh", "rename": {"items": "Qaima", "nextCursor": "Baad"}}}
+                    }
+                  }
+                }
+                """)
+        let adapter = MappingAdapter(mapping: try Mapping.compile(source, catalog: Repository.catalog))
+        let contract = try #require(Repository.catalog[ContractID(name: "work-permit", version: 1)])
+        let permits = contract.examples.map(\.document)
+        #expect(permits.count >= 1)
+        let page = JSONValue.object(JSONObject([("items", .array(permits)), ("nextCursor", .string("abc_123"))]))
+        let xml = String(decoding: try adapter.render(page, contract: contract, shape: WorkPermit.page, format: .xml).bytes, as: UTF8.self)
+        #expect(xml.contains("<Tasareeh><Qaima><Tasreeh><Raqam>"), "\(xml)")
+        #expect(xml.contains("<Baad>abc_123</Baad></Tasareeh>"))
+        #expect(!xml.contains("xmlns"))
+        let json = try JSONParser.parse(try adapter.render(page, contract: contract, shape: WorkPermit.page, format: .json).bytes)
+        #expect(json["Qaima"]?.arrayValue?.first?["Raqam"] != nil)
+        #expect(json["Baad"] == .string("abc_123"))
+    }
+
     @Test("Dates and times convert exactly across midnight, month and year ends")
     func civilTime() throws {
         let moment = try #require(CivilMoment.dateTime("2025-12-31T22:30:15.123456Z"))
