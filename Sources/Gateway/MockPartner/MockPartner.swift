@@ -140,7 +140,7 @@ public final class MockPartner: Service, Sendable {
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let suffix = contentType.contains("xml") ? "xml" : "json"
             let name = String(format: "%04d-%@.%@", count, messageId, suffix)
-            FileManager.default.createFile(atPath: folder + "/" + name, contents: Data(body))
+            _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: Data(body))
         }
         return receipt(messageId: messageId, duplicate: delivery.duplicate, xml: contentType.contains("xml"))
     }
