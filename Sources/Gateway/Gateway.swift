@@ -56,8 +56,11 @@ public struct Gateway: Sendable {
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
             catalog: catalog, adapters: AdapterRegistry(catalog: catalog), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
-            cursors: PageCursors(referencer: referencer), sealer: sealer,
-            inboxClient: client, logger: logger
+            cursors: PageCursors(referencer: referencer), sealer: sealer, inboxClient: client,
+            evidence: EvidenceRoutes(
+                auditor: auditor, log: LogReader(client: client, logger: logger), seals: SealStore(client: client, logger: logger),
+                sealEvery: configuration.sealing?.sealer.every),
+            logger: logger
         ).register(on: router)
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
 
@@ -88,6 +91,12 @@ public struct Gateway: Sendable {
                 client: client, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
                 referencer: referencer, logger: logger, onQueued: { worker.notify() })
             services += [producer, worker]
+        }
+        if let sealing = configuration.sealing {
+            let signer = try SealSigner(
+                keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
+                certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
+            services.append(Sealer(client: client, signer: signer, configuration: sealing.sealer, logger: logger))
         }
         if !configuration.adminCAPaths.isEmpty {
             let administration = Administration(client: client, log: logWriter, catalog: catalog, logger: logger)

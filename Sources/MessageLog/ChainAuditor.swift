@@ -10,6 +10,10 @@ public struct ChainBreak: Sendable, Hashable, CustomStringConvertible {
         case inserted
         /// Entries are out of the order in which they were chained.
         case reordered
+        /// A signed seal does not hold: its root differs from the entries', or its signature is wrong.
+        case sealBroken = "seal-broken"
+        /// The newest entries are gone: a seal covers more entries than the log has.
+        case truncated
     }
 
     public let seq: Int64

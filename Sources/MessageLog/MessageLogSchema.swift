@@ -39,5 +39,20 @@ public enum MessageLogSchema {
         Migration(
             module: "message-log", version: 2, name: "detail of administrative entries",
             statements: ["ALTER TABLE message_log ADD COLUMN detail text"]),
+        Migration(
+            module: "message-log", version: 3, name: "Merkle tree nodes and signed seals",
+            statements: [
+                // Derived from the entries, kept so that proofs over millions of entries stay cheap.
+                "CREATE TABLE log_tree_nodes (height smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (height, idx))",
+                """
+                CREATE TABLE log_seals (
+                    tree_size bigint PRIMARY KEY CHECK (tree_size > 0),
+                    root_hash text NOT NULL CHECK (root_hash ~ '^[0-9a-f]{64}$'),
+                    sealed_at_ms bigint NOT NULL,
+                    signature bytea NOT NULL, public_key text NOT NULL, certificate text NOT NULL,
+                    timestamp_token bytea, timestamped_at timestamptz)
+                """,
+                "CREATE INDEX log_seals_awaiting_timestamp ON log_seals (tree_size) WHERE timestamp_token IS NULL",
+            ]),
     ]
 }

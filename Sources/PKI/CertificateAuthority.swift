@@ -103,6 +103,22 @@ public struct CertificateAuthority: Sendable {
             })
     }
 
+    /// The gateway's log-signing certificate: signs the message log's tree heads, nothing else
+    /// (digitalSignature and nonRepudiation, no TLS usage).
+    public func issueLogSigner(commonName: String = "Jisr message log", days: Int = 3650) throws -> IssuedCredential {
+        try issue(
+            subject: try DistinguishedName {
+                CountryName("LB")
+                OrganizationName("Ministry of Labour, Lebanon")
+                CommonName(commonName)
+            },
+            key: Certificate.PrivateKey(P256.Signing.PrivateKey()), days: days,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+            })
+    }
+
     private func issue(
         subject: DistinguishedName, key: Certificate.PrivateKey, publicKey: Certificate.PublicKey? = nil, days: Int, notBefore: Date? = nil,
         extensions: Certificate.Extensions

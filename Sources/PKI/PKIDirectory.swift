@@ -23,6 +23,9 @@ public struct PKIDirectory: Sendable {
     public var relayClientCertificate: String { path + "/relay-client.crt" }
     public var relayClientKey: String { path + "/relay-client.key" }
     public var administrators: String { path + "/admins" }
+    /// The key that signs the message log's seals, and its certificate from the partner CA (the gateway CA).
+    public var logSigningKey: String { path + "/log-signing.key" }
+    public var logSigningCertificate: String { path + "/log-signing.crt" }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: partnerCAKey) }
 
@@ -44,6 +47,14 @@ public struct PKIDirectory: Sendable {
             try partnerCA.issueClient(partnerID: "LB-MOL", organization: "Ministry of Labour, Lebanon", country: "LB"), chain: [partnerCA.credential.certificate],
             directory: path, name: "relay-client")
         try issueAdministrator(administrator)
+        try ensureLogSigner()
+    }
+
+    /// Issues the log-signing key and certificate if this folder has none yet (folders made before seals existed).
+    public func ensureLogSigner() throws {
+        guard !FileManager.default.fileExists(atPath: logSigningKey) else { return }
+        let authority = try partnerCA()
+        try PEMFiles.write(try authority.issueLogSigner(), chain: [authority.credential.certificate], directory: path, name: "log-signing")
     }
 
     /// A client certificate for an administrator, from the admin CA, in `admins/NAME.crt` and `.key`.

@@ -143,6 +143,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "First retry delay in milliseconds; doubles per attempt, with jitter, up to an hour.") var relayBackoffMs = 2000
     @Option(help: "Seconds a worker holds a message it is delivering; a crashed worker's messages are retried after it.") var relayLeaseSeconds = 60
     @Option(help: "Deliveries in flight at once in this process.") var relayConcurrency = 8
+    @Option(help: "The log-signing key (default: PKI/log-signing.key; sealing is off without one).") var logSigningKey: String?
+    @Option(help: "Its certificate chain (default: PKI/log-signing.crt).") var logSigningCert: String?
+    @Option(help: "Seal the log after this many new entries…") var sealEveryEntries: Int64 = 1000
+    @Option(help: "…or after this many seconds, whichever comes first.") var sealEverySeconds = 10
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
     @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
@@ -173,6 +177,16 @@ struct Serve: AsyncParsableCommand {
             configuration.relay = relay
         } else {
             Console.say("Relay off: no relay client certificate (\(relayCertificate)) or --no-relay")
+        }
+        let signingKey = logSigningKey ?? pki.logSigningKey
+        if FileManager.default.fileExists(atPath: signingKey) {
+            guard sealEveryEntries >= 1, sealEverySeconds >= 1 else { throw ValidationError("--seal-every-entries and --seal-every-seconds are at least 1") }
+            var sealing = SealingConfiguration(signingKeyPath: signingKey, signingCertificatePath: logSigningCert ?? pki.logSigningCertificate)
+            sealing.sealer.everyEntries = sealEveryEntries
+            sealing.sealer.every = .seconds(sealEverySeconds)
+            configuration.sealing = sealing
+        } else {
+            Console.say("Sealing off: no log-signing key (\(signingKey)); create one with `jisr pki init` or pass --log-signing-key")
         }
         guard relayAttempts >= 1, relayMaxAgeHours >= 1, relayBackoffMs >= 10, relayLeaseSeconds >= 1, (1...256).contains(relayConcurrency) else {
             throw ValidationError("relay options: attempts ≥ 1, max age ≥ 1 h, backoff ≥ 10 ms, lease ≥ 1 s, concurrency 1–256")
@@ -227,10 +241,36 @@ struct Seed: AsyncParsableCommand {
 }
 
 struct Log: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The message log.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(abstract: "The message log.", subcommands: [Verify.self, SealCommand.self])
+
+    struct SealCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "seal", abstract: "Seal the log now: a Merkle root over every entry, signed with the log-signing key.")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var pkiOptions: PKIOptions
+        @Option(help: "The log-signing key (default: PKI/log-signing.key).") var signingKey: String?
+        @Option(help: "Its certificate chain (default: PKI/log-signing.crt).") var signingCert: String?
+
+        func run() async throws {
+            let logger = Console.logger()
+            let pki = pkiOptions.directory
+            let signer = try SealSigner(
+                keyPEM: try pki.read(signingKey ?? pki.logSigningKey), certificatePEM: try pki.read(signingCert ?? pki.logSigningCertificate))
+            let seal = try await withPostgres(try store.required(), logger: logger) { client in
+                try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+                return try await Sealer(client: client, signer: signer, logger: logger).sealNow()
+            }
+            guard let seal else {
+                print("nothing to seal: the newest seal already covers every entry")
+                return
+            }
+            print("sealed \(seal.treeHead.size) entries: root \(seal.treeHead.rootHash) at \(TreeHead.format(seal.treeHead.timeMilliseconds))")
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Walk the chain; name the first modified, deleted, inserted or reordered entry.")
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the chain and check every seal; name the first modified, deleted, inserted or reordered entry, a broken seal, or a cut-off end.")
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
@@ -246,6 +286,11 @@ struct Log: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             print("OK: \(report.verified) entries verified in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds]))); chain head \(report.headHash)")
+            if let latest = report.latestSeal {
+                print("    \(report.sealsVerified) seals verified; the newest covers \(latest.size) entries, signed \(TreeHead.format(latest.timeMilliseconds))")
+            } else {
+                print("    no seals yet: without one, removing the newest entries would go unnoticed")
+            }
         }
     }
 }

@@ -66,7 +66,7 @@ final class Fixture: Sendable {
         return policy
     }
 
-    static func make(_ name: String, relay: Bool = false) async throws -> Fixture {
+    static func make(_ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil) async throws -> Fixture {
         guard let serverURL = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
             throw FixtureError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
         }
@@ -158,6 +158,13 @@ final class Fixture: Sendable {
                 clientCertificatePath: directory + "/relay-client.crt", clientKeyPath: directory + "/relay-client.key", trustedServerCAPaths: [directory + "/ca.crt"])
             relayConfiguration.policy = fastRelayPolicy
             configuration.relay = relayConfiguration
+        }
+        // The log-signing key in the `jisr pki init` layout, so that `jisr log seal --pki` finds it too.
+        try PEMFiles.write(try authority.issueLogSigner(), chain: [authority.credential.certificate], directory: directory + "/pki", name: "log-signing")
+        if let sealing {
+            var sealingConfiguration = SealingConfiguration(signingKeyPath: directory + "/pki/log-signing.key", signingCertificatePath: directory + "/pki/log-signing.crt")
+            sealingConfiguration.sealer = sealing
+            configuration.sealing = sealingConfiguration
         }
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let gateway = try Gateway.build(

@@ -1,4 +1,5 @@
 import Foundation
+import MessageLog
 import Relay
 import Storage
 
@@ -32,6 +33,8 @@ public struct GatewayConfiguration: Sendable {
     public var contractsDirectory: URL
     /// The relay of outbound messages to partners; off when nil.
     public var relay: RelayConfiguration?
+    /// Sealing the message log (signed Merkle tree heads); off when nil.
+    public var sealing: SealingConfiguration?
     /// Connections idle this long are closed.
     public var idleTimeoutSeconds: Int64 = 30
 
@@ -81,5 +84,18 @@ public enum SubjectKeyFile {
         }
         guard bytes.count >= 32 else { throw ConfigurationError(item: path, reason: "the subject key must hold at least 32 bytes") }
         return bytes
+    }
+}
+
+/// Where the log-signing key is, and how often the log is sealed.
+public struct SealingConfiguration: Sendable {
+    /// The P-256 key that signs tree heads (PEM) and its certificate chain (PEM), issued by the gateway CA.
+    public var signingKeyPath: String
+    public var signingCertificatePath: String
+    public var sealer = SealerConfiguration()
+
+    public init(signingKeyPath: String, signingCertificatePath: String) {
+        self.signingKeyPath = signingKeyPath
+        self.signingCertificatePath = signingCertificatePath
     }
 }

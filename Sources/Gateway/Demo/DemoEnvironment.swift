@@ -117,6 +117,7 @@ public struct DemoEnvironment: Sendable {
         configuration.adminPort = adminPort
         configuration.adminCAPaths = [layout.adminCACertificate]
         configuration.partnerCAKeyPath = layout.partnerCAKey
+        configuration.sealing = SealingConfiguration(signingKeyPath: layout.logSigningKey, signingCertificatePath: layout.logSigningCertificate)
         if FileManager.default.fileExists(atPath: layout.relayClientCertificate) {
             configuration.relay = RelayConfiguration(
                 clientCertificatePath: layout.relayClientCertificate, clientKeyPath: layout.relayClientKey, trustedServerCAPaths: [layout.partnerCACertificate])
@@ -177,6 +178,7 @@ public struct DemoEnvironment: Sendable {
                 try PEMFiles.write(client, directory: pki + "/clients", name: partner.id)
             }
         }
+        try directory.ensureLogSigner()
         var fingerprints: [String: String] = [:]
         for name in Self.partners.map(\.id) {
             fingerprints[name] = try PKICertificate(pemEncoded: try directory.read("\(pki)/clients/\(name).crt")).fingerprint

@@ -19,6 +19,8 @@ struct AuditNotes: Sendable {
     var successStatus = 200
     /// Storage that must commit with the log entry (an inbound document into the inbox); may refuse with a Problem.
     var work: EntryWork?
+    /// When to come back, for an answer that is not final yet (a receipt before its seal).
+    var retryAfter: Int?
 }
 
 /// An authenticated call, as handlers see it.
@@ -177,7 +179,7 @@ struct ExchangeAuditor: Sendable {
         var headers: HTTPFields = [
             .contentType: body.mediaType, .messageId: messageId.uuidString.lowercased(), .logSeq: String(entry.seq), .logEntryHash: entry.entryHash,
         ]
-        if let retry = problem?.retryAfter { headers[.retryAfter] = String(retry) }
+        if let retry = problem?.retryAfter ?? (problem == nil ? notes.retryAfter : nil) { headers[.retryAfter] = String(retry) }
         return Response(status: .init(code: answered), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 

@@ -20,6 +20,7 @@ struct ExchangeRoutes: Sendable {
     let cursors: PageCursors
     let sealer: BodySealer
     let inboxClient: PostgresClient
+    let evidence: EvidenceRoutes
     let logger: Logger
 
     static var nationalIdPattern: Regex<Substring> { /[0-9]{12}/ }
@@ -57,6 +58,7 @@ struct ExchangeRoutes: Sendable {
                 try await receive(request, context, call, &notes)
             }
         }
+        evidence.register(on: v1)
         v1.get("contracts") { request, context in
             await auditor.handle(request, context: context, route: "/v1/contracts", requirePurpose: false) { call, _ in
                 try allowedContracts(call)

@@ -1,0 +1,239 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Why a proof or a seal could not be given.
+public struct SealStoreError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
+/// The Merkle tree's stored nodes and the seals, in the log's database.
+///
+/// Aligned perfect subtrees of 256 leaves and up are kept (`log_tree_nodes`, about one row per 128 entries),
+/// so that a root or a proof over millions of entries takes a few lookups and at most a few hundred leaves.
+/// Nodes are derived data: verification recomputes everything from the entries and trusts none of them.
+public struct SealStore: Sendable {
+    /// Perfect subtrees at least this high are stored.
+    public static let storedHeight = 8
+
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    // MARK: The tree
+
+    /// The number of committed entries (seq is gapless from 1).
+    public func head() async throws -> Int64 {
+        for try await head in try await client.query("SELECT coalesce(max(seq), 0) FROM message_log", logger: logger).decode(Int64.self) { return head }
+        return 0
+    }
+
+    /// Leaf hashes of seq `start+1 … start+count`.
+    func leaves(start: Int, count: Int) async throws -> [MerkleTree.Hash] {
+        var leaves: [MerkleTree.Hash] = []
+        leaves.reserveCapacity(count)
+        let rows = try await client.query(
+            "SELECT entry_hash FROM message_log WHERE seq > \(Int64(start)) AND seq <= \(Int64(start + count)) ORDER BY seq", logger: logger)
+        for try await hash in rows.decode(String.self) {
+            guard let bytes = Hex.decode(hash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(start + leaves.count + 1) has no valid hash") }
+            leaves.append(MerkleTree.leafHash(bytes))
+        }
+        guard leaves.count == count else { throw SealStoreError(reason: "entries \(start + 1)–\(start + count) are not all in the log") }
+        return leaves
+    }
+
+    /// Stores every complete perfect subtree of height ≥ 8 within the first `size` leaves.
+    public func storeNodes(upTo size: Int64) async throws {
+        var height = Self.storedHeight
+        while (size >> height) > 0 {
+            let complete = Int(size >> height)
+            var known = 0
+            for try await count in try await client.query(
+                "SELECT coalesce(max(idx) + 1, 0) FROM log_tree_nodes WHERE height = \(Int16(height))", logger: logger
+            ).decode(Int64.self) {
+                known = Int(count)
+            }
+            var index = known
+            while index < complete {
+                let batch = min(complete - index, height == Self.storedHeight ? 64 : 4096)
+                var hashes: [MerkleTree.Hash] = []
+                if height == Self.storedHeight {
+                    let leaves = try await leaves(start: index << height, count: batch << height)
+                    for block in 0..<batch { hashes.append(MerkleTree.root(leaves[(block << height)..<((block + 1) << height)])) }
+                } else {
+                    let children = try await nodes(height: height - 1, from: index * 2, count: batch * 2)
+                    for pair in 0..<batch { hashes.append(MerkleTree.nodeHash(children[2 * pair], children[2 * pair + 1])) }
+                }
+                try await insertNodes(height: height, from: index, hashes)
+                index += batch
+            }
+            height += 1
+        }
+    }
+
+    private func nodes(height: Int, from index: Int, count: Int) async throws -> [MerkleTree.Hash] {
+        var found: [MerkleTree.Hash] = []
+        let rows = try await client.query(
+            "SELECT hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx >= \(Int64(index)) AND idx < \(Int64(index + count)) ORDER BY idx",
+            logger: logger)
+        for try await hash in rows.decode(ByteBuffer.self) { found.append(Array(buffer: hash)) }
+        guard found.count == count else { throw SealStoreError(reason: "tree nodes at height \(height) from \(index) are missing") }
+        return found
+    }
+
+    private func insertNodes(height: Int, from index: Int, _ hashes: [MerkleTree.Hash]) async throws {
+        let indexes = (0..<hashes.count).map { Int64(index + $0) }
+        let buffers = hashes.map { ByteBuffer(bytes: $0) }
+        // Several gateways may store the same node: it is the same hash, the first one stays.
+        try await client.query(
+            """
+            INSERT INTO log_tree_nodes (height, idx, hash)
+            SELECT \(Int16(height)), i, h FROM unnest(\(indexes)::bigint[], \(buffers)::bytea[]) AS t(i, h)
+            ON CONFLICT (height, idx) DO NOTHING
+            """, logger: logger)
+    }
+
+    /// The root of an aligned perfect subtree.
+    func perfect(start: Int, height: Int) async throws -> MerkleTree.Hash {
+        if height >= Self.storedHeight {
+            let found = try await nodes(height: height, from: start >> height, count: 1)
+            return found[0]
+        }
+        return MerkleTree.root(try await leaves(start: start, count: 1 << height))
+    }
+
+    /// The Merkle root of a range of leaves that an RFC 6962 proof refers to.
+    func root(of range: Range<Int>) async throws -> MerkleTree.Hash {
+        var roots: [MerkleTree.Hash] = []
+        for piece in MerkleTree.pieces(of: range) { roots.append(try await perfect(start: piece.start, height: piece.height)) }
+        return MerkleTree.fold(roots)
+    }
+
+    public func root(size: Int64) async throws -> MerkleTree.Hash {
+        try await storeNodes(upTo: size)
+        return try await root(of: 0..<Int(size))
+    }
+
+    /// The audit path of entry `seq` in the tree of `size` entries.
+    public func inclusionProof(seq: Int64, size: Int64) async throws -> [MerkleTree.Hash] {
+        guard seq >= 1, seq <= size else { throw SealStoreError(reason: "entry \(seq) is not in a tree of \(size)") }
+        try await storeNodes(upTo: size)
+        var proof: [MerkleTree.Hash] = []
+        for range in MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size)) { proof.append(try await root(of: range)) }
+        return proof
+    }
+
+    /// The proof that the tree of `oldSize` entries is a prefix of the tree of `newSize`.
+    public func consistencyProof(oldSize: Int64, newSize: Int64) async throws -> [MerkleTree.Hash] {
+        guard oldSize >= 0, oldSize <= newSize else { throw SealStoreError(reason: "a tree of \(oldSize) cannot be a prefix of a tree of \(newSize)") }
+        try await storeNodes(upTo: newSize)
+        var proof: [MerkleTree.Hash] = []
+        for range in MerkleTree.consistencyRanges(oldSize: Int(oldSize), newSize: Int(newSize)) { proof.append(try await root(of: range)) }
+        return proof
+    }
+
+    // MARK: Seals
+
+    static let sealColumns = "tree_size, root_hash, sealed_at_ms, signature, public_key, certificate, timestamp_token"
+
+    /// Stores a seal unless one of the same or a larger size exists (another gateway sealed meanwhile), so that
+    /// seals grow with time; returns whether it was stored.
+    public func insertIfNewest(_ seal: Seal) async throws -> Bool {
+        let head = seal.treeHead
+        var stored = false
+        for try await _ in try await client.query(
+            """
+            INSERT INTO log_seals (tree_size, root_hash, sealed_at_ms, signature, public_key, certificate)
+            SELECT \(head.size), \(head.rootHash), \(head.timeMilliseconds), \(ByteBuffer(bytes: seal.signature)), \(seal.publicKeyPEM), \(seal.certificatePEM)
+            WHERE NOT EXISTS (SELECT 1 FROM log_seals WHERE tree_size >= \(head.size))
+            ON CONFLICT (tree_size) DO NOTHING
+            RETURNING tree_size
+            """, logger: logger
+        ).decode(Int64.self) {
+            stored = true
+        }
+        return stored
+    }
+
+    public func attachTimestamp(_ token: [UInt8], size: Int64) async throws {
+        try await client.query(
+            "UPDATE log_seals SET timestamp_token = \(ByteBuffer(bytes: token)), timestamped_at = now() WHERE tree_size = \(size) AND timestamp_token IS NULL",
+            logger: logger)
+    }
+
+    public func latest() async throws -> Seal? {
+        try await seals(where: "ORDER BY tree_size DESC LIMIT 1").first
+    }
+
+    /// The first seal that covers entry `seq`.
+    public func seal(covering seq: Int64) async throws -> Seal? {
+        for try await row in try await client.query(
+            "SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size >= \(seq) ORDER BY tree_size LIMIT 1", logger: logger)
+        {
+            return try Self.decode(row)
+        }
+        return nil
+    }
+
+    public func seal(size: Int64) async throws -> Seal? {
+        for try await row in try await client.query("SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size = \(size)", logger: logger) {
+            return try Self.decode(row)
+        }
+        return nil
+    }
+
+    /// Every seal, oldest first.
+    public func all() async throws -> [Seal] { try await seals(where: "ORDER BY tree_size") }
+
+    /// Seals still waiting for their timestamp, oldest first.
+    public func awaitingTimestamp(limit: Int = 100) async throws -> [Seal] {
+        try await seals(where: "WHERE timestamp_token IS NULL ORDER BY tree_size LIMIT \(limit)")
+    }
+
+    private func seals(where clause: String) async throws -> [Seal] {
+        var found: [Seal] = []
+        for try await row in try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.sealColumns) FROM log_seals \(clause)"), logger: logger) {
+            found.append(try Self.decode(row))
+        }
+        return found
+    }
+
+    static func decode(_ row: PostgresRow) throws -> Seal {
+        let (size, root, time, signature, publicKey, certificate, token) = try row.decode((Int64, String, Int64, ByteBuffer, String, String, ByteBuffer?).self)
+        return Seal(
+            treeHead: TreeHead(size: size, rootHash: root, timeMilliseconds: time), signature: Array(buffer: signature), publicKeyPEM: publicKey,
+            certificatePEM: certificate, timestampToken: token.map { Array(buffer: $0) })
+    }
+}
+
+/// Reading hex back (writing it is `Sequence.hex`).
+public enum Hex {
+    public static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        var index = 0
+        while index < utf8.count {
+            guard let high = value(utf8[index]), let low = value(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
