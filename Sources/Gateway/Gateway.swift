@@ -42,7 +42,7 @@ public struct Gateway: Sendable {
         // One secret keys subject references and seals bodies at rest; read it once.
         let subjectKey = try SubjectKeyFile.read(configuration.subjectKeyPath)
         let referencer = SubjectReferencer(key: subjectKey)
-        let sealer = BodySealer(secret: subjectKey)
+        let sealer = try configuration.bodyKeyFolder.map { try BodySealer(secret: subjectKey, keyFolder: $0) } ?? BodySealer(secret: subjectKey)
         let (tls, partnerRoots) = try exchangeTLS(configuration)
         let client = PostgresClient(configuration: configuration.database.clientConfiguration(connections: configuration.databaseConnections), backgroundLogger: logger)
         let logWriter = LogWriter(client: client, logger: logger)
@@ -51,7 +51,17 @@ public struct Gateway: Sendable {
 
         let router = Router(context: ExchangeContext.self)
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
-        let auditor = ExchangeAuditor(log: logWriter, referencer: referencer, limiter: RateLimiter(), logger: logger)
+        var logSealer: Sealer?
+        if let sealing = configuration.sealing {
+            let signer = try SealSigner(
+                keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
+                certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
+            let timestamper = try sealing.timestamping.map { try TimestampAuthorityClient(configuration: $0) }
+            logSealer = Sealer(client: client, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
+        }
+        let gate = logSealer
+        let auditor = ExchangeAuditor(
+            log: logWriter, referencer: referencer, limiter: RateLimiter(), refusing: { gate?.timestamping.refusing ?? false }, logger: logger)
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
@@ -79,7 +89,7 @@ public struct Gateway: Sendable {
         }
 
         let ops = Application(
-            router: OpsRoutes(client: client, registry: registry, logger: logger).router(),
+            router: OpsRoutes(client: client, registry: registry, sealer: logSealer, logger: logger).router(),
             configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -92,12 +102,7 @@ public struct Gateway: Sendable {
                 referencer: referencer, logger: logger, onQueued: { worker.notify() })
             services += [producer, worker]
         }
-        if let sealing = configuration.sealing {
-            let signer = try SealSigner(
-                keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
-                certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
-            services.append(Sealer(client: client, signer: signer, configuration: sealing.sealer, logger: logger))
-        }
+        if let logSealer { services.append(logSealer) }
         if !configuration.adminCAPaths.isEmpty {
             let administration = Administration(client: client, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)

@@ -10,6 +10,9 @@ public struct VerificationReport: Sendable {
     /// Seals whose root and signature were checked against the entries, and the newest of them.
     public var sealsVerified = 0
     public var latestSeal: TreeHead?
+    /// Seals with an RFC 3161 token, and how many of those tokens were checked.
+    public var timestampsPresent = 0
+    public var timestampsVerified = 0
 }
 
 /// Reads the message log: single entries for receipts and tests, and the whole chain for verification.
@@ -38,9 +41,14 @@ public struct LogReader: Sendable {
     }
 
     /// Walks every entry in seq order; `progress` is called with the number verified every `progressEvery` entries.
-    public func verify(batchSize: Int = 20_000, progressEvery: Int64 = 100_000, progress: (Int64) -> Void = { _ in }) async throws -> VerificationReport {
+    /// `checkTimestamp` checks a seal's RFC 3161 token (nil: tokens are not checked) and returns why it fails.
+    public func verify(
+        batchSize: Int = 20_000, progressEvery: Int64 = 100_000, checkTimestamp: (@Sendable (Seal) async -> String?)? = nil,
+        progress: (Int64) -> Void = { _ in }
+    ) async throws -> VerificationReport {
         var auditor = ChainAuditor()
-        var seals = SealAuditor(seals: try await SealStore(client: client, logger: logger).all())
+        let allSeals = try await SealStore(client: client, logger: logger).all()
+        var seals = SealAuditor(seals: allSeals)
         func report(_ found: ChainBreak?) -> VerificationReport {
             var report = VerificationReport(verified: auditor.verified, headHash: auditor.headHash, firstBreak: found)
             report.sealsVerified = seals.verified
@@ -73,6 +81,16 @@ public struct LogReader: Sendable {
             if fetched < batchSize { break }
         }
         if let found = auditor.finish() { return report(found) }
-        return report(sealBreak ?? seals.finish())
+        if let found = sealBreak ?? seals.finish() { return report(found) }
+        var result = report(nil)
+        for seal in allSeals where seal.timestampToken != nil {
+            guard let checkTimestamp else { break }
+            if let reason = await checkTimestamp(seal) {
+                return report(ChainBreak(seq: seal.treeHead.size, kind: .sealBroken, reason: "the timestamp of the seal of \(seal.treeHead.size) entries: \(reason)"))
+            }
+            result.timestampsVerified += 1
+        }
+        result.timestampsPresent = allSeals.filter { $0.timestampToken != nil }.count
+        return result
     }
 }

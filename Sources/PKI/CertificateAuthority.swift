@@ -119,6 +119,22 @@ public struct CertificateAuthority: Sendable {
             })
     }
 
+    /// A timestamping authority's certificate (RFC 3161 §2.3: the timeStamping usage, critical and alone).
+    public func issueTimestampingAuthority(commonName: String = "Jisr development TSA", days: Int = 3650) throws -> IssuedCredential {
+        try issue(
+            subject: try DistinguishedName {
+                CountryName("LB")
+                OrganizationName("Ministry of Labour, Lebanon")
+                CommonName(commonName)
+            },
+            key: Certificate.PrivateKey(P256.Signing.PrivateKey()), days: days,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+                Critical(try ExtendedKeyUsage([.timeStamping]))
+            })
+    }
+
     private func issue(
         subject: DistinguishedName, key: Certificate.PrivateKey, publicKey: Certificate.PublicKey? = nil, days: Int, notBefore: Date? = nil,
         extensions: Certificate.Extensions

@@ -26,6 +26,8 @@ public struct PKIDirectory: Sendable {
     /// The key that signs the message log's seals, and its certificate from the partner CA (the gateway CA).
     public var logSigningKey: String { path + "/log-signing.key" }
     public var logSigningCertificate: String { path + "/log-signing.crt" }
+    /// Keys that encrypt message bodies at rest, one file per key (`jisr pki rotate-body-key` adds one).
+    public var bodyKeys: String { path + "/body-keys" }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: partnerCAKey) }
 

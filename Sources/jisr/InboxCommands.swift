@@ -35,7 +35,9 @@ struct InboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let id = UUID(uuidString: messageId) else { throw ValidationError("\(messageId) is not a message id") }
-            let sealer = BodySealer(secret: try SubjectKeyFile.read(pkiOptions.directory.subjectKey))
+            let pki = pkiOptions.directory
+            let secret = try SubjectKeyFile.read(pki.subjectKey)
+            let sealer = FileManager.default.fileExists(atPath: pki.bodyKeys) ? try BodySealer(secret: secret, keyFolder: pki.bodyKeys) : BodySealer(secret: secret)
             let (row, body) = try await options.run { admin, _ in try await admin.inboxMessage(id, sealer: sealer) }
             print("\(row.partnerID) \(row.contract) \(row.mediaType) idempotency key \(row.idempotencyKey)")
             print(String(decoding: body, as: UTF8.self))

@@ -17,7 +17,7 @@ struct Jisr: AsyncParsableCommand {
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
         subcommands: [
             Demo.self, Serve.self, Migrate.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
-            CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self,
+            CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self, DevTSACommand.self,
         ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
@@ -111,11 +111,12 @@ struct Demo: AsyncParsableCommand {
         }
         let (configuration, manifest) = try await environment.prepare(
             database: database, contractsDirectory: try Console.contracts(contracts), logger: logger, say: Console.say)
+        // The development TSA and the mock partners make their keys first: the gateway trusts them when it is built.
+        let companions = try environment.companions(manifest: manifest, logger: logger)
         let gateway = try Gateway.build(configuration: configuration, logger: logger, onExchangeListening: { _ in
             Console.say(DemoInstructions.text(manifest: manifest, directory: environment.directory))
         })
-        let partners = try environment.mockPartners(manifest: manifest).map { MockPartner(configuration: $0, logger: logger) }
-        try await gateway.run(logger: logger, companions: partners)
+        try await gateway.run(logger: logger, companions: companions)
     }
 }
 
@@ -134,6 +135,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The partner CA's private key, to sign CSRs through the admin API.") var partnerCaKey: String?
     @Option(help: "CA certificates of administrators (PEM); repeat for several.") var adminCa: [String] = []
     @Option(help: "File holding the subject-reference key (32+ bytes, hex or raw).") var subjectKey: String?
+    @Option(help: "Folder of keys for message bodies at rest (default: PKI/body-keys when it exists).") var bodyKeys: String?
     @Option(help: "Jisr's client certificate for deliveries to partners (default: PKI/relay-client.crt).") var relayCert: String?
     @Option(help: "Its private key (default: PKI/relay-client.key).") var relayKey: String?
     @Option(help: "CAs of partners' receiving servers (PEM, repeatable; default: the partner CA).") var relayCa: [String] = []
@@ -147,6 +149,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Its certificate chain (default: PKI/log-signing.crt).") var logSigningCert: String?
     @Option(help: "Seal the log after this many new entries…") var sealEveryEntries: Int64 = 1000
     @Option(help: "…or after this many seconds, whichever comes first.") var sealEverySeconds = 10
+    @Option(help: "RFC 3161 timestamping authority URL that stamps every seal (e.g. http://127.0.0.1:9318/ from `jisr dev-tsa`).") var tsaUrl: String?
+    @Option(help: "The TSA's root certificate (PEM); repeat for several.") var tsaRoot: [String] = []
+    @Option(help: "Seconds seals may wait for their timestamp before --timestamp-policy applies.") var timestampGraceSeconds = 3600
+    @Option(help: "After the grace period without a timestamp: continue, or refuse new exchanges.") var timestampPolicy = "continue"
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
     @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
@@ -160,6 +166,7 @@ struct Serve: AsyncParsableCommand {
             database: try store.required(), contractsDirectory: try Console.contracts(contracts))
         configuration.exchangeHost = host
         configuration.exchangePort = port
+        configuration.bodyKeyFolder = bodyKeys ?? (FileManager.default.fileExists(atPath: pki.bodyKeys) ? pki.bodyKeys : nil)
         configuration.opsPort = opsPort
         configuration.adminPort = adminPort
         configuration.adminCAPaths = adminCa.isEmpty && FileManager.default.fileExists(atPath: pki.adminCACertificate) ? [pki.adminCACertificate] : adminCa
@@ -184,6 +191,17 @@ struct Serve: AsyncParsableCommand {
             var sealing = SealingConfiguration(signingKeyPath: signingKey, signingCertificatePath: logSigningCert ?? pki.logSigningCertificate)
             sealing.sealer.everyEntries = sealEveryEntries
             sealing.sealer.every = .seconds(sealEverySeconds)
+            guard let policy = TimestampPolicy(rawValue: timestampPolicy), timestampGraceSeconds >= 1 else {
+                throw ValidationError("--timestamp-policy is continue or refuse; --timestamp-grace-seconds at least 1")
+            }
+            sealing.sealer.timestampPolicy = policy
+            sealing.sealer.timestampGrace = .seconds(timestampGraceSeconds)
+            if let tsaUrl {
+                guard !tsaRoot.isEmpty else { throw ValidationError("--tsa-url needs --tsa-root: a token is only kept when it chains to a trusted TSA root") }
+                sealing.timestamping = TimestampingConfiguration(url: tsaUrl, trustedRootPaths: tsaRoot)
+            } else {
+                Console.say("No --tsa-url: seals are signed but not timestamped")
+            }
             configuration.sealing = sealing
         } else {
             Console.say("Sealing off: no log-signing key (\(signingKey)); create one with `jisr pki init` or pass --log-signing-key")
@@ -272,12 +290,14 @@ struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Walk the chain and check every seal; name the first modified, deleted, inserted or reordered entry, a broken seal, or a cut-off end.")
         @OptionGroup var store: StoreOptions
+        @Option(help: "Root certificate (PEM) of the timestamping authority; with it, every seal's RFC 3161 token is checked.") var tsaRoot: [String] = []
 
         func run() async throws {
             let logger = Console.logger()
             let started = ContinuousClock.now
+            let checker = try TimestampChecker.make(roots: tsaRoot)
             let report = try await withPostgres(try store.required(), logger: logger) { client in
-                try await LogReader(client: client, logger: logger).verify { count in Console.say("verified \(count) entries…") }
+                try await LogReader(client: client, logger: logger).verify(checkTimestamp: checker) { count in Console.say("verified \(count) entries…") }
             }
             let elapsed = ContinuousClock.now - started
             if let found = report.firstBreak {
@@ -288,8 +308,31 @@ struct Log: AsyncParsableCommand {
             print("OK: \(report.verified) entries verified in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds]))); chain head \(report.headHash)")
             if let latest = report.latestSeal {
                 print("    \(report.sealsVerified) seals verified; the newest covers \(latest.size) entries, signed \(TreeHead.format(latest.timeMilliseconds))")
+                if report.timestampsPresent > 0 {
+                    print(
+                        checker == nil
+                            ? "    \(report.timestampsPresent) seals carry an RFC 3161 timestamp; pass --tsa-root to check them"
+                            : "    \(report.timestampsVerified) RFC 3161 timestamps verified")
+                }
             } else {
                 print("    no seals yet: without one, removing the newest entries would go unnoticed")
+            }
+        }
+    }
+}
+
+/// Checks seals' RFC 3161 tokens against the TSA roots given on the command line.
+enum TimestampChecker {
+    static func make(roots paths: [String]) throws -> (@Sendable (Seal) async -> String?)? {
+        guard !paths.isEmpty else { return nil }
+        let roots = try paths.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        return { seal in
+            guard let der = seal.timestampToken else { return nil }
+            do {
+                try await TimestampToken(der: der).verify(stamping: seal.treeHead.signedBytes, trustedRootsPEM: roots)
+                return nil
+            } catch {
+                return "\(error)"
             }
         }
     }

@@ -1,6 +1,7 @@
 import Administration
 import ArgumentParser
 import Foundation
+import MessageLog
 import PKI
 import Registry
 
@@ -13,7 +14,20 @@ struct PKIOptions: ParsableArguments {
 
 struct PKICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pki", abstract: "The gateway's certificate authorities and partner certificates.", subcommands: [Init.self, SignCSR.self, Trust.self])
+        commandName: "pki", abstract: "The gateway's certificate authorities and partner certificates.", subcommands: [Init.self, SignCSR.self, Trust.self, RotateBodyKey.self])
+
+    struct RotateBodyKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-body-key",
+            abstract: "Add a key for message bodies at rest: bodies sealed from the next start on use it; older ones stay readable with theirs.")
+        @OptionGroup var pkiOptions: PKIOptions
+
+        func run() async throws {
+            let folder = pkiOptions.directory.bodyKeys
+            let id = try BodySealer.rotate(keyFolder: folder)
+            print("new body key \(id) in \(folder); restart the gateways to seal with it (keep every older key: they open older bodies)")
+        }
+    }
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

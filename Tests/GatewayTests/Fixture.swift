@@ -66,7 +66,9 @@ final class Fixture: Sendable {
         return policy
     }
 
-    static func make(_ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil) async throws -> Fixture {
+    static func make(
+        _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil
+    ) async throws -> Fixture {
         guard let serverURL = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
             throw FixtureError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
         }
@@ -164,6 +166,7 @@ final class Fixture: Sendable {
         if let sealing {
             var sealingConfiguration = SealingConfiguration(signingKeyPath: directory + "/pki/log-signing.key", signingCertificatePath: directory + "/pki/log-signing.crt")
             sealingConfiguration.sealer = sealing
+            sealingConfiguration.timestamping = timestamping
             configuration.sealing = sealingConfiguration
         }
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)

@@ -28,6 +28,9 @@ public struct GatewayConfiguration: Sendable {
     public var partnerCAPaths: [String]
     /// A file of at least 32 random bytes: the key of subject references (secret).
     public var subjectKeyPath: String
+    /// Keys for message bodies at rest (`ID.key` files; the greatest id seals, all of them open); without it the
+    /// key derived from the subject key is used.
+    public var bodyKeyFolder: String?
     public var database: DatabaseURL
     public var databaseConnections = 16
     public var contractsDirectory: URL
@@ -93,6 +96,8 @@ public struct SealingConfiguration: Sendable {
     public var signingKeyPath: String
     public var signingCertificatePath: String
     public var sealer = SealerConfiguration()
+    /// The RFC 3161 timestamping authority that stamps every seal; seals stay unstamped without one.
+    public var timestamping: TimestampingConfiguration?
 
     public init(signingKeyPath: String, signingCertificatePath: String) {
         self.signingKeyPath = signingKeyPath

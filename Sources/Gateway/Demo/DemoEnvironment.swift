@@ -9,6 +9,7 @@ import Records
 import Registry
 import Relay
 import Schemas
+import ServiceLifecycle
 import Storage
 
 /// The manifest `jisr demo` writes to `DIR/demo.json`, for scripts and tests.
@@ -117,7 +118,10 @@ public struct DemoEnvironment: Sendable {
         configuration.adminPort = adminPort
         configuration.adminCAPaths = [layout.adminCACertificate]
         configuration.partnerCAKeyPath = layout.partnerCAKey
-        configuration.sealing = SealingConfiguration(signingKeyPath: layout.logSigningKey, signingCertificatePath: layout.logSigningCertificate)
+        configuration.bodyKeyFolder = layout.bodyKeys
+        var sealing = SealingConfiguration(signingKeyPath: layout.logSigningKey, signingCertificatePath: layout.logSigningCertificate)
+        sealing.timestamping = TimestampingConfiguration(url: "http://127.0.0.1:\(tsaPort)/", trustedRootPaths: [tsaDirectory + "/tsa-root.crt"])
+        configuration.sealing = sealing
         if FileManager.default.fileExists(atPath: layout.relayClientCertificate) {
             configuration.relay = RelayConfiguration(
                 clientCertificatePath: layout.relayClientCertificate, clientKeyPath: layout.relayClientKey, trustedServerCAPaths: [layout.partnerCACertificate])
@@ -143,6 +147,17 @@ public struct DemoEnvironment: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try PEMFiles.write(String(decoding: try encoder.encode(manifest), as: UTF8.self) + "\n", to: directory + "/demo.json", secret: false)
         return (configuration, manifest)
+    }
+
+    /// The development TSA's folder and port: the demo starts it and timestamps every seal with it.
+    public var tsaDirectory: String { directory + "/tsa" }
+    public var tsaPort: Int { 9318 }
+
+    /// What runs beside the gateway: the development TSA and one mock partner per receiving ministry. Their keys
+    /// are made here, before the gateway is built to trust them.
+    public func companions(manifest: DemoManifest, logger: Logger) throws -> [any Service] {
+        let tsa = try DevelopmentTSA(directory: tsaDirectory, port: tsaPort, logger: logger)
+        return [tsa] + (try mockPartners(manifest: manifest).map { MockPartner(configuration: $0, logger: logger) as any Service })
     }
 
     /// The mock partners to run beside the gateway, each with a server certificate from the partner CA.

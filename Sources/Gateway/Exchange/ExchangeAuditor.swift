@@ -67,6 +67,8 @@ struct ExchangeAuditor: Sendable {
     let log: LogWriter
     let referencer: SubjectReferencer
     let limiter: RateLimiter
+    /// True while the operator's policy refuses new exchanges because the log cannot be timestamped.
+    let refusing: @Sendable () -> Bool
     let logger: Logger
 
     static var purposePattern: Regex<Substring> { /[a-z][a-z0-9-]{2,63}/ }
@@ -84,6 +86,7 @@ struct ExchangeAuditor: Sendable {
         var caseReference: String?
         let outcome: Result<WireDocument, Problem>
         do {
+            if refusing() { throw Problem.timestampingUnavailable }
             guard let caller = context.caller else { throw Problem.certificateNotRegistered }
             let partner: Partner
             switch caller.resolution {

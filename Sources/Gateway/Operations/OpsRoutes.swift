@@ -1,12 +1,15 @@
+import Foundation
 import Hummingbird
 import Logging
+import MessageLog
 import PostgresNIO
 import Registry
 
-/// The ops listener: liveness and readiness for probes, on loopback, without TLS.
+/// The ops listener: liveness, readiness and metrics for probes and scrapers, on loopback, without TLS.
 struct OpsRoutes: Sendable {
     let client: PostgresClient
     let registry: RegistryWatcher
+    let sealer: Sealer?
     let logger: Logger
 
     func router() -> Router<BasicRequestContext> {
@@ -16,10 +19,34 @@ struct OpsRoutes: Sendable {
             do {
                 try await client.query("SELECT 1", logger: logger)
                 guard registry.snapshot.version > 0 else { return Self.text(.serviceUnavailable, "registry not loaded\n") }
-                return Self.text(.ok, "ready\n")
             } catch {
                 return Self.text(.serviceUnavailable, "database unreachable\n")
             }
+            guard let status = sealer?.timestamping else { return Self.text(.ok, "ready\n") }
+            if status.refusing { return Self.text(.serviceUnavailable, "not ready: the log cannot be timestamped and the policy refuses exchanges\n") }
+            if status.degraded {
+                return Self.text(.ok, "ready, degraded: the timestamping authority is unreachable; \(status.awaiting) seals await their timestamp\n")
+            }
+            return Self.text(.ok, "ready\n")
+        }
+        router.get("metrics") { _, _ -> Response in
+            var lines: [String] = []
+            if let status = sealer?.timestamping {
+                lines += [
+                    "# HELP jisr_seconds_since_last_timestamp Seconds since the last RFC 3161 timestamp arrived (-1: none yet).",
+                    "# TYPE jisr_seconds_since_last_timestamp gauge",
+                    "jisr_seconds_since_last_timestamp \(status.lastTimestamp.map { String(Int(Date().timeIntervalSince($0))) } ?? "-1")",
+                    "# HELP jisr_log_seals_awaiting_timestamp Seals whose timestamp has not arrived.",
+                    "# TYPE jisr_log_seals_awaiting_timestamp gauge",
+                    "jisr_log_seals_awaiting_timestamp \(status.awaiting)",
+                    "# HELP jisr_timestamp_failures Consecutive failed requests to the timestamping authority.",
+                    "# TYPE jisr_timestamp_failures gauge",
+                    "jisr_timestamp_failures \(status.consecutiveFailures)",
+                ]
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: .init(string: lines.joined(separator: "\n") + "\n")))
         }
         return router
     }

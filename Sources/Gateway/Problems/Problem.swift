@@ -59,6 +59,9 @@ public struct Problem: Error, Sendable, Hashable {
         Problem(code: "malformed-document", status: 400, title: "The body is not a well-formed, safe document", violations: reasons)
     }
 
+    public static let timestampingUnavailable = Problem(
+        code: "timestamping-unavailable", status: 503,
+        title: "The message log cannot be timestamped and this gateway's policy is to refuse new exchanges until it can", retryAfter: 60)
     public static let internalError = Problem(code: "internal-error", status: 500, title: "Internal error")
 
     public static func invalidParameters(_ detail: String) -> Problem {

@@ -167,6 +167,12 @@ public struct SealStore: Sendable {
             logger: logger)
     }
 
+    /// When the newest timestamp arrived, across every gateway.
+    public func newestTimestampedAt() async throws -> Date? {
+        for try await time in try await client.query("SELECT max(timestamped_at) FROM log_seals", logger: logger).decode(Date?.self) { return time }
+        return nil
+    }
+
     public func latest() async throws -> Seal? {
         try await seals(where: "ORDER BY tree_size DESC LIMIT 1").first
     }

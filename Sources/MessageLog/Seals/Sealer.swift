@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// When the log is sealed: after so many entries or so much time, whichever comes first.
 public struct SealerConfiguration: Sendable {
@@ -9,8 +10,38 @@ public struct SealerConfiguration: Sendable {
     public var every: Duration = .seconds(10)
     /// How often the sealer looks at the log's head.
     public var checkInterval: Duration = .milliseconds(500)
+    /// How long seals may wait for their timestamp before the operator's policy applies.
+    public var timestampGrace: Duration = .seconds(3600)
+    /// What happens after the grace period: keep exchanging (`continue`), or refuse new exchanges (`refuse`).
+    public var timestampPolicy = TimestampPolicy.continue
 
     public init() {}
+}
+
+/// The operator's choice when the timestamping authority stays unreachable past the grace period.
+public enum TimestampPolicy: String, Sendable, CaseIterable {
+    case `continue`
+    case refuse
+}
+
+/// Gets an RFC 3161 timestamp token over a tree head's signed bytes (from the configured TSA, checked).
+public protocol TreeHeadTimestamper: Sendable {
+    func timestamp(_ bytes: [UInt8]) async throws -> [UInt8]
+}
+
+/// How timestamping stands, for the health endpoint, the metrics and the exchange gate.
+public struct TimestampingStatus: Sendable {
+    /// When the last token arrived (this process), or the newest stamped seal's time at start.
+    public var lastTimestamp: Date?
+    /// Seals waiting for their token, and since when the oldest has waited.
+    public var awaiting = 0
+    public var oldestWaitingSince: Date?
+    public var consecutiveFailures = 0
+    /// The policy says refuse and the oldest unstamped seal has waited past the grace period.
+    public var refusing = false
+
+    /// The TSA is failing now, or a seal has waited for it for more than a minute.
+    public var degraded: Bool { consecutiveFailures > 0 || (oldestWaitingSince.map { Date().timeIntervalSince($0) > 60 } ?? false) }
 }
 
 /// Closes the log periodically: a Merkle root over every entry so far, signed with the gateway's log-signing key.
@@ -20,22 +51,95 @@ public struct SealerConfiguration: Sendable {
 public final class Sealer: Service, Sendable {
     let store: SealStore
     let signer: SealSigner
+    let timestamper: (any TreeHeadTimestamper)?
     let configuration: SealerConfiguration
     let logger: Logger
+    private let state = Mutex(TimestampingStatus())
+    private let nextAttempt = Mutex(Date.distantPast)
 
-    public init(client: PostgresClient, signer: SealSigner, configuration: SealerConfiguration = .init(), logger: Logger) {
+    public init(
+        client: PostgresClient, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
+        logger: Logger
+    ) {
         self.store = SealStore(client: client, logger: logger)
         self.signer = signer
+        self.timestamper = timestamper
         self.configuration = configuration
         self.logger = logger
     }
 
+    /// How timestamping stands now; whether the grace period is over is decided at the moment of asking.
+    public var timestamping: TimestampingStatus {
+        var status = state.withLock { $0 }
+        let grace = Double(configuration.timestampGrace.components.seconds)
+        status.refusing =
+            timestamper != nil && configuration.timestampPolicy == .refuse
+            && (status.oldestWaitingSince.map { Date().timeIntervalSince($0) > grace } ?? false)
+        return status
+    }
+
+    /// Seals and stamps in two loops, so that a TSA that takes its time never delays a seal.
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try await sealIfDue() } catch {
-                logger.warning("sealing the log failed; retrying", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do { _ = try await self.sealIfDue() } catch {
+                        self.logger.warning("sealing the log failed; retrying", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                    }
+                    try? await Task.sleep(for: self.configuration.checkInterval)
+                }
             }
-            try? await Task.sleep(for: configuration.checkInterval)
+            if timestamper != nil {
+                group.addTask {
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        do { try await self.stampWaitingSeals() } catch {
+                            self.logger.warning("reading seals awaiting a timestamp failed", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                        }
+                        try? await Task.sleep(for: self.configuration.checkInterval)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks the TSA for the token of every seal still without one, oldest first; on failure, backs off
+    /// exponentially (with jitter, up to five minutes) and keeps the seals waiting — they are stamped when it returns.
+    public func stampWaitingSeals(now: Date = Date()) async throws {
+        guard let timestamper else { return }
+        let waiting = try await store.awaitingTimestamp(limit: 50)
+        if state.withLock({ $0.lastTimestamp == nil }), let stamped = try await store.newestTimestampedAt() {
+            state.withLock { $0.lastTimestamp = stamped }
+        }
+        updateWaiting(waiting, now: now)
+        guard !waiting.isEmpty, now >= nextAttempt.withLock({ $0 }) else { return }
+        for seal in waiting {
+            do {
+                let token = try await timestamper.timestamp(seal.treeHead.signedBytes)
+                try await store.attachTimestamp(token, size: seal.treeHead.size)
+                state.withLock {
+                    $0.lastTimestamp = Date()
+                    $0.consecutiveFailures = 0
+                }
+                logger.info("seal timestamped", metadata: ["jisr.tree_size": "\(seal.treeHead.size)"])
+            } catch {
+                let failures = state.withLock { status -> Int in
+                    status.consecutiveFailures += 1
+                    return status.consecutiveFailures
+                }
+                let backoff = min(300, pow(2, Double(min(failures, 9)))) * Double.random(in: 0.5...1)
+                nextAttempt.withLock { $0 = Date().addingTimeInterval(backoff) }
+                logger.warning(
+                    "timestamping authority unavailable; seals wait for it", metadata: ["jisr.failures": "\(failures)", "jisr.error": "\(error)"])
+                break
+            }
+        }
+        updateWaiting(try await store.awaitingTimestamp(limit: 50), now: now)
+    }
+
+    private func updateWaiting(_ waiting: [Seal], now: Date) {
+        state.withLock { status in
+            status.awaiting = waiting.count
+            status.oldestWaitingSince = waiting.first?.treeHead.time
         }
     }
 
