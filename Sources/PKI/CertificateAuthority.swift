@@ -106,33 +106,28 @@ public struct CertificateAuthority: Sendable {
     /// The gateway's log-signing certificate: signs the message log's tree heads, nothing else
     /// (digitalSignature and nonRepudiation, no TLS usage).
     public func issueLogSigner(commonName: String = "Jisr message log", days: Int = 3650) throws -> IssuedCredential {
-        try issue(
-            subject: try DistinguishedName {
-                CountryName("LB")
-                OrganizationName("Ministry of Labour, Lebanon")
-                CommonName(commonName)
-            },
-            key: Certificate.PrivateKey(P256.Signing.PrivateKey()), days: days,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
-            })
+        try issueSigner(commonName: commonName, days: days, timestamping: false)
     }
 
     /// A timestamping authority's certificate (RFC 3161 §2.3: the timeStamping usage, critical and alone).
     public func issueTimestampingAuthority(commonName: String = "Jisr development TSA", days: Int = 3650) throws -> IssuedCredential {
-        try issue(
+        try issueSigner(commonName: commonName, days: days, timestamping: true)
+    }
+
+    /// A ministry certificate that signs statements (tree heads, timestamps), never TLS.
+    private func issueSigner(commonName: String, days: Int, timestamping: Bool) throws -> IssuedCredential {
+        var extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+        }
+        if timestamping { try extensions.append(Certificate.Extension(try ExtendedKeyUsage([.timeStamping]), critical: true)) }
+        return try issue(
             subject: try DistinguishedName {
                 CountryName("LB")
                 OrganizationName("Ministry of Labour, Lebanon")
                 CommonName(commonName)
             },
-            key: Certificate.PrivateKey(P256.Signing.PrivateKey()), days: days,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
-                Critical(try ExtendedKeyUsage([.timeStamping]))
-            })
+            key: Certificate.PrivateKey(P256.Signing.PrivateKey()), days: days, extensions: extensions)
     }
 
     private func issue(
