@@ -121,6 +121,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Evidence",
+            dependencies: [
+                "MessageLog", "PKI",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
                 "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay",
@@ -142,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "jisr",
             dependencies: [
-                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay",
+                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay", "Evidence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -166,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay",
+                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay", "Evidence",
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "X509", package: "swift-certificates"),

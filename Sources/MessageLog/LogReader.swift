@@ -34,6 +34,29 @@ public struct LogReader: Sendable {
         return nil
     }
 
+    /// Entries of a seq range, in order, optionally only one partner's.
+    public func entries(from first: Int64, through last: Int64, partner: String?) async throws -> [LogEntry] {
+        var found: [LogEntry] = []
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: MessageLogStore.columns) FROM message_log
+            WHERE seq >= \(first) AND seq <= \(last) AND (\(partner)::text IS NULL OR partner = \(partner)) ORDER BY seq
+            """, logger: logger)
+        for try await row in rows { found.append(try MessageLogStore.decode(row)) }
+        return found
+    }
+
+    /// The seqs of the entries recorded between two moments (inclusive), if any.
+    public func seqs(recordedFrom start: Date, through end: Date) async throws -> ClosedRange<Int64>? {
+        let (from, to) = (Int64(start.timeIntervalSince1970 * 1_000_000), Int64(end.timeIntervalSince1970 * 1_000_000))
+        for try await (low, high) in try await client.query(
+            "SELECT min(seq), max(seq) FROM message_log WHERE recorded_at >= \(from) AND recorded_at <= \(to)", logger: logger
+        ).decode((Int64?, Int64?).self) {
+            if let low, let high { return low...high }
+        }
+        return nil
+    }
+
     public func count() async throws -> Int64 {
         let rows = try await client.query("SELECT count(*) FROM message_log", logger: logger)
         for try await count in rows.decode(Int64.self) { return count }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Evidence
 import Gateway
 import Logging
 import MessageLog
@@ -259,7 +260,44 @@ struct Seed: AsyncParsableCommand {
 }
 
 struct Log: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The message log.", subcommands: [Verify.self, SealCommand.self])
+    static let configuration = CommandConfiguration(abstract: "The message log.", subcommands: [Verify.self, SealCommand.self, Export.self])
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write an evidence bundle: entries, seals, proofs, certificates, timestamps and a README to check them offline.")
+        @Option(help: "First entry: a seq, or a date/time (2026-11-01 or 2026-11-01T08:00:00Z).") var from: String
+        @Option(help: "Last entry: a seq, or a date/time (a date means the whole day).") var to: String
+        @Option(help: "Only the entries exchanged with this partner.") var partner: String?
+        @Option(help: "The folder to write (must not exist or be empty).") var out: String
+        @Option(help: "The TSA's root certificate, included so the bundle's timestamps can be checked.") var tsaRoot: String?
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let logger = Console.logger()
+            let (from, to, partner, out) = (self.from, self.to, self.partner, self.out)
+            let tsaRootPEM = try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            let summary = try await withPostgres(try store.required(), logger: logger) { client in
+                let log = LogReader(client: client, logger: logger)
+                let seqs = try await Self.range(from: from, to: to, log: log)
+                return try await EvidenceBundle.export(
+                    log: log, seals: SealStore(client: client, logger: logger), seqs: seqs, partner: partner, tsaRootPEM: tsaRootPEM, to: out)
+            }
+            print("wrote \(summary.entries) entries and \(summary.seals.count) seals to \(out); check it with: jisr log verify --bundle \(out)")
+            if summary.unsealed > 0 { print("\(summary.unsealed) later entries in the range are not sealed yet and were left out (run `jisr log seal`)") }
+        }
+
+        static func range(from: String, to: String, log: LogReader) async throws -> ClosedRange<Int64> {
+            if let first = Int64(from), let last = Int64(to) {
+                guard first >= 1, first <= last else { throw ValidationError("--from and --to: 1 ≤ from ≤ to") }
+                return first...last
+            }
+            let start = try Output.parseDate(from, option: "--from")
+            var end = try Output.parseDate(to, option: "--to")
+            if !to.contains("T") { end = end.addingTimeInterval(86_400 - 0.000_001) }
+            guard let seqs = try await log.seqs(recordedFrom: start, through: end) else { throw ValidationError("no entries were recorded between --from and --to") }
+            return seqs
+        }
+    }
 
     struct SealCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -291,8 +329,21 @@ struct Log: AsyncParsableCommand {
             abstract: "Walk the chain and check every seal; name the first modified, deleted, inserted or reordered entry, a broken seal, or a cut-off end.")
         @OptionGroup var store: StoreOptions
         @Option(help: "Root certificate (PEM) of the timestamping authority; with it, every seal's RFC 3161 token is checked.") var tsaRoot: [String] = []
+        @Option(help: "Check an evidence bundle (from `jisr log export`) offline instead of the database.") var bundle: String?
 
         func run() async throws {
+            if let bundle {
+                let roots = try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }
+                do {
+                    let report = try await EvidenceBundle.verify(directory: bundle, tsaRootsPEM: roots)
+                    print("OK: \(report.entries) entries, \(report.seals) seals, \(report.timestamps) RFC 3161 timestamps verified offline")
+                    if let ca = report.signingCAFingerprint { print("    the seals are signed under the CA with SHA-256 fingerprint \(ca): compare it with the ministry's") }
+                } catch let error as EvidenceError {
+                    print("BROKEN: \(error.item): \(error.reason)")
+                    throw ExitCode(1)
+                }
+                return
+            }
             let logger = Console.logger()
             let started = ContinuousClock.now
             let checker = try TimestampChecker.make(roots: tsaRoot)

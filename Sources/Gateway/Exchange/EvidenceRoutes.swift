@@ -72,21 +72,22 @@ struct EvidenceRoutes: Sendable {
         return WireDocument(bytes: JSONWriter.data(.object(document)), mediaType: "application/json")
     }
 
-    /// Every field the entry's hash covers, under the names the log uses, so a partner can recompute it.
+    /// Every field the entry's hash covers, under the names the log uses, so a partner can recompute it
+    /// (the same form as in evidence bundles; absent fields are null).
     static func describe(_ entry: LogEntry) -> JSONValue {
-        let draft = entry.draft
+        let evidence = EntryEvidence(entry)
         func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
         var object = JSONObject([
-            ("seq", .integer(entry.seq)), ("recordedAtMicros", .integer(entry.recordedAt)), ("messageId", .string(draft.messageId.uuidString.lowercased())),
-            ("correlationId", optional(draft.correlationId?.uuidString.lowercased())), ("partner", optional(draft.partner)),
-            ("certificateFingerprint", optional(draft.certificateFingerprint)), ("direction", .string(draft.direction.rawValue)),
-            ("contract", optional(draft.contract)), ("operation", optional(draft.operation)), ("purpose", optional(draft.purpose)),
-            ("caseReference", optional(draft.caseReference)), ("subjectReference", optional(draft.subjectReference)),
-            ("status", .integer(Int64(draft.status))), ("problemType", optional(draft.problemType)), ("requestDigest", .string(draft.requestDigest)),
-            ("responseDigest", optional(draft.responseDigest)), ("prevHash", .string(entry.prevHash)),
+            ("seq", .integer(evidence.seq)), ("recordedAtMicros", .integer(evidence.recordedAtMicros)),
+            ("messageId", .string(evidence.messageId.uuidString.lowercased())), ("correlationId", optional(evidence.correlationId?.uuidString.lowercased())),
+            ("partner", optional(evidence.partner)), ("certificateFingerprint", optional(evidence.certificateFingerprint)), ("direction", .string(evidence.direction)),
+            ("contract", optional(evidence.contract)), ("operation", optional(evidence.operation)), ("purpose", optional(evidence.purpose)),
+            ("caseReference", optional(evidence.caseReference)), ("subjectReference", optional(evidence.subjectReference)),
+            ("status", .integer(Int64(evidence.status))), ("problemType", optional(evidence.problemType)), ("requestDigest", .string(evidence.requestDigest)),
+            ("responseDigest", optional(evidence.responseDigest)), ("prevHash", .string(evidence.prevHash)),
         ])
-        if let detail = draft.detail { object["detail"] = .string(detail) }
-        object["entryHash"] = .string(entry.entryHash)
+        if let detail = evidence.detail { object["detail"] = .string(detail) }
+        object["entryHash"] = .string(evidence.entryHash)
         return .object(object)
     }
 

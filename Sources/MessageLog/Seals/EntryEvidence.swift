@@ -1,0 +1,58 @@
+import Foundation
+
+/// A log entry as evidence carries it (receipts, bundles): every field its hash covers, and the hash, so that
+/// anyone can recompute it without Jisr.
+public struct EntryEvidence: Codable, Sendable, Hashable {
+    public var seq: Int64
+    public var recordedAtMicros: Int64
+    public var messageId: UUID
+    public var correlationId: UUID?
+    public var partner: String?
+    public var certificateFingerprint: String?
+    public var direction: String
+    public var contract: String?
+    public var operation: String?
+    public var purpose: String?
+    public var caseReference: String?
+    public var subjectReference: String?
+    public var status: Int
+    public var problemType: String?
+    public var requestDigest: String
+    public var responseDigest: String?
+    public var prevHash: String
+    public var detail: String?
+    public var entryHash: String
+
+    public init(_ entry: LogEntry) {
+        let draft = entry.draft
+        seq = entry.seq
+        recordedAtMicros = entry.recordedAt
+        messageId = draft.messageId
+        correlationId = draft.correlationId
+        partner = draft.partner
+        certificateFingerprint = draft.certificateFingerprint
+        direction = draft.direction.rawValue
+        contract = draft.contract
+        operation = draft.operation
+        purpose = draft.purpose
+        caseReference = draft.caseReference
+        subjectReference = draft.subjectReference
+        status = draft.status
+        problemType = draft.problemType
+        requestDigest = draft.requestDigest
+        responseDigest = draft.responseDigest
+        prevHash = entry.prevHash
+        detail = draft.detail
+        entryHash = entry.entryHash
+    }
+
+    /// The hash its fields give; equal to `entryHash` unless something was altered.
+    public var recomputedHash: String? {
+        guard let direction = Direction(rawValue: direction) else { return nil }
+        let draft = EntryDraft(
+            messageId: messageId, correlationId: correlationId, partner: partner, certificateFingerprint: certificateFingerprint, direction: direction,
+            contract: contract, operation: operation, purpose: purpose, caseReference: caseReference, subjectReference: subjectReference, status: status,
+            problemType: problemType, requestDigest: requestDigest, responseDigest: responseDigest, detail: detail)
+        return LogEntry.hash(seq: seq, recordedAt: recordedAtMicros, draft: draft, prevHash: prevHash)
+    }
+}
