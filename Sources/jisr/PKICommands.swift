@@ -57,6 +57,7 @@ struct PKICommand: AsyncParsableCommand {
                   server.crt / .key       TLS identity for \((dnsName + ip).joined(separator: ", "))
                   subject.key             key of subject references (secret)
                   relay-client.crt / .key Jisr's client identity when it delivers to partners
+                  log-signing.crt / .key  signs the message log's seals (tree heads)
                   admins/admin.crt / .key the first administrator
                 """)
         }
