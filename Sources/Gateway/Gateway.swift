@@ -78,7 +78,8 @@ public struct Gateway: Sendable {
         var exchange = Application(
             router: router,
             server: try .tls(
-                .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+                .http1(
+                    configuration: .init(additionalChannelHandlers: [HTTP10ConnectionInstaller()], idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
                 configuration: TLSChannelConfiguration(tlsConfiguration: tls, customAsyncVerificationCallback: verifier.verify)),
             configuration: .init(address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr"),
             onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },

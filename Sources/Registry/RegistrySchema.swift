@@ -86,5 +86,14 @@ public enum RegistrySchema {
                 "CREATE INDEX partner_mappings_partner ON partner_mappings (partner_id, id)",
                 "CREATE TRIGGER partner_mappings_changed AFTER INSERT OR UPDATE OR DELETE ON partner_mappings FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_version()",
             ]),
+        Migration(
+            module: "registry", version: 6, name: "registry changes notify the gateways",
+            statements: [
+                // Delivered at commit: gateways listening reload at once; the version poll stays as the fallback.
+                """
+                CREATE OR REPLACE FUNCTION bump_registry_version() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN UPDATE registry_version SET version = version + 1; PERFORM pg_notify('jisr_registry_changed', ''); RETURN NULL; END $$
+                """
+            ]),
     ]
 }

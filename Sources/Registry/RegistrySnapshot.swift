@@ -1,6 +1,7 @@
 import Adapters
 import Foundation
 import Logging
+import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
@@ -57,8 +58,9 @@ public struct RegistrySnapshot: Sendable {
 
 /// Keeps the gateway's registry snapshot current: polls `registry_version` and reloads on change.
 ///
-/// Polling a one-row table every `interval` is cheap and works across processes and hand edits alike;
-/// a change is in force on the next request after the reload, well within a second.
+/// Every registry change notifies (`pg_notify` from the version trigger, delivered at commit), and the watcher
+/// reloads at once; polling the one-row version table every `interval` stays as the fallback for a lost
+/// notification or connection. Works across processes and hand edits alike.
 public final class RegistryWatcher: Service, Sendable {
     private let store: RegistryStore
     private let interval: Duration
@@ -77,18 +79,45 @@ public final class RegistryWatcher: Service, Sendable {
     /// Loads the registry now; called once before the listeners open.
     public func reload() async throws {
         let fresh = try await store.snapshot()
-        current.withLock { $0 = fresh }
+        // Two reloads may overlap (a notification and a poll): the newer snapshot wins.
+        current.withLock { if fresh.version >= $0.version { $0 = fresh } }
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let version = try await store.version()
-                if version != snapshot.version { try await reload() }
-            } catch {
-                logger.warning("registry reload failed; keeping the previous snapshot", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.listen() }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do {
+                        let version = try await self.store.version()
+                        if version != self.snapshot.version { try await self.reload() }
+                    } catch {
+                        self.logger.warning("registry reload failed; keeping the previous snapshot", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                    }
+                    try? await Task.sleep(for: self.interval)
+                }
             }
-            try? await Task.sleep(for: interval)
+            try await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    /// LISTEN holds one pooled connection while the gateway runs; it reconnects after a failure.
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await store.client.withConnection { connection in
+                    try await connection.listen(on: "jisr_registry_changed") { notifications in
+                        for try await _ in notifications {
+                            do { try await self.reload() } catch {
+                                self.logger.warning("registry reload failed; the poll will retry", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                            }
+                        }
+                    }
+                }
+            } catch {
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
     }
 }

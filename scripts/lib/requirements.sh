@@ -68,16 +68,17 @@ as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# A cluster in DIR, listening on 127.0.0.1:PORT only, user jisr with trust auth on loopback.
+# A cluster in DIR, listening on 127.0.0.1:PORT only, user jisr with trust auth on loopback;
+# EXTRA holds more server options (-c name=value …).
 start_throwaway_postgres() {
-  local dir=$1 port=$2 bin
+  local dir=$1 port=$2 extra=${3:-} bin
   bin=$(pg_bin)
   mkdir -p "$dir/socket"
   [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
   as_postgres "$bin/initdb" -D "$dir/data" -U jisr -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+    -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=200 $extra" start >/dev/null \
     || { cat "$dir/postgres.log" >&2; exit 1; }
 }
 
