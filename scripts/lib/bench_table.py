@@ -11,7 +11,9 @@ nginx = {(r[0], r[2]): r for r in rows if r[1] == "nginx"}
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 print()
 print(f"Machine: {os.cpu_count()} cores ({cpu}); client (ab), Jisr, NGINX and PostgreSQL share them.")
-print(f"Each run: {requests} requests, keep-alive, TLS with client certificates; NGINX serves a static {body_bytes}-byte body.")
+print(f"Each run: {requests} requests ({int(requests) // 5} at concurrency 1), ApacheBench keep-alive, TLS with client certificates;")
+print(f"NGINX serves a static {body_bytes}-byte body (the size of Jisr's JSON answer). Every Jisr row's log entries were committed")
+print("before its answers and `jisr log verify` passed over the whole log afterwards (else the script stops).")
 print()
 header = ["scenario", "server", "conc", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "keep-alive", "log entries", "req/s ÷ nginx", "p99 ÷ nginx"]
 print("| " + " | ".join(header) + " |")
