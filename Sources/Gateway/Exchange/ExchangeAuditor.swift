@@ -71,8 +71,8 @@ struct ExchangeAuditor: Sendable {
     let refusing: @Sendable () -> Bool
     let logger: Logger
 
-    static var purposePattern: Regex<Substring> { /[a-z][a-z0-9-]{2,63}/ }
-    static var casePattern: Regex<Substring> { /[A-Za-z0-9._\/-]{1,64}/ }
+    static let purposePattern = SimplePattern(checked: #"^[a-z][a-z0-9-]{2,63}$"#)
+    static let casePattern = SimplePattern(checked: #"^[A-Za-z0-9._\/-]{1,64}$"#)
 
     func handle(
         _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool = true,
@@ -102,13 +102,13 @@ struct ExchangeAuditor: Sendable {
             partnerID = partner.id
             guard let format else { throw Problem.notAcceptable }
             if let value = request.headers[.purpose] {
-                guard value.wholeMatch(of: Self.purposePattern) != nil else { throw Problem.invalidParameters("X-Purpose is not a purpose code") }
+                guard Self.purposePattern.matches(value) else { throw Problem.invalidParameters("X-Purpose is not a purpose code") }
                 purpose = value
             } else if requirePurpose {
                 throw Problem.purposeRequired
             }
             if let value = request.headers[.caseReference] {
-                guard value.wholeMatch(of: Self.casePattern) != nil else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
+                guard Self.casePattern.matches(value) else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
                 caseReference = value
             }
             let call = ExchangeCall(

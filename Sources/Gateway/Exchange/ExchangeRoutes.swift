@@ -23,13 +23,13 @@ struct ExchangeRoutes: Sendable {
     let evidence: EvidenceRoutes
     let logger: Logger
 
-    static var nationalIdPattern: Regex<Substring> { /[0-9]{12}/ }
-    static var passportPattern: Regex<Substring> { /[A-Z0-9]{6,12}/ }
-    static var nationalityPattern: Regex<Substring> { /[A-Z]{2}/ }
-    static var nssfPattern: Regex<Substring> { /[0-9]{10}/ }
-    static var registrationPattern: Regex<Substring> { /[0-9]{7}/ }
-    static var contractNamePattern: Regex<Substring> { /[a-z][a-z0-9-]{1,63}/ }
-    static var permitPattern: Regex<Substring> { /WP-[0-9]{4}-[0-9]{7}/ }
+    static let nationalIdPattern = SimplePattern(checked: #"^[0-9]{12}$"#)
+    static let passportPattern = SimplePattern(checked: #"^[A-Z0-9]{6,12}$"#)
+    static let nationalityPattern = SimplePattern(checked: #"^[A-Z]{2}$"#)
+    static let nssfPattern = SimplePattern(checked: #"^[0-9]{10}$"#)
+    static let registrationPattern = SimplePattern(checked: #"^[0-9]{7}$"#)
+    static let contractNamePattern = SimplePattern(checked: #"^[a-z][a-z0-9-]{1,63}$"#)
+    static let permitPattern = SimplePattern(checked: #"^WP-[0-9]{4}-[0-9]{7}$"#)
 
     func register(on router: Router<ExchangeContext>) {
         let v1 = router.group("v1")
@@ -101,7 +101,7 @@ struct ExchangeRoutes: Sendable {
         let contract = try contract(Establishment.contract)
         notes.contract = contract.id
         notes.operation = .query
-        guard number.wholeMatch(of: Self.registrationPattern) != nil else {
+        guard Self.registrationPattern.matches(number) else {
             throw Problem.invalidParameters("registrationNumber must be 7 digits")
         }
         let selection = try call.authorize(contract, .query)
@@ -113,7 +113,7 @@ struct ExchangeRoutes: Sendable {
         let contract = try contract(WorkPermit.contract)
         notes.contract = contract.id
         notes.operation = .query
-        guard number.wholeMatch(of: Self.permitPattern) != nil else { throw Problem.invalidParameters("permitNumber is WP-YYYY-NNNNNNN") }
+        guard Self.permitPattern.matches(number) else { throw Problem.invalidParameters("permitNumber is WP-YYYY-NNNNNNN") }
         let (agreement, selection) = try call.grant(contract, .query)
         // Out of scope answers exactly like a permit that does not exist: nothing tells the two apart.
         guard let permit = try await records.workPermit(number: number), agreement.covers(nationality: permit.worker.nationality) else {
@@ -239,7 +239,7 @@ struct ExchangeRoutes: Sendable {
     }()
 
     private func schemaDocument(_ name: String?, _ version: String?, _ document: String?) throws -> WireDocument {
-        guard let name, name.wholeMatch(of: Self.contractNamePattern) != nil, let version, let number = Int(version), number > 0,
+        guard let name, Self.contractNamePattern.matches(name), let version, let number = Int(version), number > 0,
             String(number) == version, let contract = catalog[ContractID(name: name, version: number)]
         else { throw Problem.notFound }
         switch document {
@@ -281,14 +281,14 @@ struct ExchangeRoutes: Sendable {
         }
         switch (values["nationalId"], values["passportNumber"], values["nationality"], values["nssfNumber"]) {
         case (let id?, nil, nil, nil):
-            guard id.wholeMatch(of: nationalIdPattern) != nil else { throw Problem.invalidParameters("nationalId must be 12 digits") }
+            guard nationalIdPattern.matches(id) else { throw Problem.invalidParameters("nationalId must be 12 digits") }
             return .nationalId(id)
         case (nil, let number?, let nationality?, nil):
-            guard number.wholeMatch(of: passportPattern) != nil else { throw Problem.invalidParameters("passportNumber must be 6–12 capital letters or digits") }
-            guard nationality.wholeMatch(of: nationalityPattern) != nil else { throw Problem.invalidParameters("nationality must be an ISO 3166-1 alpha-2 code") }
+            guard passportPattern.matches(number) else { throw Problem.invalidParameters("passportNumber must be 6–12 capital letters or digits") }
+            guard nationalityPattern.matches(nationality) else { throw Problem.invalidParameters("nationality must be an ISO 3166-1 alpha-2 code") }
             return .passport(number: number, nationality: nationality)
         case (nil, nil, nil, let number?):
-            guard number.wholeMatch(of: nssfPattern) != nil else { throw Problem.invalidParameters("nssfNumber must be 10 digits") }
+            guard nssfPattern.matches(number) else { throw Problem.invalidParameters("nssfNumber must be 10 digits") }
             return .nssfNumber(number)
         default:
             throw Problem.invalidParameters("give exactly one of: nationalId; passportNumber and nationality; nssfNumber")

@@ -111,7 +111,7 @@ public final class JSONSchema: Sendable {
                 guard let pattern = value.stringValue, let expression = try? NSRegularExpression(pattern: pattern) else {
                     throw SchemaLoadError(location: location, reason: "invalid pattern")
                 }
-                patterns[pattern] = NSRegularExpressionBox(expression)
+                patterns[pattern] = NSRegularExpressionBox(expression, simple: SimplePattern(pattern))
             case "format":
                 guard let format = value.stringValue, supportedFormats.contains(format) else {
                     throw SchemaLoadError(location: location, reason: "unsupported format")
@@ -184,8 +184,8 @@ public final class JSONSchema: Sendable {
                     violations.append(.init(path: path, keyword: keyword, message: "length \(length)"))
                 }
             case "pattern":
-                guard let text = value.stringValue, let pattern = rule.stringValue, let expression = patterns[pattern]?.expression else { continue }
-                if expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil {
+                guard let text = value.stringValue, let pattern = rule.stringValue, let compiled = patterns[pattern] else { continue }
+                if !compiled.matches(text) {
                     violations.append(.init(path: path, keyword: "pattern", message: "does not match \(pattern)"))
                 }
             case "minimum", "maximum":
@@ -277,8 +277,19 @@ public final class JSONSchema: Sendable {
     }
 }
 
-/// `NSRegularExpression` is immutable and thread-safe but not marked `Sendable`.
+/// A compiled `pattern`: the simple matcher when the pattern is of that kind, Foundation's otherwise.
+/// (`NSRegularExpression` is immutable and thread-safe but not marked `Sendable`.)
 struct NSRegularExpressionBox: @unchecked Sendable {
     let expression: NSRegularExpression
-    init(_ expression: NSRegularExpression) { self.expression = expression }
+    let simple: SimplePattern?
+
+    init(_ expression: NSRegularExpression, simple: SimplePattern? = nil) {
+        self.expression = expression
+        self.simple = simple
+    }
+
+    func matches(_ text: String) -> Bool {
+        if let simple { return simple.matches(text) }
+        return expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
 }
