@@ -37,12 +37,33 @@ public final class JSONSchema: Sendable {
 
     public let root: JSONValue
     private let patterns: [String: NSRegularExpressionBox]
+    /// Every `$ref` of the schema, resolved once: validation follows references on every document.
+    private let references: [String: JSONValue]
 
     public init(_ root: JSONValue) throws {
         self.root = root
         var patterns: [String: NSRegularExpressionBox] = [:]
         try Self.check(root, location: "#", root: root, patterns: &patterns)
         self.patterns = patterns
+        var references: [String: JSONValue] = [:]
+        Self.collectReferences(root, root: root, into: &references)
+        self.references = references
+    }
+
+    private static func collectReferences(_ node: JSONValue, root: JSONValue, into references: inout [String: JSONValue]) {
+        switch node {
+        case .object(let object):
+            for member in object.members {
+                if member.key == "$ref", let reference = member.value.stringValue, references[reference] == nil {
+                    references[reference] = lookup(reference, in: root)
+                }
+                collectReferences(member.value, root: root, into: &references)
+            }
+        case .array(let items):
+            for item in items { collectReferences(item, root: root, into: &references) }
+        default:
+            break
+        }
     }
 
     /// The schema that accepts everything (`true`): for documents that have no contract, like the metaservice.
@@ -51,6 +72,7 @@ public final class JSONSchema: Sendable {
     private init(permissive: Void) {
         self.root = .bool(true)
         self.patterns = [:]
+        self.references = [:]
     }
 
     public convenience init(data: some Collection<UInt8>) throws {
@@ -77,14 +99,14 @@ public final class JSONSchema: Sendable {
     /// The schema that `$ref` or a property path resolves to, used by the XML form to learn types.
     public func resolve(_ schema: JSONValue) -> JSONValue {
         guard let reference = schema["$ref"]?.stringValue else { return schema }
-        return resolve(Self.lookup(reference, in: root) ?? .object(JSONObject()))
+        return resolve(references[reference] ?? Self.lookup(reference, in: root) ?? .object(JSONObject()))
     }
 
     static func lookup(_ reference: String, in root: JSONValue) -> JSONValue? {
         guard reference.hasPrefix("#/") else { return reference == "#" ? root : nil }
         var node = root
         for token in reference.dropFirst(2).split(separator: "/") {
-            let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            let key = token.contains("~") ? token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") : String(token)
             guard let next = node[key] else { return nil }
             node = next
         }
@@ -131,7 +153,7 @@ public final class JSONSchema: Sendable {
         for (keyword, rule) in rules.members {
             switch keyword {
             case "$ref":
-                if let target = rule.stringValue.flatMap({ Self.lookup($0, in: root) }) {
+                if let target = rule.stringValue.flatMap({ references[$0] ?? Self.lookup($0, in: root) }) {
                     validate(value, against: target, path: path, into: &violations)
                 }
             case "type":
