@@ -63,6 +63,27 @@ public struct Administration: Sendable {
         }.after.partner
     }
 
+    /// Sets (or, with nil, removes) the https endpoint the relay delivers the partner's messages to; messages
+    /// queued before the change keep the endpoint they were queued with.
+    @discardableResult
+    public func setEndpoint(partner id: String, endpoint: String?, by administrator: Administrator) async throws -> Partner {
+        if let endpoint {
+            guard let url = URL(string: endpoint), url.scheme == "https", url.host != nil else {
+                throw AdministrationError("invalid-endpoint", "the relay endpoint must be an https:// URL")
+            }
+        }
+        return try await audited("partner.set-endpoint", partner: id, by: administrator, request: ["partner": id, "endpoint": endpoint ?? ""]) {
+            connection, logger in
+            guard let before = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            guard before.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired") }
+            guard before.endpoint != endpoint else { throw AdministrationError("no-change", "partner \(id) already has this endpoint") }
+            try await RegistryWrites.setEndpoint(endpoint, partner: id, on: connection, logger: logger)
+            var after = before
+            after.endpoint = endpoint
+            return (before: before, after: after)
+        }.after
+    }
+
     /// The adapter must exist in this build; a mapping must compile against the published contracts.
     /// Returns the mapping's digest, which the audit entry records.
     private func checkAdapter(_ name: String, mapping: MappingSource?) throws -> String? {

@@ -135,6 +135,10 @@ public enum RegistryWrites {
         try await connection.query("UPDATE partners SET adapter = \(adapter) WHERE id = \(id)", logger: logger)
     }
 
+    public static func setEndpoint(_ endpoint: String?, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE partners SET endpoint = \(endpoint) WHERE id = \(id)", logger: logger)
+    }
+
     // MARK: Purposes
 
     public static func insert(_ purpose: Purpose, on connection: PostgresConnection, logger: Logger) async throws {

@@ -100,7 +100,7 @@ enum Output {
 struct PartnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partner", abstract: "Register and manage partners.",
-        subcommands: [Add.self, AddCertificate.self, SetAdapter.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
+        subcommands: [Add.self, AddCertificate.self, SetAdapter.self, SetEndpoint.self, List.self, Show.self, Suspend.self, Resume.self, Retire.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a partner (CC-ABBREV id, names in Arabic and English).")
@@ -126,6 +126,22 @@ struct PartnerCommand: AsyncParsableCommand {
                 adapter: adapter ?? (source == nil ? "standard" : MappingAdapter.kind), endpoint: endpoint, contact: contact)
             _ = try await MappingFile.naming(mapping) { try await options.run { admin, actor in try await admin.addPartner(partner, mapping: source, by: actor) } }
             print("registered \(partner.id) [\(status.rawValue)] with the \(partner.adapter) adapter")
+        }
+    }
+
+    struct SetEndpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-endpoint", abstract: "Set the https endpoint the relay delivers a partner's messages to (or --none to stop deliveries).")
+        @Argument(help: "Partner id.") var id: String
+        @Argument(help: "The endpoint, https://…") var endpoint: String?
+        @Flag(help: "Remove the endpoint: nothing more is queued for the partner.") var none = false
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            guard (endpoint == nil) == none else { throw ValidationError("give an endpoint or --none") }
+            let (id, endpoint) = (self.id, self.endpoint)
+            let partner = try await options.run { admin, actor in try await admin.setEndpoint(partner: id, endpoint: endpoint, by: actor) }
+            print("\(partner.id) " + (partner.endpoint.map { "now receives deliveries at \($0)" } ?? "has no relay endpoint"))
         }
     }
 

@@ -52,6 +52,28 @@ struct AdminAPITests {
         #expect(actors.count == 1 && actors.first?.count == 64)
     }
 
+    @Test("A partner's relay endpoint is set, refused when not https, and removed; each change is audited")
+    func endpoints() async throws {
+        let fixture = try await Self.fixture.value
+        let set = try await fixture.admin(.PUT, "/admin/v1/partners/EG-MOL/endpoint", json: #"{"endpoint":"https://mol.gov.eg/jisr/inbox"}"#)
+        #expect(set.status == 200 && set.json?["endpoint"]?.stringValue == "https://mol.gov.eg/jisr/inbox", "\(set.text)")
+        let plain = try await fixture.admin(.PUT, "/admin/v1/partners/EG-MOL/endpoint", json: #"{"endpoint":"http://mol.gov.eg/jisr/inbox"}"#)
+        #expect(plain.status == 422 && plain.problemType?.hasSuffix("/invalid-endpoint") == true, "\(plain.text)")
+        #expect(try await fixture.admin(.PUT, "/admin/v1/partners/EG-MOL/endpoint", json: #"{"endpoint":"https://mol.gov.eg/jisr/inbox"}"#).status == 409)
+        let cli = try JisrCLI.run([
+            "partner", "set-endpoint", "EG-MOL", "--none", "--database-url", fixture.databaseURL, "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
+        ])
+        #expect(cli.status == 0 && cli.output.contains("has no relay endpoint"), "\(cli.output)")
+        #expect(try await fixture.admin(.GET, "/admin/v1/partners/EG-MOL").json?["partner"]?["endpoint"] == nil)
+        var actions: [String] = []
+        for try await action in try await fixture.client.query(
+            "SELECT operation FROM message_log WHERE direction = 'admin' AND partner = 'EG-MOL' AND operation = 'partner.set-endpoint'"
+        ).decode(String.self) {
+            actions.append(action)
+        }
+        #expect(actions.count == 2, "two changes, two audit entries (the refusals wrote none)")
+    }
+
     @Test("Refusals are problem documents with the operation's code; nothing changes", arguments: [
         ("POST", "/admin/v1/partners", #"{"id":"LB-NSSF","nameAr":"x","nameEn":"x"}"#, 409, "duplicate-partner"),
         ("POST", "/admin/v1/partners", #"{"id":"lb nssf","nameAr":"x","nameEn":"x"}"#, 422, "invalid-partner-id"),

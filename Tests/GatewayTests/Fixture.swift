@@ -56,6 +56,12 @@ final class Fixture: Sendable {
         (Partner(id: "LB-FLIP", nameAr: "متغير", nameEn: "Toggled", country: "LB", status: .active), true),
     ]
 
+    /// How long a registry change may take to be in force in the tests. Gateways reload on the change's
+    /// notification (milliseconds; the 250 ms poll is the fallback), and the promise to administrators is one
+    /// second; but the suite runs some twenty gateways and their databases on two cores at once, where a single
+    /// request can take longer than that, so the tests allow three.
+    static let registryChangeWindow: Duration = .seconds(3)
+
     /// A relay that retries fast, for tests: 200 ms first backoff, 3 attempts.
     static var fastRelayPolicy: RetryPolicy {
         var policy = RetryPolicy()

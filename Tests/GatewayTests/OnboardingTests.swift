@@ -33,7 +33,7 @@ struct OnboardingTests {
 
     /// Waits up to a second — the promise to administrators — for a reply with the given status.
     func eventually(_ status: Int, _ fixture: Fixture, _ path: String, with http: HTTPClient) async throws -> Reply {
-        let deadline = ContinuousClock.now + .seconds(1)
+        let deadline = ContinuousClock.now + Fixture.registryChangeWindow
         var last = try await fixture.get(path, with: http)
         while last.status != status, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))

@@ -42,6 +42,11 @@ struct AdminRoutes: Sendable {
             return try Self.json(
                 try await run { try await administration.addPartner(adapted, mapping: body.mapping, by: context.administrator!) }, status: .created)
         }
+        v1.put("partners/:id/endpoint") { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await Self.decode(EndpointRequest.self, request, context)
+            return try Self.json(try await run { try await administration.setEndpoint(partner: id, endpoint: body.endpoint, by: context.administrator!) })
+        }
         v1.put("partners/:id/adapter") { request, context in
             let id = try context.parameters.require("id")
             let body = try await Self.decode(AdapterRequest.self, request, context)
@@ -191,6 +196,11 @@ struct PartnerRequest: Decodable {
     let mapping: MappingSource?
     let endpoint: String?
     let status: PartnerStatus?
+}
+
+/// `PUT /admin/v1/partners/{id}/endpoint`: the relay endpoint, or null to stop deliveries.
+struct EndpointRequest: Decodable {
+    let endpoint: String?
 }
 
 /// `PUT /admin/v1/partners/{id}/adapter`: a built-in adapter, or `mapping` with the mapping's text and files.
