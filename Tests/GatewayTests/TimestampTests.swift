@@ -106,7 +106,13 @@ struct TimestampTests {
         // The receipt carries the token; `jisr log verify --tsa-root` checks every token.
         let verify = try JisrCLI.run(["log", "verify", "--tsa-root", tsa.root, "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("RFC 3161 timestamps verified"), "\(verify.output)")
-        let (status, metrics) = try await ops(fixture, "/metrics")
+        // The gauge follows the stamping loop's next pass.
+        var (status, metrics) = try await ops(fixture, "/metrics")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !metrics.contains("jisr_log_seals_awaiting_timestamp 0"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            (status, metrics) = try await ops(fixture, "/metrics")
+        }
         #expect(status == 200 && metrics.contains("jisr_log_seals_awaiting_timestamp 0"), "\(metrics)")
     }
 
