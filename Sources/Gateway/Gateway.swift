@@ -179,3 +179,11 @@ public struct Gateway: Sendable {
         try await group.run()
     }
 }
+
+extension Service {
+    /// Runs this service on its own (`jisr mock-partner`, `jisr dev-tsa`) until SIGTERM or SIGINT.
+    public func runUntilSignalled(logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,3 +1,5 @@
+import Schemas
+
 /// A deterministic generator of realistic ministry records: same seed, same data, on every machine.
 ///
 /// SplitMix64 rather than the system generator, so that a seed reproduces the same population everywhere.
@@ -19,35 +21,6 @@ struct SplitMix64 {
     mutating func pick<T>(_ items: [T]) -> T { items[int(0..<items.count)] }
 }
 
-/// Calendar arithmetic on day numbers (days since 1970-01-01), without Foundation's calendar.
-enum CivilDate {
-    static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func string(_ days: Int) -> String {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-    }
-
-    static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-}
 
 /// One row of each reference table, as the generator produces them.
 struct SyntheticRows {

@@ -19,6 +19,6 @@ struct DevTSACommand: AsyncParsableCommand {
         let tsa = try DevelopmentTSA(directory: dir, port: port, logger: logger) { port in
             Console.say("Development TSA on http://127.0.0.1:\(port)/ (root certificate: \(directory)/tsa-root.crt)")
         }
-        try await tsa.runUntilSignalled()
+        try await tsa.runUntilSignalled(logger: logger)
     }
 }

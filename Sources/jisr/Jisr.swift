@@ -113,7 +113,7 @@ struct Demo: AsyncParsableCommand {
         let (configuration, manifest) = try await environment.prepare(
             database: database, contractsDirectory: try Console.contracts(contracts), logger: logger, say: Console.say)
         // The development TSA and the mock partners make their keys first: the gateway trusts them when it is built.
-        let companions = try environment.companions(manifest: manifest, logger: logger)
+        let companions = try environment.companions(logger: logger)
         let gateway = try Gateway.build(configuration: configuration, logger: logger, onExchangeListening: { _ in
             Console.say(DemoInstructions.text(manifest: manifest, directory: environment.directory))
         })

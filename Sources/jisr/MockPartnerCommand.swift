@@ -65,6 +65,6 @@ struct MockPartnerCommand: AsyncParsableCommand {
             Console.say("Mock \(id) listening on https://\(host == "0.0.0.0" ? "localhost" : host):\(port)/inbox (mutual TLS)"
                 + (controlPort.map { "; control on http://127.0.0.1:\($0)" } ?? ""))
         }
-        try await partner.runUntilSignalled()
+        try await partner.runUntilSignalled(logger: logger)
     }
 }

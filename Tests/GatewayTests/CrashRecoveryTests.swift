@@ -25,9 +25,7 @@ struct CrashRecoveryTests {
 
         init(fixture: Fixture, logFile: String) throws {
             let directory = fixture.directory
-            let candidates = [".build/debug/jisr", ".build/x86_64-unknown-linux-gnu/debug/jisr", ".build/aarch64-unknown-linux-gnu/debug/jisr"]
-                .map { Fixture.repository.appendingPathComponent($0).path }
-            guard let binary = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else { throw FixtureError("jisr is not built") }
+            let binary = try JisrCLI.binary()
             _ = FileManager.default.createFile(atPath: logFile, contents: nil)
             output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
             process.executableURL = URL(fileURLWithPath: binary)

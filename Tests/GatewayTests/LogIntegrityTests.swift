@@ -97,11 +97,16 @@ struct LogIntegrityTests {
 /// The `jisr` executable that `swift build` produced next to the tests.
 enum JisrCLI {
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try runProgram(try binary(), arguments)
+    }
+
+    /// The path of the built executable.
+    static func binary() throws -> String {
         let candidates = [".build/debug/jisr", ".build/x86_64-unknown-linux-gnu/debug/jisr", ".build/aarch64-unknown-linux-gnu/debug/jisr"]
             .map { Fixture.repository.appendingPathComponent($0).path }
         guard let binary = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw FixtureError("the jisr executable is not built; run the tests with scripts/test")
         }
-        return try runProgram(binary, arguments)
+        return binary
     }
 }

@@ -105,3 +105,38 @@ struct MerkleTreeTests {
         }
     }
 }
+
+/// RFC 6962's recursive PATH and PROOF over leaves in memory: the reference the store's range-based proofs
+/// (`MerkleTree.inclusionRanges`, `consistencyRanges`) are checked against.
+extension MerkleTree {
+    /// The audit path of leaf `index` in the tree of `leaves` (RFC 6962 PATH(m, D[n])).
+    static func inclusionProof(index: Int, leaves: ArraySlice<Hash>) -> [Hash] {
+        precondition(index >= 0 && index < leaves.count)
+        guard leaves.count > 1 else { return [] }
+        let k = split(leaves.count)
+        let start = leaves.startIndex
+        if index < k {
+            return inclusionProof(index: index, leaves: leaves[start..<start + k]) + [root(leaves[(start + k)...])]
+        }
+        return inclusionProof(index: index - k, leaves: leaves[(start + k)...]) + [root(leaves[start..<start + k])]
+    }
+
+    /// The proof that the tree of the first `oldSize` leaves is a prefix of the tree of all `leaves`
+    /// (RFC 6962 PROOF(m, D[n])).
+    static func consistencyProof(oldSize: Int, leaves: ArraySlice<Hash>) -> [Hash] {
+        precondition(oldSize >= 0 && oldSize <= leaves.count)
+        guard oldSize > 0, oldSize < leaves.count else { return [] }
+        return subproof(oldSize, leaves, complete: true)
+    }
+
+    private static func subproof(_ m: Int, _ leaves: ArraySlice<Hash>, complete: Bool) -> [Hash] {
+        let n = leaves.count
+        let start = leaves.startIndex
+        if m == n { return complete ? [] : [root(leaves)] }
+        let k = split(n)
+        if m <= k {
+            return subproof(m, leaves[start..<start + k], complete: complete) + [root(leaves[(start + k)...])]
+        }
+        return subproof(m - k, leaves[(start + k)...], complete: false) + [root(leaves[start..<start + k])]
+    }
+}

@@ -1,3 +1,5 @@
+import Schemas
+
 /// A date or date-time layout such as `dd/MM/yyyy` or `dd/MM/yyyy HH:mm:ss`, written and read exactly.
 ///
 /// Tokens: `yyyy` `MM` `dd` `HH` `mm` `ss` and `XXX` (offset, `Z` or `+03:00`); anything that is not a
@@ -48,12 +50,12 @@ struct DatePattern: Sendable, Hashable, CustomStringConvertible {
         var text = ""
         for token in tokens {
             switch token {
-            case .year: text += Self.pad(moment.year, 4)
-            case .month: text += Self.pad(moment.month, 2)
-            case .day: text += Self.pad(moment.day, 2)
-            case .hour: text += Self.pad(moment.hour, 2)
-            case .minute: text += Self.pad(moment.minute, 2)
-            case .second: text += Self.pad(moment.second, 2)
+            case .year: text += CivilDate.pad(moment.year, 4)
+            case .month: text += CivilDate.pad(moment.month, 2)
+            case .day: text += CivilDate.pad(moment.day, 2)
+            case .hour: text += CivilDate.pad(moment.hour, 2)
+            case .minute: text += CivilDate.pad(moment.minute, 2)
+            case .second: text += CivilDate.pad(moment.second, 2)
             case .offset: text += CivilMoment.offsetText(moment.offsetMinutes)
             case .literal(let character): text.append(character)
             }
@@ -100,10 +102,6 @@ struct DatePattern: Sendable, Hashable, CustomStringConvertible {
         return moment
     }
 
-    static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
 }
 
 /// A calendar date and wall-clock time at a fixed offset from UTC, to the second.
@@ -118,7 +116,7 @@ struct CivilMoment: Sendable, Hashable {
 
     var isValid: Bool {
         guard (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second) else { return false }
-        return (1...Self.daysIn(month: month, year: year)).contains(day)
+        return (1...CivilDate.daysIn(month: month, year: year)).contains(day)
     }
 
     /// Reads a contract `date` (`2024-03-15`).
@@ -144,26 +142,26 @@ struct CivilMoment: Sendable, Hashable {
         return pattern.parse(head, defaultOffset: 0)
     }
 
-    var contractDate: String { "\(DatePattern.pad(year, 4))-\(DatePattern.pad(month, 2))-\(DatePattern.pad(day, 2))" }
+    var contractDate: String { "\(CivilDate.pad(year, 4))-\(CivilDate.pad(month, 2))-\(CivilDate.pad(day, 2))" }
 
     var contractDateTime: String {
-        contractDate + "T\(DatePattern.pad(hour, 2)):\(DatePattern.pad(minute, 2)):\(DatePattern.pad(second, 2))" + Self.offsetText(offsetMinutes)
+        contractDate + "T\(CivilDate.pad(hour, 2)):\(CivilDate.pad(minute, 2)):\(CivilDate.pad(second, 2))" + Self.offsetText(offsetMinutes)
     }
 
     /// The same instant seen at another offset.
     func at(offsetMinutes target: Int) -> CivilMoment {
-        let local = Self.daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+        let local = CivilDate.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         let shifted = local - offsetMinutes * 60 + target * 60
         let days = Int((Double(shifted) / 86_400).rounded(.down))
         let seconds = shifted - days * 86_400
-        let (y, m, d) = Self.civilFromDays(days)
+        let (y, m, d) = CivilDate.civil(days)
         return CivilMoment(year: y, month: m, day: d, hour: seconds / 3600, minute: seconds % 3600 / 60, second: seconds % 60, offsetMinutes: target)
     }
 
     static func offsetText(_ minutes: Int) -> String {
         guard minutes != 0 else { return "Z" }
         let magnitude = abs(minutes)
-        return (minutes < 0 ? "-" : "+") + DatePattern.pad(magnitude / 60, 2) + ":" + DatePattern.pad(magnitude % 60, 2)
+        return (minutes < 0 ? "-" : "+") + CivilDate.pad(magnitude / 60, 2) + ":" + CivilDate.pad(magnitude % 60, 2)
     }
 
     /// Parses a fixed offset as written in a mapping: `Z`, `UTC`, `+03:00`.
@@ -171,35 +169,5 @@ struct CivilMoment: Sendable, Hashable {
         if text == "Z" || text == "UTC" { return 0 }
         let pattern = try! DatePattern("yyyy-MM-ddXXX")
         return pattern.parse("2000-01-01" + text, defaultOffset: 0)?.offsetMinutes
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    // Howard Hinnant's days_from_civil / civil_from_days: exact for the proleptic Gregorian calendar.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

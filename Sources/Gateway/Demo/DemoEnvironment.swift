@@ -141,7 +141,7 @@ public struct DemoEnvironment: Sendable {
         manifest.mockPartners = Self.receivers.map { receiver in
             DemoManifest.MockPartnerEntry(
                 id: receiver.id, endpoint: "https://localhost:\(receiver.port)/inbox", format: receiver.mapping == nil ? "work-permit-event/1 JSON" : "legacy XML (mapping)",
-                recordDirectory: "\(directory)/mock-partners/\(receiver.id)", controlURL: "http://127.0.0.1:\(receiver.port + 10)")
+                recordDirectory: recordDirectory(receiver.id), controlURL: "http://127.0.0.1:\(Self.controlPort(receiver.port))")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -155,16 +155,16 @@ public struct DemoEnvironment: Sendable {
 
     /// What runs beside the gateway: the development TSA and one mock partner per receiving ministry. Their keys
     /// are made here, before the gateway is built to trust them.
-    public func companions(manifest: DemoManifest, logger: Logger) throws -> [any Service] {
+    public func companions(logger: Logger) throws -> [any Service] {
         let tsa = try DevelopmentTSA(directory: tsaDirectory, port: tsaPort, logger: logger)
-        return [tsa] + (try mockPartners(manifest: manifest).map { MockPartner(configuration: $0, logger: logger) as any Service })
+        return [tsa] + (try mockPartners().map { MockPartner(configuration: $0, logger: logger) as any Service })
     }
 
     /// The mock partners to run beside the gateway, each with a server certificate from the partner CA.
-    public func mockPartners(manifest: DemoManifest) throws -> [MockPartnerConfiguration] {
+    public func mockPartners() throws -> [MockPartnerConfiguration] {
         let layout = PKIDirectory(path: pki)
-        return try manifest.mockPartners.map { entry in
-            let name = "mock-" + entry.id
+        return try Self.receivers.map { receiver in
+            let name = "mock-" + receiver.id
             if !FileManager.default.fileExists(atPath: "\(pki)/mock-partners/\(name).crt") {
                 let authority = try layout.partnerCA()
                 try PEMFiles.write(
@@ -172,14 +172,20 @@ public struct DemoEnvironment: Sendable {
                     directory: pki + "/mock-partners", name: name)
             }
             var configuration = MockPartnerConfiguration(
-                partnerID: entry.id, certificatePath: "\(pki)/mock-partners/\(name).crt", keyPath: "\(pki)/mock-partners/\(name).key",
+                partnerID: receiver.id, certificatePath: "\(pki)/mock-partners/\(name).crt", keyPath: "\(pki)/mock-partners/\(name).key",
                 clientCAPaths: [layout.partnerCACertificate])
-            configuration.port = Int(entry.endpoint.split(separator: ":").last?.split(separator: "/").first ?? "") ?? 0
-            configuration.recordDirectory = entry.recordDirectory
-            configuration.controlPort = Int(entry.controlURL.split(separator: ":").last ?? "")
+            configuration.port = receiver.port
+            configuration.recordDirectory = recordDirectory(receiver.id)
+            configuration.controlPort = Self.controlPort(receiver.port)
             return configuration
         }
     }
+
+    /// Where a mock partner writes what it receives.
+    func recordDirectory(_ partner: String) -> String { "\(directory)/mock-partners/\(partner)" }
+
+    /// A mock partner's control API listens ten ports above its endpoint.
+    static func controlPort(_ port: Int) -> Int { port + 10 }
 
     /// The PKI (`jisr pki init` layout) and one client certificate per demo partner; returns fingerprints.
     private func preparePKI(say: (String) -> Void) throws -> [String: String] {

@@ -6,7 +6,6 @@ import PKI
 import ServiceLifecycle
 import Storage
 import Synchronization
-import UnixSignals
 
 /// A real RFC 3161 timestamping authority on loopback, for the demo and the tests: nothing depends on the network.
 ///
@@ -77,12 +76,6 @@ public final class DevelopmentTSA: Service, Sendable {
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "jisr-dev-tsa"),
             onServerRunning: { await onListening($0.localAddress?.port ?? 0) }, logger: logger)
         try await app.run()
-    }
-
-    /// Runs on its own (`jisr dev-tsa`) until SIGTERM or SIGINT.
-    public func runUntilSignalled() async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
     }
 
     private func answer(_ request: Request) async throws -> Response {

@@ -8,7 +8,6 @@ import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
-import UnixSignals
 
 /// How a mock partner listens and misbehaves.
 public struct MockPartnerConfiguration: Sendable {
@@ -104,12 +103,6 @@ public final class MockPartner: Service, Sendable {
             try await group.next()
             group.cancelAll()
         }
-    }
-
-    /// Runs on its own (the `jisr mock-partner` command) until SIGTERM or SIGINT.
-    public func runUntilSignalled() async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
     }
 
     private func receive(_ request: Request) async throws -> Response {
