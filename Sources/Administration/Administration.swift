@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import MessageLog
 import PKI
-import PostgresNIO
+import Storage
 import Registry
 import Relay
 import Schemas
@@ -14,13 +14,13 @@ import Schemas
 /// administrator's fingerprint, what changed before and after), so the registry never holds a change the
 /// log does not show. The running gateways see the change at their next registry poll.
 public struct Administration: Sendable {
-    let client: PostgresClient
+    let database: Database
     let log: LogWriter
     let catalog: ContractCatalog
     let logger: Logger
 
-    public init(client: PostgresClient, log: LogWriter, catalog: ContractCatalog, logger: Logger) {
-        self.client = client
+    public init(database: Database, log: LogWriter, catalog: ContractCatalog, logger: Logger) {
+        self.database = database
         self.log = log
         self.catalog = catalog
         self.logger = logger
@@ -36,11 +36,11 @@ public struct Administration: Sendable {
         let digest = try checkAdapter(partner.adapter, mapping: mapping)
         let request = AdapterChange(partner: partner, mappingDigest: digest)
         try await audited("partner.add", partner: partner.id, by: administrator, request: request) { connection, logger in
-            if try await RegistryWrites.partner(partner.id, on: connection, logger: logger) != nil {
+            if try await RegistryWrites.partner(partner.id, on: connection) != nil {
                 throw AdministrationError("duplicate-partner", "a partner with id \(partner.id) already exists")
             }
-            try await RegistryWrites.insert(partner, on: connection, logger: logger)
-            if let mapping, let digest { try await RegistryWrites.attach(mapping, digest: digest, partner: partner.id, on: connection, logger: logger) }
+            try await RegistryWrites.insert(partner, on: connection)
+            if let mapping, let digest { try await RegistryWrites.attach(mapping, digest: digest, partner: partner.id, on: connection) }
             return (before: Optional<AdapterChange>.none, after: request)
         }
         return partner
@@ -53,10 +53,10 @@ public struct Administration: Sendable {
         let digest = try checkAdapter(adapter, mapping: mapping)
         return try await audited("partner.set-adapter", partner: id, by: administrator, request: ["partner": id, "adapter": adapter, "mappingDigest": digest]) {
             connection, logger in
-            guard let before = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            guard let before = try await RegistryWrites.partner(id, on: connection) else { throw AdministrationError.notFound("partner \(id)") }
             guard before.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired") }
-            try await RegistryWrites.setAdapter(adapter, partner: id, on: connection, logger: logger)
-            if let mapping, let digest { try await RegistryWrites.attach(mapping, digest: digest, partner: id, on: connection, logger: logger) }
+            try await RegistryWrites.setAdapter(adapter, partner: id, on: connection)
+            if let mapping, let digest { try await RegistryWrites.attach(mapping, digest: digest, partner: id, on: connection) }
             var after = before
             after.adapter = adapter
             return (before: AdapterChange(partner: before, mappingDigest: nil), after: AdapterChange(partner: after, mappingDigest: digest))
@@ -74,10 +74,10 @@ public struct Administration: Sendable {
         }
         return try await audited("partner.set-endpoint", partner: id, by: administrator, request: ["partner": id, "endpoint": endpoint ?? ""]) {
             connection, logger in
-            guard let before = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            guard let before = try await RegistryWrites.partner(id, on: connection) else { throw AdministrationError.notFound("partner \(id)") }
             guard before.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired") }
             guard before.endpoint != endpoint else { throw AdministrationError("no-change", "partner \(id) already has this endpoint") }
-            try await RegistryWrites.setEndpoint(endpoint, partner: id, on: connection, logger: logger)
+            try await RegistryWrites.setEndpoint(endpoint, partner: id, on: connection)
             var after = before
             after.endpoint = endpoint
             return (before: before, after: after)
@@ -117,10 +117,10 @@ public struct Administration: Sendable {
 
     private func transition(_ id: String, to status: PartnerStatus, action: String, by administrator: Administrator) async throws -> Partner {
         try await audited(action, partner: id, by: administrator, request: ["partner": id, "status": status.rawValue]) { connection, logger in
-            guard let before = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+            guard let before = try await RegistryWrites.partner(id, on: connection) else { throw AdministrationError.notFound("partner \(id)") }
             guard before.status != .retired else { throw AdministrationError("partner-retired", "partner \(id) is retired; a retired partner cannot change status") }
             guard before.status != status else { throw AdministrationError("no-change", "partner \(id) is already \(status.rawValue)") }
-            try await RegistryWrites.setStatus(status, partner: id, on: connection, logger: logger)
+            try await RegistryWrites.setStatus(status, partner: id, on: connection)
             var after = before
             after.status = status
             return (before: before, after: after)
@@ -129,17 +129,17 @@ public struct Administration: Sendable {
 
     /// A partner with its certificates and agreements.
     public func partner(_ id: String) async throws -> PartnerDetails {
-        try await client.withConnection { connection in
-            guard let partner = try await RegistryWrites.partner(id, on: connection, logger: logger) else { throw AdministrationError.notFound("partner \(id)") }
+        try await database.withConnection { connection in
+            guard let partner = try await RegistryWrites.partner(id, on: connection) else { throw AdministrationError.notFound("partner \(id)") }
             return PartnerDetails(
-                partner: partner, certificates: try await RegistryWrites.certificates(partner: id, on: connection, logger: logger),
-                agreements: try await RegistryWrites.agreements(partner: id, includeRevoked: true, on: connection, logger: logger),
-                mapping: partner.adapter == MappingAdapter.kind ? try await RegistryWrites.mappingSummary(partner: id, on: connection, logger: logger) : nil)
+                partner: partner, certificates: try await RegistryWrites.certificates(partner: id, on: connection),
+                agreements: try await RegistryWrites.agreements(partner: id, includeRevoked: true, on: connection),
+                mapping: partner.adapter == MappingAdapter.kind ? try await RegistryWrites.mappingSummary(partner: id, on: connection) : nil)
         }
     }
 
     public func partners() async throws -> [PartnerDetails] {
-        let snapshot = try await RegistryStore(client: client, logger: logger).snapshot()
+        let snapshot = try await RegistryStore(database: database, logger: logger).snapshot()
         var details: [PartnerDetails] = []
         for id in snapshot.partners.keys.sorted() { details.append(try await partner(id)) }
         return details
@@ -156,16 +156,16 @@ public struct Administration: Sendable {
             throw AdministrationError("invalid-purpose", "the purpose needs a \(name)")
         }
         try await audited("purpose.add", partner: nil, by: administrator, request: purpose) { connection, logger in
-            if try await RegistryWrites.purposes(on: connection, logger: logger).contains(where: { $0.code == purpose.code }) {
+            if try await RegistryWrites.purposes(on: connection).contains(where: { $0.code == purpose.code }) {
                 throw AdministrationError("duplicate-purpose", "purpose \(purpose.code) already exists")
             }
-            try await RegistryWrites.insert(purpose, on: connection, logger: logger)
+            try await RegistryWrites.insert(purpose, on: connection)
             return (before: Optional<Purpose>.none, after: purpose)
         }
     }
 
     public func purposes() async throws -> [Purpose] {
-        try await client.withConnection { try await RegistryWrites.purposes(on: $0, logger: logger) }
+        try await database.withConnection { try await RegistryWrites.purposes(on: $0) }
     }
 
     // MARK: Agreements
@@ -199,25 +199,25 @@ public struct Administration: Sendable {
         normalized.fields = contract.fields.filter(request.fields.contains)
         let proposal = normalized
         return try await audited("agreement.grant", partner: request.partnerID, by: administrator, request: request) { connection, logger in
-            guard try await RegistryWrites.partner(request.partnerID, on: connection, logger: logger) != nil else {
+            guard try await RegistryWrites.partner(request.partnerID, on: connection) != nil else {
                 throw AdministrationError.notFound("partner \(request.partnerID)")
             }
-            let known = Set(try await RegistryWrites.purposes(on: connection, logger: logger).map(\.code))
+            let known = Set(try await RegistryWrites.purposes(on: connection).map(\.code))
             let unknownPurposes = request.purposes.subtracting(known).sorted()
             guard unknownPurposes.isEmpty else {
                 throw AdministrationError("unknown-purpose", "purpose \(unknownPurposes.joined(separator: ", ")) is not in the purpose registry")
             }
             var granted = proposal
-            granted.id = try await RegistryWrites.insert(granted, on: connection, logger: logger)
+            granted.id = try await RegistryWrites.insert(granted, on: connection)
             return (before: Optional<Agreement>.none, after: granted)
         }.after
     }
 
     public func revokeAgreement(_ id: Int64, by administrator: Administrator) async throws -> Agreement {
         try await audited("agreement.revoke", partner: nil, by: administrator, request: ["agreement": id]) { connection, logger in
-            guard let before = try await RegistryWrites.agreement(id, on: connection, logger: logger) else { throw AdministrationError.notFound("agreement \(id)") }
+            guard let before = try await RegistryWrites.agreement(id, on: connection) else { throw AdministrationError.notFound("agreement \(id)") }
             guard before.status == "active" else { throw AdministrationError("no-change", "agreement \(id) is already revoked") }
-            try await RegistryWrites.revokeAgreement(id, on: connection, logger: logger)
+            try await RegistryWrites.revokeAgreement(id, on: connection)
             var after = before
             after.status = "revoked"
             return (before: before, after: after)
@@ -225,7 +225,7 @@ public struct Administration: Sendable {
     }
 
     public func agreements(partner: String?, includeRevoked: Bool = false) async throws -> [Agreement] {
-        try await client.withConnection { try await RegistryWrites.agreements(partner: partner, includeRevoked: includeRevoked, on: $0, logger: logger) }
+        try await database.withConnection { try await RegistryWrites.agreements(partner: partner, includeRevoked: includeRevoked, on: $0) }
     }
 
     // MARK: Certificates
@@ -233,18 +233,18 @@ public struct Administration: Sendable {
     /// Registers a certificate the caller has already verified (chain, usage, key strength) to a partner.
     public func registerCertificate(_ certificate: PartnerCertificate, by administrator: Administrator) async throws {
         try await audited("certificate.register", partner: certificate.partnerID, by: administrator, request: certificate) { connection, logger in
-            guard try await RegistryWrites.partner(certificate.partnerID, on: connection, logger: logger) != nil else {
+            guard try await RegistryWrites.partner(certificate.partnerID, on: connection) != nil else {
                 throw AdministrationError.notFound("partner \(certificate.partnerID)")
             }
-            if let existing = try await RegistryWrites.certificate(certificate.fingerprint, on: connection, logger: logger) {
+            if let existing = try await RegistryWrites.certificate(certificate.fingerprint, on: connection) {
                 throw AdministrationError("duplicate-certificate", "this certificate is already registered to \(existing.partnerID)")
             }
             if let issuer = certificate.issuer, let serial = certificate.serial,
-                try await RegistryWrites.serialExists(issuer: issuer, serial: serial, on: connection, logger: logger)
+                try await RegistryWrites.serialExists(issuer: issuer, serial: serial, on: connection)
             {
                 throw AdministrationError("reused-serial", "the issuer already gave serial \(serial) to another registered certificate")
             }
-            try await RegistryWrites.insert(certificate, on: connection, logger: logger)
+            try await RegistryWrites.insert(certificate, on: connection)
             return (before: Optional<PartnerCertificate>.none, after: certificate)
         }
     }
@@ -252,13 +252,13 @@ public struct Administration: Sendable {
     public func revokeCertificate(fingerprint: String, reason: String, by administrator: Administrator) async throws -> PartnerCertificate {
         let fingerprint = fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw AdministrationError("no-reason", "say why the certificate is revoked (--reason)") }
-        let owner = try await client.withConnection { try await RegistryWrites.certificate(fingerprint, on: $0, logger: logger)?.partnerID }
+        let owner = try await database.withConnection { try await RegistryWrites.certificate(fingerprint, on: $0)?.partnerID }
         return try await audited("certificate.revoke", partner: owner, by: administrator, request: ["fingerprint": fingerprint, "reason": reason]) { connection, logger in
-            guard let before = try await RegistryWrites.certificate(fingerprint, on: connection, logger: logger) else {
+            guard let before = try await RegistryWrites.certificate(fingerprint, on: connection) else {
                 throw AdministrationError.notFound("certificate \(fingerprint)")
             }
             guard before.status == .active else { throw AdministrationError("no-change", "certificate \(fingerprint) is already revoked") }
-            try await RegistryWrites.revokeCertificate(fingerprint, reason: reason, on: connection, logger: logger)
+            try await RegistryWrites.revokeCertificate(fingerprint, reason: reason, on: connection)
             var after = before
             after.status = .revoked
             return (before: before, after: after)
@@ -271,7 +271,7 @@ public struct Administration: Sendable {
     @discardableResult
     private func audited<Request: Encodable & Sendable, Value: Codable & Sendable>(
         _ action: String, partner: String?, by administrator: Administrator, request: Request,
-        _ change: @escaping @Sendable (PostgresConnection, Logger) async throws -> (before: Value?, after: Value)
+        _ change: @escaping @Sendable (DatabaseConnection, Logger) async throws -> (before: Value?, after: Value)
     ) async throws -> (before: Value?, after: Value) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -349,13 +349,13 @@ enum PartnerValidation {
 extension Administration {
     /// Runs `body` with an `Administration` whose log writer lives exactly as long (one-shot CLI commands).
     public static func withLocal<Result: Sendable>(
-        client: PostgresClient, catalog: ContractCatalog, logger: Logger, _ body: @Sendable (Administration) async throws -> Result
+        database: Database, catalog: ContractCatalog, logger: Logger, _ body: @Sendable (Administration) async throws -> Result
     ) async throws -> Result {
-        let writer = LogWriter(client: client, logger: logger)
+        let writer = LogWriter(database: database, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await writer.run() }
             defer { group.cancelAll() }
-            return try await body(Administration(client: client, log: writer, catalog: catalog, logger: logger))
+            return try await body(Administration(database: database, log: writer, catalog: catalog, logger: logger))
         }
     }
 }
@@ -390,17 +390,17 @@ extension Administration {
         guard authority.notAfter > Date() else { throw AdministrationError("expired", "the CA certificate expired on \(authority.notAfter)") }
         let trusted = TrustedCA(fingerprint: authority.fingerprint, subject: authority.subject, pem: authority.pem, notAfter: authority.notAfter)
         return try await audited("pki.trust-add", partner: nil, by: administrator, request: ["fingerprint": trusted.fingerprint]) { connection, logger in
-            if try await RegistryWrites.trustedCAs(on: connection, logger: logger).contains(where: { $0.fingerprint == trusted.fingerprint }) {
+            if try await RegistryWrites.trustedCAs(on: connection).contains(where: { $0.fingerprint == trusted.fingerprint }) {
                 throw AdministrationError("duplicate-ca", "this CA is already trusted")
             }
-            try await RegistryWrites.insert(trusted, on: connection, logger: logger)
+            try await RegistryWrites.insert(trusted, on: connection)
             return (before: Optional<TrustedCA>.none, after: trusted)
         }.after
     }
 
     /// Registers a certificate the partner's own CA issued, once that CA is trusted (or the partner CA issued it).
     public func addCertificate(partner id: String, pem: String, partnerCAPEMs: [String], by administrator: Administrator) async throws -> PartnerCertificate {
-        let trusted = try await client.withConnection { try await RegistryWrites.trustedCAs(on: $0, logger: logger) }
+        let trusted = try await database.withConnection { try await RegistryWrites.trustedCAs(on: $0) }
         let inspected: InspectedCertificate
         do {
             inspected = try await CertificateInspection.inspect(pem: pem, trustedRoots: partnerCAPEMs + trusted.map(\.pem))
@@ -438,11 +438,11 @@ extension Administration {
 
 extension Administration {
     public func relayStatus() async throws -> [RelayStatus] {
-        try await client.withConnection { try await OutboxAdministration.status(on: $0, logger: logger) }
+        try await database.withConnection { try await OutboxAdministration.status(on: $0) }
     }
 
     public func deadLetters(partner: String?, limit: Int = 100) async throws -> [OutboxMessage] {
-        try await client.withConnection { try await OutboxAdministration.messages(state: "dead", partner: partner, limit: limit, on: $0, logger: logger) }
+        try await database.withConnection { try await OutboxAdministration.messages(state: "dead", partner: partner, limit: limit, on: $0) }
     }
 
     /// Queues dead letters again: one by id, or every one of a partner; audited like any change.
@@ -450,7 +450,7 @@ extension Administration {
         guard (messageId == nil) != (partner == nil) else { throw AdministrationError("invalid-request", "give a message id or a partner, not both") }
         return try await audited("relay.redrive", partner: partner, by: administrator, request: RedriveRequest(messageId: messageId, partner: partner)) {
             connection, logger in
-            let ids = try await OutboxAdministration.redrive(messageId: messageId, partner: partner, on: connection, logger: logger)
+            let ids = try await OutboxAdministration.redrive(messageId: messageId, partner: partner, on: connection)
             guard !ids.isEmpty else { throw AdministrationError.notFound(messageId.map { "dead letter \($0)" } ?? "a dead letter of \(partner ?? "")") }
             return (before: Optional<[UUID]>.none, after: ids)
         }.after
@@ -467,19 +467,19 @@ struct RedriveRequest: Codable, Sendable {
 
 extension Administration {
     public func inbox(partner: String?, unacknowledgedOnly: Bool, limit: Int = 100) async throws -> [InboxRow] {
-        try await InboxStore.list(partner: partner, unacknowledgedOnly: unacknowledgedOnly, limit: limit, client: client, logger: logger)
+        try await InboxStore.list(partner: partner, unacknowledgedOnly: unacknowledgedOnly, limit: limit, database: database)
     }
 
     /// One received document, opened from its sealed form.
     public func inboxMessage(_ id: UUID, sealer: BodySealer) async throws -> (InboxRow, [UInt8]) {
-        guard let (row, sealed) = try await InboxStore.sealedBody(id, client: client, logger: logger) else { throw AdministrationError.notFound("message \(id)") }
+        guard let (row, sealed) = try await InboxStore.sealedBody(id, database: database) else { throw AdministrationError.notFound("message \(id)") }
         return (row, try sealer.open(sealed, messageId: id))
     }
 
     /// Marks a received document as handled by the ministry; audited.
     public func acknowledge(_ id: UUID, by administrator: Administrator) async throws {
         try await audited("inbox.ack", partner: nil, by: administrator, request: ["message": id.uuidString.lowercased()]) { connection, logger in
-            guard try await InboxStore.acknowledge(id, on: connection, logger: logger) else {
+            guard try await InboxStore.acknowledge(id, on: connection) else {
                 throw AdministrationError("not-found", "message \(id) is not in the inbox, or already acknowledged")
             }
             return (before: Optional<String>.none, after: "acknowledged")

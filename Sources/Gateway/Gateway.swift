@@ -8,7 +8,6 @@ import MessageLog
 import NIOCore
 import NIOSSL
 import PKI
-import PostgresNIO
 import Records
 import Relay
 import Registry
@@ -20,13 +19,34 @@ import Storage
 /// Every schema migration Jisr owns, across modules.
 public enum JisrMigrations {
     public static let all = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations + RelaySchema.migrations + InboxStore.migrations
+
+    /// Every table Jisr keeps, in the order `jisr store copy` moves them (parents before children).
+    public static let copiedTables = RegistrySchema.copiedTables + MessageLogSchema.copiedTables + RelaySchema.copiedTables + MinistrySchema.copiedTables
+
+    /// Refuses a store this binary cannot serve: a newer schema (an older jisr must not write to it), or one not migrated yet.
+    public static func requireCurrent(_ database: Database, logger: Logger) async throws {
+        let migrator = Migrator(database: database, logger: logger)
+        try await migrator.checkNotNewer(all)
+        let pending = try await migrator.pending(all)
+        guard pending.isEmpty else { throw SchemaNotCurrentError(pending: pending) }
+    }
+}
+
+/// The store lacks migrations this binary needs and was not allowed to apply them (`jisr migrate` does).
+public struct SchemaNotCurrentError: Error, Sendable, CustomStringConvertible {
+    public let pending: [String]
+    public var description: String {
+        "the store needs \(pending.count) migration(s) (\(pending.prefix(3).joined(separator: ", "))\(pending.count > 3 ? ", …" : "")); run `jisr migrate` first"
+    }
 }
 
 /// The running gateway: its services in start order (stopped in reverse).
 ///
 /// `jisr serve`, `jisr demo` and the tests all build it here, so the tests exercise what production runs.
 public struct Gateway: Sendable {
-    public let client: PostgresClient
+    public let database: Database
+    /// Held while the gateway lives: on SQLite, no second gateway opens the same store.
+    let storeClaim: EmbeddedStoreClaim?
     public let services: [any Service]
     public let logWriter: LogWriter
     public let registry: RegistryWatcher
@@ -44,10 +64,12 @@ public struct Gateway: Sendable {
         let referencer = SubjectReferencer(key: subjectKey)
         let sealer = try configuration.bodyKeyFolder.map { try BodySealer(secret: subjectKey, keyFolder: $0) } ?? BodySealer(secret: subjectKey)
         let (tls, partnerRoots) = try exchangeTLS(configuration)
-        let client = PostgresClient(configuration: configuration.database.clientConfiguration(connections: configuration.databaseConnections), backgroundLogger: logger)
-        let logWriter = LogWriter(client: client, logger: logger)
-        let registry = RegistryWatcher(store: RegistryStore(client: client, logger: logger), logger: logger)
-        let records = PostgresRecordSource(client: client, logger: logger)
+        var claim: EmbeddedStoreClaim?
+        if case .sqlite(let path) = configuration.database { claim = try EmbeddedStoreClaim(path: path) }
+        let database = Database(configuration.database, connections: configuration.databaseConnections, logger: logger)
+        let logWriter = LogWriter(database: database, logger: logger)
+        let registry = RegistryWatcher(store: RegistryStore(database: database, logger: logger), logger: logger)
+        let records = DatabaseRecordSource(database: database, logger: logger)
 
         let router = Router(context: ExchangeContext.self)
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
@@ -57,7 +79,7 @@ public struct Gateway: Sendable {
                 keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
                 certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
             let timestamper = try sealing.timestamping.map { try TimestampAuthorityClient(configuration: $0) }
-            logSealer = Sealer(client: client, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
+            logSealer = Sealer(database: database, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
         }
         let gate = logSealer
         let auditor = ExchangeAuditor(
@@ -66,9 +88,9 @@ public struct Gateway: Sendable {
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
             catalog: catalog, adapters: AdapterRegistry(catalog: catalog), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
-            cursors: PageCursors(referencer: referencer), sealer: sealer, inboxClient: client,
+            cursors: PageCursors(referencer: referencer), sealer: sealer, inbox: database,
             evidence: EvidenceRoutes(
-                auditor: auditor, log: LogReader(client: client, logger: logger), seals: SealStore(client: client, logger: logger),
+                auditor: auditor, log: LogReader(database: database, logger: logger), seals: SealStore(database: database, logger: logger),
                 sealEvery: configuration.sealing?.sealer.every),
             logger: logger
         ).register(on: router)
@@ -85,27 +107,31 @@ public struct Gateway: Sendable {
             onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         exchange.beforeServerStarts {
-            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+            if configuration.migrateOnStart {
+                try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
+            } else {
+                try await JisrMigrations.requireCurrent(database, logger: logger)
+            }
             try await registry.reload()
         }
 
         let ops = Application(
-            router: OpsRoutes(client: client, registry: registry, sealer: logSealer, logger: logger).router(),
+            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, logger: logger).router(),
             configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
-        var services: [any Service] = [client, logWriter, registry, ops]
+        var services: [any Service] = [database, logWriter, registry, ops]
         if let relay = configuration.relay {
-            let worker = try RelayWorker(client: client, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
+            let worker = try RelayWorker(database: database, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
             let producer = RelayProducer(
-                client: client, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
+                database: database, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
                 referencer: referencer, logger: logger, onQueued: { worker.notify() })
             services += [producer, worker]
         }
         if let logSealer { services.append(logSealer) }
         if !configuration.adminCAPaths.isEmpty {
-            let administration = Administration(client: client, log: logWriter, catalog: catalog, logger: logger)
+            let administration = Administration(database: database, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)
             adminRouter.add(middleware: AdministratorAuthenticator())
             let partnerCAPEMs = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
@@ -130,7 +156,7 @@ public struct Gateway: Sendable {
             logger.notice("no admin CA configured: the admin listener is off")
         }
         services.append(exchange)
-        return Gateway(client: client, services: services, logWriter: logWriter, registry: registry, routes: routes)
+        return Gateway(database: database, storeClaim: claim, services: services, logWriter: logWriter, registry: registry, routes: routes)
     }
 
     /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.

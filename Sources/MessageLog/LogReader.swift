@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 
 /// The outcome of walking the whole chain.
 public struct VerificationReport: Sendable {
@@ -17,50 +17,39 @@ public struct VerificationReport: Sendable {
 
 /// Reads the message log: single entries for receipts and tests, and the whole chain for verification.
 public struct LogReader: Sendable {
-    let client: PostgresClient
+    let database: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    public init(database: Database, logger: Logger) {
+        self.database = database
         self.logger = logger
     }
 
     /// The committed entry for a message, if any.
     public func entry(messageId: UUID) async throws -> LogEntry? {
-        let rows = try await client.query(
-            "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE message_id = \(messageId) ORDER BY seq LIMIT 1",
-            logger: logger)
-        for try await row in rows { return try MessageLogStore.decode(row) }
-        return nil
+        let rows = try await database.query(
+            "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE message_id = \(messageId) ORDER BY seq LIMIT 1")
+        return try rows.first.map(MessageLogStore.decode)
     }
 
     /// Entries of a seq range, in order, optionally only one partner's.
     public func entries(from first: Int64, through last: Int64, partner: String?) async throws -> [LogEntry] {
-        var found: [LogEntry] = []
-        let rows = try await client.query(
-            """
-            SELECT \(unescaped: MessageLogStore.columns) FROM message_log
-            WHERE seq >= \(first) AND seq <= \(last) AND (\(partner)::text IS NULL OR partner = \(partner)) ORDER BY seq
-            """, logger: logger)
-        for try await row in rows { found.append(try MessageLogStore.decode(row)) }
-        return found
+        let partnerFilter: SQL = partner.map { "AND partner = \($0)" } ?? ""
+        let rows = try await database.query(
+            "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE seq >= \(first) AND seq <= \(last) \(partnerFilter) ORDER BY seq")
+        return try rows.map(MessageLogStore.decode)
     }
 
     /// The seqs of the entries recorded between two moments (inclusive), if any.
     public func seqs(recordedFrom start: Date, through end: Date) async throws -> ClosedRange<Int64>? {
         let (from, to) = (Int64(start.timeIntervalSince1970 * 1_000_000), Int64(end.timeIntervalSince1970 * 1_000_000))
-        for try await (low, high) in try await client.query(
-            "SELECT min(seq), max(seq) FROM message_log WHERE recorded_at >= \(from) AND recorded_at <= \(to)", logger: logger
-        ).decode((Int64?, Int64?).self) {
-            if let low, let high { return low...high }
-        }
-        return nil
+        let rows = try await database.query("SELECT min(seq), max(seq) FROM message_log WHERE recorded_at >= \(from) AND recorded_at <= \(to)")
+        guard let (low, high) = try rows.first?.decode((Int64?, Int64?).self), let low, let high else { return nil }
+        return low...high
     }
 
     public func count() async throws -> Int64 {
-        let rows = try await client.query("SELECT count(*) FROM message_log", logger: logger)
-        for try await count in rows.decode(Int64.self) { return count }
-        return 0
+        try await database.query("SELECT count(*) FROM message_log").first?[0].decode(Int64.self) ?? 0
     }
 
     /// Walks every entry in seq order; `progress` is called with the number verified every `progressEvery` entries.
@@ -70,7 +59,7 @@ public struct LogReader: Sendable {
         progress: (Int64) -> Void = { _ in }
     ) async throws -> VerificationReport {
         var auditor = ChainAuditor()
-        let allSeals = try await SealStore(client: client, logger: logger).all()
+        let allSeals = try await SealStore(database: database, logger: logger).all()
         var seals = SealAuditor(seals: allSeals)
         func report(_ found: ChainBreak?) -> VerificationReport {
             var report = VerificationReport(verified: auditor.verified, headHash: auditor.headHash, firstBreak: found)
@@ -84,11 +73,10 @@ public struct LogReader: Sendable {
         var after: Int64 = Int64.min
         var seen: Int64 = 0
         while true {
-            let rows = try await client.query(
-                "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE seq > \(after) ORDER BY seq LIMIT \(batchSize)",
-                logger: logger)
+            let rows = try await database.query(
+                "SELECT \(unescaped: MessageLogStore.columns) FROM message_log WHERE seq > \(after) ORDER BY seq LIMIT \(batchSize)")
             var fetched = 0
-            for try await row in rows {
+            for row in rows {
                 fetched += 1
                 let entry: LogEntry
                 do { entry = try MessageLogStore.decode(row) } catch let error as LogDecodingError {

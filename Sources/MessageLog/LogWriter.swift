@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 import ServiceLifecycle
 import Synchronization
 
@@ -11,10 +11,10 @@ public struct LogUnavailableError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Database work committed in the same transaction as its log entry; returns the entry's detail.
-public typealias EntryWork = @Sendable (PostgresConnection, Logger) async throws -> String?
+public typealias EntryWork = @Sendable (DatabaseConnection, Logger) async throws -> String?
 
 /// Database work committed with a group of entries; gets their future seqs, returns their details.
-public typealias GroupWork = @Sendable (PostgresConnection, Logger, [Int64]) async throws -> [String?]
+public typealias GroupWork = @Sendable (DatabaseConnection, Logger, [Int64]) async throws -> [String?]
 
 /// What the log writer has committed since it started.
 public struct LogWriterStatistics: Sendable, Hashable {
@@ -51,15 +51,15 @@ public final class LogWriter: Service, Sendable {
         var statistics = LogWriterStatistics()
     }
 
-    private let client: PostgresClient
+    private let database: Database
     private let logger: Logger
     private let configuration: LogWriterConfiguration
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    public init(client: PostgresClient, configuration: LogWriterConfiguration = .init(), logger: Logger) {
-        self.client = client
+    public init(database: Database, configuration: LogWriterConfiguration = .init(), logger: Logger) {
+        self.database = database
         self.configuration = configuration
         self.logger = logger
         (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -172,9 +172,9 @@ public final class LogWriter: Service, Sendable {
     }
 
     private func commit(_ items: [([EntryDraft], GroupWork?)]) async throws -> [Result<[LogEntry], any Error>] {
-        try await client.withTransaction(logger: logger) { connection -> [Result<[LogEntry], any Error>] in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(MessageLogStore.chainLock))", logger: logger)
-            var (seq, prevHash) = try await MessageLogStore.head(on: connection, logger: logger)
+        try await database.withTransaction { connection -> [Result<[LogEntry], any Error>] in
+            try await connection.lock(MessageLogStore.chainLock)
+            var (seq, prevHash) = try await MessageLogStore.head(on: connection)
             let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
             var outcomes: [Result<[LogEntry], any Error>] = []
             var entries: [LogEntry] = []
@@ -182,13 +182,11 @@ public final class LogWriter: Service, Sendable {
             for (drafts, work) in items {
                 var drafts = drafts
                 if let work {
-                    try await connection.query("SAVEPOINT entry_work", logger: logger)
                     do {
-                        let details = try await work(connection, logger, Array((seq + 1)...(seq + Int64(drafts.count))))
+                        let first = seq + 1
+                        let details = try await connection.savepoint { try await work(connection, logger, Array(first...(first + Int64(drafts.count) - 1))) }
                         for (index, detail) in details.enumerated() where index < drafts.count { drafts[index].detail = detail }
-                        try await connection.query("RELEASE SAVEPOINT entry_work", logger: logger)
                     } catch {
-                        try await connection.query("ROLLBACK TO SAVEPOINT entry_work", logger: logger)
                         outcomes.append(.failure(error))
                         continue
                     }
@@ -203,7 +201,7 @@ public final class LogWriter: Service, Sendable {
                 entries += unit
                 outcomes.append(.success(unit))
             }
-            if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection, logger: logger) }
+            if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection) }
             return outcomes
         }
     }

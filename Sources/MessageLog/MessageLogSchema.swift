@@ -9,7 +9,7 @@ public enum MessageLogSchema {
     public static let migrations: [Migration] = [
         Migration(
             module: "message-log", version: 1, name: "message log",
-            statements: [
+            portable: [
                 """
                 CREATE TABLE message_log (
                     seq bigint PRIMARY KEY,
@@ -38,10 +38,10 @@ public enum MessageLogSchema {
             ]),
         Migration(
             module: "message-log", version: 2, name: "detail of administrative entries",
-            statements: ["ALTER TABLE message_log ADD COLUMN detail text"]),
+            portable: ["ALTER TABLE message_log ADD COLUMN detail text"]),
         Migration(
             module: "message-log", version: 3, name: "Merkle tree nodes and signed seals",
-            statements: [
+            portable: [
                 // Derived from the entries, kept so that proofs over millions of entries stay cheap.
                 "CREATE TABLE log_tree_nodes (height smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (height, idx))",
                 """
@@ -54,5 +54,22 @@ public enum MessageLogSchema {
                 """,
                 "CREATE INDEX log_seals_awaiting_timestamp ON log_seals (tree_size) WHERE timestamp_token IS NULL",
             ]),
+    ]
+}
+
+extension MessageLogSchema {
+    /// The log, its tree nodes and its seals as `jisr store copy` moves them: entries keep their seq and hashes.
+    public static let copiedTables: [CopiedTable] = [
+        CopiedTable(
+            "message_log",
+            [("seq", .integer), ("recorded_at", .integer), ("message_id", .uuid), ("correlation_id", .uuid), ("partner", .text),
+             ("certificate_fingerprint", .text), ("direction", .text), ("contract", .text), ("operation", .text), ("purpose", .text),
+             ("case_reference", .text), ("subject_reference", .text), ("status", .integer), ("problem_type", .text), ("request_digest", .text),
+             ("response_digest", .text), ("prev_hash", .text), ("entry_hash", .text), ("detail", .text)], key: ["seq"]),
+        CopiedTable("log_tree_nodes", [("height", .integer), ("idx", .integer), ("hash", .bytes)], key: ["height", "idx"]),
+        CopiedTable(
+            "log_seals",
+            [("tree_size", .integer), ("root_hash", .text), ("sealed_at_ms", .integer), ("signature", .bytes), ("public_key", .text),
+             ("certificate", .text), ("timestamp_token", .bytes), ("timestamped_at", .instant)], key: ["tree_size"]),
     ]
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 
 /// SQL of the message log table, in one place.
 enum MessageLogStore {
@@ -12,44 +12,27 @@ enum MessageLogStore {
         purpose, case_reference, subject_reference, status, problem_type, request_digest, response_digest, prev_hash, entry_hash, detail
         """
 
-    static func head(on connection: PostgresConnection, logger: Logger) async throws -> (Int64, String) {
-        let rows = try await connection.query("SELECT seq, entry_hash FROM message_log ORDER BY seq DESC LIMIT 1", logger: logger)
-        for try await (seq, hash) in rows.decode((Int64, String).self) { return (seq, hash) }
-        return (0, LogEntry.genesisHash)
+    static func head(on connection: DatabaseConnection) async throws -> (Int64, String) {
+        let rows = try await connection.query("SELECT seq, entry_hash FROM message_log ORDER BY seq DESC LIMIT 1")
+        return try rows.first?.decode((Int64, String).self) ?? (0, LogEntry.genesisHash)
     }
 
-    static func insert(_ entries: [LogEntry], on connection: PostgresConnection, logger: Logger) async throws {
-        var bindings = PostgresBindings(capacity: entries.count * 19)
-        var sql = "INSERT INTO message_log (\(columns)) VALUES "
-        for (row, entry) in entries.enumerated() {
-            let base = row * 19
-            sql += (row == 0 ? "" : ",") + "(" + (1...19).map { "$\(base + $0)" }.joined(separator: ",") + ")"
+    static func insert(_ entries: [LogEntry], on connection: DatabaseConnection) async throws {
+        let rows = entries.map { entry -> SQL in
             let draft = entry.draft
-            bindings.append(entry.seq)
-            bindings.append(entry.recordedAt)
-            bindings.append(draft.messageId)
-            bindings.append(draft.correlationId)
-            bindings.append(draft.partner)
-            bindings.append(draft.certificateFingerprint)
-            bindings.append(draft.direction.rawValue)
-            bindings.append(draft.contract)
-            bindings.append(draft.operation)
-            bindings.append(draft.purpose)
-            bindings.append(draft.caseReference)
-            bindings.append(draft.subjectReference)
-            bindings.append(Int32(draft.status))
-            bindings.append(draft.problemType)
-            bindings.append(draft.requestDigest)
-            bindings.append(draft.responseDigest)
-            bindings.append(entry.prevHash)
-            bindings.append(entry.entryHash)
-            bindings.append(draft.detail)
+            let row: SQL = """
+                (\(entry.seq), \(entry.recordedAt), \(draft.messageId), \(draft.correlationId), \(draft.partner), \(draft.certificateFingerprint),
+                 \(draft.direction.rawValue), \(draft.contract), \(draft.operation), \(draft.purpose), \(draft.caseReference), \(draft.subjectReference),
+                 \(Int32(draft.status)), \(draft.problemType), \(draft.requestDigest), \(draft.responseDigest), \(entry.prevHash), \(entry.entryHash),
+                 \(draft.detail))
+                """
+            return row
         }
-        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        try await connection.query("INSERT INTO message_log (\(unescaped: columns)) VALUES " + SQL.joined(rows, separator: ","))
     }
 
-    static func decode(_ row: PostgresRow) throws -> LogEntry {
-        let cells = row.makeRandomAccess()
+    static func decode(_ row: DatabaseRow) throws -> LogEntry {
+        let cells = row
         guard let direction = Direction(rawValue: try cells[6].decode(String.self)) else {
             throw LogDecodingError(seq: try cells[0].decode(Int64.self))
         }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PostgresNIO
+import Storage
 
 /// The reference tables already hold records; seeding again needs `replace`.
 public struct RecordsPresentError: Error, Sendable, CustomStringConvertible {
@@ -8,7 +9,7 @@ public struct RecordsPresentError: Error, Sendable, CustomStringConvertible {
     public var description: String { "the ministry records already hold \(persons) persons; pass --replace to seed anew" }
 }
 
-/// Fills the reference schema with a synthetic population, streamed with COPY in chunks.
+/// Fills the reference schema with a synthetic population in chunks: COPY on PostgreSQL, multi-row inserts on SQLite.
 public struct Seeder: Sendable {
     /// What was written.
     public struct Summary: Sendable {
@@ -18,11 +19,11 @@ public struct Seeder: Sendable {
         public var workPermits = 0
     }
 
-    let client: PostgresClient
+    let database: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    public init(database: Database, logger: Logger) {
+        self.database = database
         self.logger = logger
     }
 
@@ -31,8 +32,16 @@ public struct Seeder: Sendable {
         let existing = try await count()
         if existing > 0 {
             guard replace else { throw RecordsPresentError(persons: existing) }
-            try await client.query(
-                "TRUNCATE ministry.permit_changes, ministry.work_permits, ministry.employments, ministry.persons, ministry.establishments", logger: logger)
+            if database.dialect == .postgres {
+                try await database.query(
+                    "TRUNCATE ministry.permit_changes, ministry.work_permits, ministry.employments, ministry.persons, ministry.establishments")
+            } else {
+                try await database.withTransaction { connection in
+                    for table in ["permit_changes", "work_permits", "employments", "persons", "establishments"] {
+                        try await connection.query("DELETE FROM ministry.\(unescaped: table)")
+                    }
+                }
+            }
         }
         let population = SyntheticPopulation(persons: persons, seed: seed)
         var summary = Summary()
@@ -63,36 +72,32 @@ public struct Seeder: Sendable {
             start = range.upperBound
             progress(start, persons)
         }
-        try await client.query("ANALYZE ministry.persons", logger: logger)
-        try await client.query("ANALYZE ministry.employments", logger: logger)
+        if database.dialect == .postgres {
+            try await database.query("ANALYZE ministry.persons")
+            try await database.query("ANALYZE ministry.employments")
+        } else {
+            try await database.query("ANALYZE ministry")
+        }
         return summary
     }
 
     public func count() async throws -> Int64 {
-        for try await count in try await client.query("SELECT count(*) FROM ministry.persons", logger: logger).decode(Int64.self) { return count }
-        return 0
+        try await database.query("SELECT count(*) FROM ministry.persons").first?[0].decode(Int64.self) ?? 0
     }
 
     /// Sample identifiers that exist, for the demo's manifest and for tests.
     public func samples(limit: Int = 5) async throws -> RecordSamples {
         var samples = RecordSamples()
-        for try await id in try await client.query("SELECT p.national_id FROM ministry.persons p WHERE p.national_id IS NOT NULL AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)", logger: logger).decode(String.self) {
+        for id in try await database.query("SELECT p.national_id FROM ministry.persons p WHERE p.national_id IS NOT NULL AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)").decode(String.self) {
             samples.nationalIds.append(id)
         }
-        for try await (number, nationality) in try await client.query(
-            "SELECT p.passport_number, p.nationality FROM ministry.persons p WHERE p.nationality <> 'LB' AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)", logger: logger
-        ).decode((String, String).self) {
+        for (number, nationality) in try await database.query("SELECT p.passport_number, p.nationality FROM ministry.persons p WHERE p.nationality <> 'LB' AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)").decode((String, String).self) {
             samples.passports.append(.init(passportNumber: number, nationality: nationality))
         }
-        for try await number in try await client.query(
-            "SELECT p.nssf_number FROM ministry.persons p WHERE p.nssf_number IS NOT NULL AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)",
-            logger: logger
-        ).decode(String.self) {
+        for number in try await database.query("SELECT p.nssf_number FROM ministry.persons p WHERE p.nssf_number IS NOT NULL AND EXISTS (SELECT 1 FROM ministry.employments m WHERE m.person_id = p.id) ORDER BY p.id LIMIT \(limit)").decode(String.self) {
             samples.nssfNumbers.append(number)
         }
-        for try await number in try await client.query(
-            "SELECT registration_number FROM ministry.establishments WHERE status = 'active' ORDER BY id LIMIT \(limit)", logger: logger
-        ).decode(String.self) {
+        for number in try await database.query("SELECT registration_number FROM ministry.establishments WHERE status = 'active' ORDER BY id LIMIT \(limit)").decode(String.self) {
             samples.establishmentNumbers.append(number)
         }
         return samples
@@ -100,6 +105,7 @@ public struct Seeder: Sendable {
 
     private func copy(_ rows: [[String?]], into table: String, columns: [String]) async throws {
         guard !rows.isEmpty else { return }
+        guard let client = database.postgresClient else { return try await insert(rows, into: table, columns: columns) }
         try await client.withTransaction(logger: logger) { connection -> Void in
             // postgres-nio quotes the table name whole, so the schema comes from the search path.
             try await connection.query("SET LOCAL search_path TO ministry", logger: logger)
@@ -127,6 +133,29 @@ public struct Seeder: Sendable {
                 }
                 if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
+        }
+    }
+
+    /// SQLite has no COPY: multi-row inserts in one transaction, a few hundred rows per statement. Values are text,
+    /// which column affinity turns into integers; instants become microseconds. Seeding is history, not news: the
+    /// changes the permit trigger records are removed in the same transaction.
+    private func insert(_ rows: [[String?]], into table: String, columns: [String]) async throws {
+        let perStatement = max(1, 8_000 / columns.count)
+        try await database.withTransaction { connection in
+            let feedHead = try await connection.query("SELECT coalesce(max(id), 0) FROM ministry.permit_changes").first?[0].decode(Int64.self) ?? 0
+            var start = 0
+            while start < rows.count {
+                let values = rows[start..<min(rows.count, start + perStatement)].map { row -> SQL in
+                    let cells = zip(columns, row).map { column, value -> SQL in
+                        column == "updated_at" ? "CAST(unixepoch(substr(\(value), 1, 19)) * 1000000 AS INTEGER)" : "\(value)"
+                    }
+                    return "(" + SQL.joined(cells, separator: ", ") + ")"
+                }
+                try await connection.query(
+                    "INSERT INTO ministry.\(unescaped: table) (\(unescaped: columns.joined(separator: ", "))) VALUES " + SQL.joined(values, separator: ", "))
+                start += perStatement
+            }
+            try await connection.query("DELETE FROM ministry.permit_changes WHERE id > \(feedHead)")
         }
     }
 

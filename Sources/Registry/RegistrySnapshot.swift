@@ -1,7 +1,7 @@
 import Adapters
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 import ServiceLifecycle
 import Synchronization
 
@@ -102,19 +102,17 @@ public final class RegistryWatcher: Service, Sendable {
         }
     }
 
-    /// LISTEN holds one pooled connection while the gateway runs; it reconnects after a failure.
+    /// On PostgreSQL, LISTEN holds one pooled connection while the gateway runs; it reconnects after a failure.
     private func listen() async {
         while !Task.isCancelled {
             do {
-                try await store.client.withConnection { connection in
-                    try await connection.listen(on: "jisr_registry_changed") { notifications in
-                        for try await _ in notifications {
-                            do { try await self.reload() } catch {
-                                self.logger.warning("registry reload failed; the poll will retry", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
-                            }
-                        }
+                let listening = try await store.database.listen(on: "jisr_registry_changed") {
+                    do { try await self.reload() } catch {
+                        self.logger.warning("registry reload failed; the poll will retry", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
                     }
                 }
+                // A store without notifications (SQLite): the poll alone keeps the snapshot current.
+                if !listening { return }
             } catch {
                 try? await Task.sleep(for: .seconds(1))
             }

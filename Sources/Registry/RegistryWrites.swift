@@ -1,7 +1,7 @@
 import Adapters
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 import Schemas
 
 /// The registry's SQL, on a connection the caller holds, so that a change and its audit entry share a
@@ -16,152 +16,127 @@ public enum RegistryWrites {
 
     // MARK: Partners
 
-    public static func insert(_ partner: Partner, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func insert(_ partner: Partner, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO partners (id, name_ar, name_en, country, status, adapter, endpoint, contact)
             VALUES (\(partner.id), \(partner.nameAr), \(partner.nameEn), \(partner.country), \(partner.status.rawValue), \(partner.adapter),
                     \(partner.endpoint), \(partner.contact))
-            """, logger: logger)
+            """)
     }
 
     /// The partner, locked for the rest of the transaction.
-    public static func partner(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> Partner? {
-        for try await row in try await connection.query("SELECT \(unescaped: partnerColumns) FROM partners WHERE id = \(id) FOR UPDATE", logger: logger) {
-            return try partner(row)
-        }
-        return nil
+    public static func partner(_ id: String, on connection: DatabaseConnection) async throws -> Partner? {
+        try await connection.query("SELECT \(unescaped: partnerColumns) FROM partners WHERE id = \(id) \(unescaped: connection.dialect.forUpdate)")
+            .first.map(partner)
     }
 
-    public static func setStatus(_ status: PartnerStatus, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE partners SET status = \(status.rawValue) WHERE id = \(id)", logger: logger)
+    public static func setStatus(_ status: PartnerStatus, partner id: String, on connection: DatabaseConnection) async throws {
+        try await connection.query("UPDATE partners SET status = \(status.rawValue) WHERE id = \(id)")
     }
 
     // MARK: Certificates
 
-    public static func insert(_ certificate: PartnerCertificate, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func insert(_ certificate: PartnerCertificate, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO partner_certificates (fingerprint, partner_id, subject, not_before, not_after, status, issuer, serial)
             VALUES (\(certificate.fingerprint), \(certificate.partnerID), \(certificate.subject), \(certificate.notBefore), \(certificate.notAfter),
                     \(certificate.status.rawValue), \(certificate.issuer), \(certificate.serial))
-            """, logger: logger)
+            """)
     }
 
-    public static func certificate(_ fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> PartnerCertificate? {
-        for try await row in try await connection.query(
-            "SELECT \(unescaped: certificateColumns) FROM partner_certificates WHERE fingerprint = \(fingerprint) FOR UPDATE", logger: logger)
-        {
-            return try certificate(row)
-        }
-        return nil
+    public static func certificate(_ fingerprint: String, on connection: DatabaseConnection) async throws -> PartnerCertificate? {
+        try await connection.query("SELECT \(unescaped: certificateColumns) FROM partner_certificates WHERE fingerprint = \(fingerprint) \(unescaped: connection.dialect.forUpdate)").first.map(certificate)
     }
 
-    public static func certificates(partner id: String, on connection: PostgresConnection, logger: Logger) async throws -> [PartnerCertificate] {
-        var found: [PartnerCertificate] = []
-        for try await row in try await connection.query(
-            "SELECT \(unescaped: certificateColumns) FROM partner_certificates WHERE partner_id = \(id) ORDER BY not_after", logger: logger)
-        {
-            found.append(try certificate(row))
-        }
-        return found
+    public static func certificates(partner id: String, on connection: DatabaseConnection) async throws -> [PartnerCertificate] {
+        try await connection.query("SELECT \(unescaped: certificateColumns) FROM partner_certificates WHERE partner_id = \(id) ORDER BY not_after")
+            .map(certificate)
     }
 
-    public static func revokeCertificate(_ fingerprint: String, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func revokeCertificate(_ fingerprint: String, reason: String, on connection: DatabaseConnection) async throws {
         try await connection.query(
-            "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)", logger: logger)
+            "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)")
     }
 
     /// Whether the issuer already gave this serial to a registered certificate.
-    public static func serialExists(issuer: String, serial: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        for try await count in try await connection.query(
-            "SELECT count(*) FROM partner_certificates WHERE issuer = \(issuer) AND serial = \(serial)", logger: logger
-        ).decode(Int64.self) {
-            return count > 0
-        }
-        return false
+    public static func serialExists(issuer: String, serial: String, on connection: DatabaseConnection) async throws -> Bool {
+        try await connection.query("SELECT count(*) FROM partner_certificates WHERE issuer = \(issuer) AND serial = \(serial)")
+            .first?[0].decode(Int64.self) ?? 0 > 0
     }
 
     // MARK: Trusted CAs
 
-    public static func insert(_ authority: TrustedCA, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func insert(_ authority: TrustedCA, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO trusted_cas (fingerprint, subject, pem, not_after)
             VALUES (\(authority.fingerprint), \(authority.subject), \(authority.pem), \(authority.notAfter))
-            """, logger: logger)
+            """)
     }
 
-    public static func trustedCAs(on connection: PostgresConnection, logger: Logger) async throws -> [TrustedCA] {
-        var found: [TrustedCA] = []
-        for try await (fingerprint, subject, pem, notAfter) in try await connection.query(
-            "SELECT fingerprint, subject, pem, not_after FROM trusted_cas ORDER BY added_at", logger: logger
-        ).decode((String, String, String, Date).self) {
-            found.append(TrustedCA(fingerprint: fingerprint, subject: subject, pem: pem, notAfter: notAfter))
-        }
-        return found
+    public static func trustedCAs(on connection: DatabaseConnection) async throws -> [TrustedCA] {
+        try await connection.query("SELECT fingerprint, subject, pem, not_after FROM trusted_cas ORDER BY added_at")
+            .decode((String, String, String, Date).self)
+            .map { TrustedCA(fingerprint: $0, subject: $1, pem: $2, notAfter: $3) }
     }
 
     // MARK: Mappings
 
-    public static func attach(_ mapping: MappingSource, digest: String, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func attach(_ mapping: MappingSource, digest: String, partner id: String, on connection: DatabaseConnection) async throws {
         let files = String(decoding: try JSONEncoder().encode(mapping.files), as: UTF8.self)
         try await connection.query(
-            "INSERT INTO partner_mappings (partner_id, source, files, digest) VALUES (\(id), \(mapping.text), \(files)::jsonb, \(digest))", logger: logger)
+            "INSERT INTO partner_mappings (partner_id, source, files, digest) VALUES (\(id), \(mapping.text), \(connection.dialect.json(files)), \(digest))")
     }
 
     /// The mapping each partner has attached now (the latest row per partner).
-    public static func currentMappings(on connection: PostgresConnection, logger: Logger) async throws -> [String: MappingSource] {
+    public static func currentMappings(on connection: DatabaseConnection) async throws -> [String: MappingSource] {
         var found: [String: MappingSource] = [:]
-        for try await (partner, source, files) in try await connection.query(
-            "SELECT DISTINCT ON (partner_id) partner_id, source, files::text FROM partner_mappings ORDER BY partner_id, id DESC", logger: logger
-        ).decode((String, String, String).self) {
+        let latest = try await connection.query(
+            """
+            SELECT m.partner_id, m.source, CAST(m.files AS text) FROM partner_mappings m
+            WHERE m.id = (SELECT max(n.id) FROM partner_mappings n WHERE n.partner_id = m.partner_id)
+            """)
+        for (partner, source, files) in try latest.decode((String, String, String).self) {
             found[partner] = MappingSource(text: source, files: try JSONDecoder().decode([String: String].self, from: Data(files.utf8)))
         }
         return found
     }
 
     /// Which mapping a partner has now: its digest and when it was attached.
-    public static func mappingSummary(partner id: String, on connection: PostgresConnection, logger: Logger) async throws -> MappingSummary? {
-        for try await (digest, attachedAt) in try await connection.query(
-            "SELECT digest, attached_at FROM partner_mappings WHERE partner_id = \(id) ORDER BY id DESC LIMIT 1", logger: logger
-        ).decode((String, Date).self) {
-            return MappingSummary(digest: digest, attachedAt: attachedAt)
-        }
-        return nil
+    public static func mappingSummary(partner id: String, on connection: DatabaseConnection) async throws -> MappingSummary? {
+        try await connection.query("SELECT digest, attached_at FROM partner_mappings WHERE partner_id = \(id) ORDER BY id DESC LIMIT 1")
+            .decode((String, Date).self).first.map { MappingSummary(digest: $0, attachedAt: $1) }
     }
 
-    public static func setAdapter(_ adapter: String, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE partners SET adapter = \(adapter) WHERE id = \(id)", logger: logger)
+    public static func setAdapter(_ adapter: String, partner id: String, on connection: DatabaseConnection) async throws {
+        try await connection.query("UPDATE partners SET adapter = \(adapter) WHERE id = \(id)")
     }
 
-    public static func setEndpoint(_ endpoint: String?, partner id: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE partners SET endpoint = \(endpoint) WHERE id = \(id)", logger: logger)
+    public static func setEndpoint(_ endpoint: String?, partner id: String, on connection: DatabaseConnection) async throws {
+        try await connection.query("UPDATE partners SET endpoint = \(endpoint) WHERE id = \(id)")
     }
 
     // MARK: Purposes
 
-    public static func insert(_ purpose: Purpose, on connection: PostgresConnection, logger: Logger) async throws {
+    public static func insert(_ purpose: Purpose, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO purposes (code, description_ar, description_en, legal_basis)
             VALUES (\(purpose.code), \(purpose.descriptionAr), \(purpose.descriptionEn), \(purpose.legalBasis))
-            """, logger: logger)
+            """)
     }
 
-    public static func purposes(on connection: PostgresConnection, logger: Logger) async throws -> [Purpose] {
-        var found: [Purpose] = []
-        for try await (code, ar, en, basis) in try await connection.query(
-            "SELECT code, description_ar, description_en, legal_basis FROM purposes ORDER BY code", logger: logger
-        ).decode((String, String, String, String).self) {
-            found.append(Purpose(code: code, descriptionAr: ar, descriptionEn: en, legalBasis: basis))
-        }
-        return found
+    public static func purposes(on connection: DatabaseConnection) async throws -> [Purpose] {
+        try await connection.query("SELECT code, description_ar, description_en, legal_basis FROM purposes ORDER BY code")
+            .decode((String, String, String, String).self)
+            .map { Purpose(code: $0, descriptionAr: $1, descriptionEn: $2, legalBasis: $3) }
     }
 
     // MARK: Agreements
 
-    public static func insert(_ agreement: Agreement, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+    public static func insert(_ agreement: Agreement, on connection: DatabaseConnection) async throws -> Int64 {
         let operations = agreement.operations.map(\.rawValue).sorted()
         let purposes = agreement.purposes.sorted()
         let scope = agreement.scopeNationalities.map { $0.sorted() }
@@ -172,56 +147,49 @@ public enum RegistryWrites {
             VALUES (\(agreement.partnerID), \(agreement.contract.name), \(agreement.contract.version), \(operations), \(purposes), \(agreement.fields),
                     \(agreement.validFrom), \(agreement.validUntil), \(agreement.mouReference), \(agreement.rateLimitPerMinute), \(scope))
             RETURNING id
-            """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
+            """)
+        if let id = try rows.first?[0].decode(Int64.self) { return id }
         throw RegistryWriteError(reason: "the database returned no id for the new agreement")
     }
 
-    public static func agreement(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Agreement? {
-        for try await row in try await connection.query("SELECT \(unescaped: agreementColumns) FROM agreements WHERE id = \(id) FOR UPDATE", logger: logger) {
-            return try agreement(row)
-        }
-        return nil
+    public static func agreement(_ id: Int64, on connection: DatabaseConnection) async throws -> Agreement? {
+        try await connection.query("SELECT \(unescaped: agreementColumns) FROM agreements WHERE id = \(id) \(unescaped: connection.dialect.forUpdate)")
+            .first.map(agreement)
     }
 
     /// Agreements of one partner (or all), revoked ones included when asked.
-    public static func agreements(partner id: String?, includeRevoked: Bool, on connection: PostgresConnection, logger: Logger) async throws -> [Agreement] {
-        var found: [Agreement] = []
-        for try await row in try await connection.query(
-            """
-            SELECT \(unescaped: agreementColumns) FROM agreements
-            WHERE (\(id)::text IS NULL OR partner_id = \(id)) AND (\(includeRevoked) OR status = 'active') ORDER BY partner_id, id
-            """, logger: logger)
-        {
-            found.append(try agreement(row))
-        }
-        return found
+    public static func agreements(partner id: String?, includeRevoked: Bool, on connection: DatabaseConnection) async throws -> [Agreement] {
+        let partnerFilter: SQL = id.map { "AND partner_id = \($0)" } ?? ""
+        let statusFilter: SQL = includeRevoked ? "" : "AND status = 'active'"
+        return try await connection.query(
+            "SELECT \(unescaped: agreementColumns) FROM agreements WHERE true \(partnerFilter) \(statusFilter) ORDER BY partner_id, id"
+        ).map(agreement)
     }
 
-    public static func revokeAgreement(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE agreements SET status = 'revoked' WHERE id = \(id)", logger: logger)
+    public static func revokeAgreement(_ id: Int64, on connection: DatabaseConnection) async throws {
+        try await connection.query("UPDATE agreements SET status = 'revoked' WHERE id = \(id)")
     }
 
     // MARK: Rows
 
-    static func partner(_ row: PostgresRow) throws -> Partner {
-        let c = row.makeRandomAccess()
+    static func partner(_ row: DatabaseRow) throws -> Partner {
+        let c = row
         return Partner(
             id: try c[0].decode(String.self), nameAr: try c[1].decode(String.self), nameEn: try c[2].decode(String.self),
             country: try c[3].decode(String.self), status: PartnerStatus(rawValue: try c[4].decode(String.self)) ?? .suspended,
             adapter: try c[5].decode(String.self), endpoint: try c[6].decode(String?.self), contact: try c[7].decode(String?.self))
     }
 
-    static func certificate(_ row: PostgresRow) throws -> PartnerCertificate {
-        let c = row.makeRandomAccess()
+    static func certificate(_ row: DatabaseRow) throws -> PartnerCertificate {
+        let c = row
         return PartnerCertificate(
             fingerprint: try c[0].decode(String.self), partnerID: try c[1].decode(String.self), subject: try c[2].decode(String.self),
             notBefore: try c[3].decode(Date.self), notAfter: try c[4].decode(Date.self), status: try c[5].decode(String.self) == "active" ? .active : .revoked,
             issuer: try c[6].decode(String?.self), serial: try c[7].decode(String?.self))
     }
 
-    static func agreement(_ row: PostgresRow) throws -> Agreement {
-        let c = row.makeRandomAccess()
+    static func agreement(_ row: DatabaseRow) throws -> Agreement {
+        let c = row
         var agreement = Agreement(
             id: try c[0].decode(Int64.self), partnerID: try c[1].decode(String.self),
             contract: ContractID(name: try c[2].decode(String.self), version: Int(try c[3].decode(Int32.self))),

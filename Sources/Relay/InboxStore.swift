@@ -1,7 +1,5 @@
 import Foundation
 import Logging
-import NIOCore
-import PostgresNIO
 import Storage
 
 /// What a partner sent in, as stored: sealed body, its digest and the idempotency key it came with.
@@ -21,7 +19,7 @@ public enum InboxStore {
     public static let migrations = [
         Migration(
             module: "inbox", version: 1, name: "inbox of inbound sends",
-            statements: [
+            portable: [
                 """
                 CREATE TABLE inbox (
                     message_id uuid PRIMARY KEY,
@@ -42,59 +40,43 @@ public enum InboxStore {
 
     public static func insert(
         messageId: UUID, partner: String, key: String, digest: String, contract: String, mediaType: String, sealedBody: [UInt8],
-        on connection: PostgresConnection, logger: Logger
+        on connection: DatabaseConnection
     ) async throws {
         try await connection.query(
             """
             INSERT INTO inbox (message_id, partner_id, idempotency_key, request_digest, contract, media_type, sealed_body)
-            VALUES (\(messageId), \(partner), \(key), \(digest), \(contract), \(mediaType), \(ByteBuffer(bytes: sealedBody)))
-            """, logger: logger)
+            VALUES (\(messageId), \(partner), \(key), \(digest), \(contract), \(mediaType), \(sealedBody))
+            """)
     }
 
     /// The row a partner's idempotency key already names, if any.
-    public static func find(partner: String, key: String, client: PostgresClient, logger: Logger) async throws -> InboxRow? {
-        for try await row in try await client.query(
-            "SELECT \(unescaped: columns) FROM inbox WHERE partner_id = \(partner) AND idempotency_key = \(key)", logger: logger)
-        {
-            return try decode(row)
-        }
-        return nil
+    public static func find(partner: String, key: String, database: Database) async throws -> InboxRow? {
+        try await database.query("SELECT \(unescaped: columns) FROM inbox WHERE partner_id = \(partner) AND idempotency_key = \(key)")
+            .first.map(decode)
     }
 
-    public static func list(partner: String?, unacknowledgedOnly: Bool, limit: Int, client: PostgresClient, logger: Logger) async throws -> [InboxRow] {
-        var rows: [InboxRow] = []
-        for try await row in try await client.query(
-            """
-            SELECT \(unescaped: columns) FROM inbox
-            WHERE (\(partner)::text IS NULL OR partner_id = \(partner)) AND (NOT \(unacknowledgedOnly) OR acknowledged_at IS NULL)
-            ORDER BY received_at LIMIT \(limit)
-            """, logger: logger)
-        {
-            rows.append(try decode(row))
-        }
-        return rows
+    public static func list(partner: String?, unacknowledgedOnly: Bool, limit: Int, database: Database) async throws -> [InboxRow] {
+        let partnerFilter: SQL = partner.map { "AND partner_id = \($0)" } ?? ""
+        let pendingFilter: SQL = unacknowledgedOnly ? "AND acknowledged_at IS NULL" : ""
+        return try await database.query(
+            "SELECT \(unescaped: columns) FROM inbox WHERE true \(partnerFilter) \(pendingFilter) ORDER BY received_at LIMIT \(limit)"
+        ).map(decode)
     }
 
     /// The stored (sealed) body of a message.
-    public static func sealedBody(_ id: UUID, client: PostgresClient, logger: Logger) async throws -> (InboxRow, [UInt8])? {
-        for try await row in try await client.query("SELECT \(unescaped: columns), sealed_body FROM inbox WHERE message_id = \(id)", logger: logger) {
-            return (try decode(row), Array(try row.makeRandomAccess()[8].decode(ByteBuffer.self).readableBytesView))
-        }
-        return nil
+    public static func sealedBody(_ id: UUID, database: Database) async throws -> (InboxRow, [UInt8])? {
+        guard let row = try await database.query("SELECT \(unescaped: columns), sealed_body FROM inbox WHERE message_id = \(id)").first else { return nil }
+        return (try decode(row), try row[8].decode([UInt8].self))
     }
 
-    public static func acknowledge(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        var found = false
-        for try await _ in try await connection.query(
-            "UPDATE inbox SET acknowledged_at = now() WHERE message_id = \(id) AND acknowledged_at IS NULL RETURNING message_id", logger: logger
-        ).decode(UUID.self) {
-            found = true
-        }
-        return found
+    public static func acknowledge(_ id: UUID, on connection: DatabaseConnection) async throws -> Bool {
+        try await !connection.query(
+            "UPDATE inbox SET acknowledged_at = \(Date()) WHERE message_id = \(id) AND acknowledged_at IS NULL RETURNING message_id"
+        ).isEmpty
     }
 
-    static func decode(_ row: PostgresRow) throws -> InboxRow {
-        let c = row.makeRandomAccess()
+    static func decode(_ row: DatabaseRow) throws -> InboxRow {
+        let c = row
         return InboxRow(
             messageId: try c[0].decode(UUID.self), partnerID: try c[1].decode(String.self), idempotencyKey: try c[2].decode(String.self),
             requestDigest: try c[3].decode(String.self), contract: try c[4].decode(String.self), mediaType: try c[5].decode(String.self),

@@ -2,7 +2,7 @@ import Adapters
 import Foundation
 import Logging
 import MessageLog
-import PostgresNIO
+import Storage
 import Records
 import Registry
 import Schemas
@@ -16,7 +16,7 @@ import ServiceLifecycle
 public final class RelayProducer: Service, Sendable {
     static let feed = "work-permits"
 
-    private let client: PostgresClient
+    private let database: Database
     private let records: any RecordSource
     private let registry: RegistryWatcher
     private let catalog: ContractCatalog
@@ -29,10 +29,10 @@ public final class RelayProducer: Service, Sendable {
     let workerWakeup: @Sendable () -> Void
 
     public init(
-        client: PostgresClient, records: any RecordSource, registry: RegistryWatcher, catalog: ContractCatalog, adapters: AdapterRegistry, log: LogWriter,
+        database: Database, records: any RecordSource, registry: RegistryWatcher, catalog: ContractCatalog, adapters: AdapterRegistry, log: LogWriter,
         sealer: BodySealer, referencer: SubjectReferencer, logger: Logger, onQueued: @escaping @Sendable () -> Void = {}
     ) {
-        self.client = client
+        self.database = database
         self.records = records
         self.registry = registry
         self.catalog = catalog
@@ -75,15 +75,12 @@ public final class RelayProducer: Service, Sendable {
         }
     }
 
-    /// LISTEN holds one pooled connection for as long as the producer runs.
+    /// On PostgreSQL, LISTEN holds one pooled connection for as long as the producer runs; on SQLite the
+    /// producer reads the feed every second.
     private func listen() async {
         while !Task.isCancelled {
             do {
-                try await client.withConnection { connection in
-                    try await connection.listen(on: "jisr_permit_changes") { notifications in
-                        for try await _ in notifications { self.wakeup.notify() }
-                    }
-                }
+                if try await !database.listen(on: "jisr_permit_changes", { self.wakeup.notify() }) { return }
             } catch {
                 try? await Task.sleep(for: .seconds(1))
             }
@@ -92,11 +89,11 @@ public final class RelayProducer: Service, Sendable {
 
     /// The stored position, or — on first start — the current end of the feed: history is not news.
     private func startingPosition() async throws -> Int64 {
-        for try await position in try await client.query("SELECT position FROM relay_feed WHERE feed = \(Self.feed)", logger: logger).decode(Int64.self) {
-            return position
+        if let position = try await database.query("SELECT position FROM relay_feed WHERE feed = \(Self.feed)").first {
+            return try position[0].decode(Int64.self)
         }
         let head = try await records.permitChangeHead()
-        try await client.query("INSERT INTO relay_feed (feed, position) VALUES (\(Self.feed), \(head)) ON CONFLICT (feed) DO NOTHING", logger: logger)
+        try await database.query("INSERT INTO relay_feed (feed, position) VALUES (\(Self.feed), \(head)) ON CONFLICT (feed) DO NOTHING")
         return head
     }
 
@@ -123,10 +120,7 @@ public final class RelayProducer: Service, Sendable {
     }
 
     private func storedPosition() async throws -> Int64 {
-        for try await position in try await client.query("SELECT position FROM relay_feed WHERE feed = \(Self.feed)", logger: logger).decode(Int64.self) {
-            return position
-        }
-        return 0
+        try await database.query("SELECT position FROM relay_feed WHERE feed = \(Self.feed)").first?[0].decode(Int64.self) ?? 0
     }
 
     private func enqueue(_ change: PermitChange, expecting previous: Int64) async throws {
@@ -179,28 +173,21 @@ public final class RelayProducer: Service, Sendable {
         // Queued entries first: the outbox rows pair with the first sequence numbers.
         drafts += refusals
         let position = change.position
-        let logger = self.logger
         if drafts.isEmpty {
-            var moved = true
-            for try await _ in try await client.query(
-                "UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed) AND position = \(previous) RETURNING position", logger: logger
-            ).decode(Int64.self) {
-                moved = false
-            }
+            let moved = try await database.query(
+                "UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed) AND position = \(previous) RETURNING position"
+            ).isEmpty
             if moved { throw FeedMoved() }
             return
         }
         let queuedRows = rows
         _ = try await log.append(group: drafts) { connection, logger, seqs in
             // Claim the change: only if the stored position is still where this producer read it.
-            var claimed = false
-            for try await _ in try await connection.query(
-                "UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed) AND position = \(previous) RETURNING position", logger: logger
-            ).decode(Int64.self) {
-                claimed = true
-            }
+            let claimed = try await !connection.query(
+                "UPDATE relay_feed SET position = \(position) WHERE feed = \(Self.feed) AND position = \(previous) RETURNING position"
+            ).isEmpty
             guard claimed else { throw FeedMoved() }
-            for (row, seq) in zip(queuedRows, seqs) { try await RelayStore.insert(row, logSeq: seq, on: connection, logger: logger) }
+            for (row, seq) in zip(queuedRows, seqs) { try await RelayStore.insert(row, logSeq: seq, on: connection) }
             return Array(repeating: nil, count: seqs.count)
         }
         workerWakeup()

@@ -5,7 +5,7 @@ public enum RelaySchema {
     public static let migrations: [Migration] = [
         Migration(
             module: "relay", version: 1, name: "outbox and change-feed position",
-            statements: [
+            portable: [
                 """
                 CREATE TABLE relay_outbox (
                     message_id uuid PRIMARY KEY,
@@ -27,5 +27,21 @@ public enum RelaySchema {
                 "CREATE INDEX relay_outbox_partner ON relay_outbox (partner_id, state)",
                 "CREATE TABLE relay_feed (feed text PRIMARY KEY, position bigint NOT NULL)",
             ])
+    ]
+}
+
+extension RelaySchema {
+    /// The outbox, the feed position and the inbox as `jisr store copy` moves them.
+    public static let copiedTables: [CopiedTable] = [
+        CopiedTable(
+            "relay_outbox",
+            [("message_id", .uuid), ("partner_id", .text), ("contract", .text), ("endpoint", .text), ("media_type", .text), ("sealed_body", .bytes),
+             ("state", .text), ("attempts", .integer), ("next_attempt_at", .instant), ("locked_until", .instant), ("last_error", .text),
+             ("log_seq", .integer), ("created_at", .instant), ("delivered_at", .instant)], key: ["message_id"]),
+        CopiedTable("relay_feed", [("feed", .text), ("position", .integer)], key: ["feed"]),
+        CopiedTable(
+            "inbox",
+            [("message_id", .uuid), ("partner_id", .text), ("idempotency_key", .text), ("request_digest", .text), ("contract", .text),
+             ("media_type", .text), ("sealed_body", .bytes), ("received_at", .instant), ("acknowledged_at", .instant)], key: ["message_id"]),
     ]
 }

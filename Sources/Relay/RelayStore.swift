@@ -1,7 +1,6 @@
 import Foundation
 import Logging
-import NIOCore
-import PostgresNIO
+import Storage
 
 /// A message waiting in (or gone through) the outbox.
 struct OutboxRow: Sendable {
@@ -22,58 +21,56 @@ struct ClaimedMessage: Sendable {
 
 /// The outbox's SQL; claims use row locks with SKIP LOCKED so workers never share a message.
 enum RelayStore {
-    static func insert(_ row: OutboxRow, logSeq: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+    static func insert(_ row: OutboxRow, logSeq: Int64, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             INSERT INTO relay_outbox (message_id, partner_id, contract, endpoint, media_type, sealed_body, state, log_seq)
-            VALUES (\(row.messageId), \(row.partnerID), \(row.contract), \(row.endpoint), \(row.mediaType), \(ByteBuffer(bytes: row.sealedBody)), 'queued', \(logSeq))
-            """, logger: logger)
+            VALUES (\(row.messageId), \(row.partnerID), \(row.contract), \(row.endpoint), \(row.mediaType), \(row.sealedBody), 'queued', \(logSeq))
+            """)
     }
 
     /// Claims up to `limit` due messages (queued and due, or in flight with an expired lease) for `lease`.
-    static func claim(limit: Int, lease: Duration, client: PostgresClient, logger: Logger) async throws -> [ClaimedMessage] {
-        let leaseSeconds = Double(lease.components.seconds)
-        let rows = try await client.query(
+    /// Several gateways share the queue: on PostgreSQL each skips the rows another holds; on SQLite the statement
+    /// runs under the store's write lock, so two claims never overlap.
+    static func claim(limit: Int, lease: Duration, database: Database) async throws -> [ClaimedMessage] {
+        let now = Date()
+        let rows = try await database.query(
             """
-            UPDATE relay_outbox SET state = 'in-flight', attempts = attempts + 1, locked_until = now() + make_interval(secs => \(leaseSeconds))
+            UPDATE relay_outbox SET state = 'in-flight', attempts = attempts + 1, locked_until = \(now.addingTimeInterval(seconds(lease)))
             WHERE message_id IN (
                 SELECT message_id FROM relay_outbox
-                WHERE (state = 'queued' AND next_attempt_at <= now()) OR (state = 'in-flight' AND locked_until < now())
-                ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                WHERE (state = 'queued' AND next_attempt_at <= \(now)) OR (state = 'in-flight' AND locked_until < \(now))
+                ORDER BY next_attempt_at LIMIT \(limit) \(unescaped: database.dialect.forUpdateSkipLocked))
             RETURNING message_id, partner_id, contract, endpoint, media_type, sealed_body, attempts, created_at
-            """, logger: logger)
-        var claimed: [ClaimedMessage] = []
-        for try await (id, partner, contract, endpoint, mediaType, body, attempts, created) in rows.decode(
-            (UUID, String, String, String, String, ByteBuffer, Int32, Date).self)
-        {
-            claimed.append(
-                ClaimedMessage(
-                    row: OutboxRow(
-                        messageId: id, partnerID: partner, contract: contract, endpoint: endpoint, mediaType: mediaType, sealedBody: Array(body.readableBytesView)),
-                    attempts: Int(attempts), createdAt: created))
+            """)
+        return try rows.decode((UUID, String, String, String, String, [UInt8], Int32, Date).self).map { id, partner, contract, endpoint, mediaType, body, attempts, created in
+            ClaimedMessage(
+                row: OutboxRow(messageId: id, partnerID: partner, contract: contract, endpoint: endpoint, mediaType: mediaType, sealedBody: body),
+                attempts: Int(attempts), createdAt: created)
         }
-        return claimed
     }
 
-    static func markDelivered(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func markDelivered(_ id: UUID, on connection: DatabaseConnection) async throws {
         try await connection.query(
-            "UPDATE relay_outbox SET state = 'delivered', delivered_at = now(), locked_until = NULL, last_error = NULL WHERE message_id = \(id)",
-            logger: logger)
+            "UPDATE relay_outbox SET state = 'delivered', delivered_at = \(Date()), locked_until = NULL, last_error = NULL WHERE message_id = \(id)")
     }
 
-    static func scheduleRetry(_ id: UUID, after: Duration, error: String, on connection: PostgresConnection, logger: Logger) async throws {
-        let seconds = Double(after.components.seconds) + Double(after.components.attoseconds) / 1e18
+    static func scheduleRetry(_ id: UUID, after: Duration, error: String, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             UPDATE relay_outbox SET state = 'queued', locked_until = NULL, last_error = \(error),
-                next_attempt_at = now() + make_interval(secs => \(seconds))
+                next_attempt_at = \(Date().addingTimeInterval(seconds(after)))
             WHERE message_id = \(id)
-            """, logger: logger)
+            """)
     }
 
-    static func deadLetter(_ id: UUID, error: String, on connection: PostgresConnection, logger: Logger) async throws {
+    static func deadLetter(_ id: UUID, error: String, on connection: DatabaseConnection) async throws {
         try await connection.query(
-            "UPDATE relay_outbox SET state = 'dead', locked_until = NULL, last_error = \(error) WHERE message_id = \(id)", logger: logger)
+            "UPDATE relay_outbox SET state = 'dead', locked_until = NULL, last_error = \(error) WHERE message_id = \(id)")
     }
 }
 
@@ -100,26 +97,23 @@ public struct RelayStatus: Sendable, Codable, Hashable {
 
 /// The outbox as administrators query and re-drive it.
 public enum OutboxAdministration {
-    public static func status(on connection: PostgresConnection, logger: Logger) async throws -> [RelayStatus] {
-        var rows: [RelayStatus] = []
-        for try await (partner, state, count, oldest) in try await connection.query(
+    public static func status(on connection: DatabaseConnection) async throws -> [RelayStatus] {
+        try await connection.query(
             """
             SELECT partner_id, state, count(*), min(created_at) FILTER (WHERE state IN ('queued', 'in-flight'))
             FROM relay_outbox GROUP BY partner_id, state ORDER BY partner_id, state
-            """, logger: logger
-        ).decode((String, String, Int64, Date?).self) {
-            rows.append(RelayStatus(partnerID: partner, state: state, count: Int(count), oldestQueued: oldest))
-        }
-        return rows
+            """
+        ).decode((String, String, Int64, Date?).self).map { RelayStatus(partnerID: $0, state: $1, count: Int($2), oldestQueued: $3) }
     }
 
-    public static func messages(state: String, partner: String?, limit: Int, on connection: PostgresConnection, logger: Logger) async throws -> [OutboxMessage] {
+    public static func messages(state: String, partner: String?, limit: Int, on connection: DatabaseConnection) async throws -> [OutboxMessage] {
         var rows: [OutboxMessage] = []
-        for try await (id, partnerID, contract, state, attempts, error, created, next) in try await connection.query(
+        let partnerFilter: SQL = partner.map { "AND partner_id = \($0)" } ?? ""
+        for (id, partnerID, contract, state, attempts, error, created, next) in try await connection.query(
             """
             SELECT message_id, partner_id, contract, state, attempts, last_error, created_at, next_attempt_at FROM relay_outbox
-            WHERE state = \(state) AND (\(partner)::text IS NULL OR partner_id = \(partner)) ORDER BY created_at LIMIT \(limit)
-            """, logger: logger
+            WHERE state = \(state) \(partnerFilter) ORDER BY created_at LIMIT \(limit)
+            """
         ).decode((UUID, String, String, String, Int32, String?, Date, Date).self) {
             rows.append(
                 OutboxMessage(
@@ -130,17 +124,15 @@ public enum OutboxAdministration {
     }
 
     /// Queues dead letters again (one, or all of a partner's) with a fresh attempt count; returns their ids.
-    public static func redrive(messageId: UUID?, partner: String?, on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
-        var ids: [UUID] = []
-        for try await id in try await connection.query(
+    public static func redrive(messageId: UUID?, partner: String?, on connection: DatabaseConnection) async throws -> [UUID] {
+        let messageFilter: SQL = messageId.map { "AND message_id = \($0)" } ?? ""
+        let partnerFilter: SQL = partner.map { "AND partner_id = \($0)" } ?? ""
+        return try await connection.query(
             """
-            UPDATE relay_outbox SET state = 'queued', attempts = 0, next_attempt_at = now(), last_error = NULL
-            WHERE state = 'dead' AND (\(messageId)::uuid IS NULL OR message_id = \(messageId)) AND (\(partner)::text IS NULL OR partner_id = \(partner))
+            UPDATE relay_outbox SET state = 'queued', attempts = 0, next_attempt_at = \(Date()), last_error = NULL
+            WHERE state = 'dead' \(messageFilter) \(partnerFilter)
             RETURNING message_id
-            """, logger: logger
-        ).decode(UUID.self) {
-            ids.append(id)
-        }
-        return ids
+            """
+        ).decode(UUID.self)
     }
 }

@@ -5,7 +5,7 @@ import MessageLog
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import PostgresNIO
+import Storage
 import ServiceLifecycle
 
 /// How the relay reaches partners: Jisr's own client certificate, the CAs it trusts for partners' servers,
@@ -32,7 +32,7 @@ public struct RelayConfiguration: Sendable {
 /// next state of each message comes from `RelayStateMachine`; the attempt's log entry and the outbox
 /// update are committed together.
 public final class RelayWorker: Service, Sendable {
-    private let client: PostgresClient
+    private let database: Database
     private let log: LogWriter
     private let sealer: BodySealer
     private let configuration: RelayConfiguration
@@ -40,8 +40,8 @@ public final class RelayWorker: Service, Sendable {
     private let logger: Logger
     private let wakeup = Wakeup()
 
-    public init(client: PostgresClient, log: LogWriter, sealer: BodySealer, configuration: RelayConfiguration, logger: Logger) throws {
-        self.client = client
+    public init(database: Database, log: LogWriter, sealer: BodySealer, configuration: RelayConfiguration, logger: Logger) throws {
+        self.database = database
         self.log = log
         self.sealer = sealer
         self.configuration = configuration
@@ -65,7 +65,7 @@ public final class RelayWorker: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var claimed: [ClaimedMessage] = []
             do {
-                claimed = try await RelayStore.claim(limit: configuration.concurrency, lease: configuration.policy.lease, client: client, logger: logger)
+                claimed = try await RelayStore.claim(limit: configuration.concurrency, lease: configuration.policy.lease, database: database)
             } catch {
                 logger.warning("relay: claiming outbox messages failed", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
             }
@@ -100,14 +100,14 @@ public final class RelayWorker: Service, Sendable {
             _ = try await log.append(draft) { connection, logger in
                 switch action {
                 case .markDelivered:
-                    try await RelayStore.markDelivered(row.messageId, on: connection, logger: logger)
+                    try await RelayStore.markDelivered(row.messageId, on: connection)
                     return "attempt \(message.attempts): delivered"
                 case .scheduleRetry(let after):
                     let reason = Self.reason(event)
-                    try await RelayStore.scheduleRetry(row.messageId, after: after, error: reason, on: connection, logger: logger)
+                    try await RelayStore.scheduleRetry(row.messageId, after: after, error: reason, on: connection)
                     return "attempt \(message.attempts): \(reason); retry in \(after)"
                 case .deadLetter(let reason):
-                    try await RelayStore.deadLetter(row.messageId, error: reason, on: connection, logger: logger)
+                    try await RelayStore.deadLetter(row.messageId, error: reason, on: connection)
                     return "attempt \(message.attempts): dead-lettered (\(reason))"
                 case .deliver, .none:
                     return nil

@@ -58,3 +58,65 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return configuration
     }
 }
+
+/// Where Jisr's store is: a PostgreSQL database (`postgres://…`) or an SQLite file (`sqlite:PATH`).
+///
+/// `--database-url` and `JISR_DATABASE_URL` take either form. Without one, `jisr serve` and `jisr demo` use an
+/// SQLite file in their folder.
+public enum StoreLocation: Sendable, CustomStringConvertible {
+    case postgres(DatabaseURL)
+    case sqlite(path: String)
+
+    public init(_ text: String) throws {
+        if text.hasPrefix("sqlite:") {
+            var path = String(text.dropFirst("sqlite:".count))
+            // sqlite:///abs/path and sqlite://localhost/abs/path, as URL habits write them.
+            if path.hasPrefix("//") {
+                path = String(path.dropFirst(2))
+                if let slash = path.firstIndex(of: "/") { path = String(path[slash...]) } else { path = "" }
+            }
+            guard !path.isEmpty else { throw DatabaseURLError(reason: "expected sqlite:PATH") }
+            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            self = .sqlite(path: URL(fileURLWithPath: absolute).standardizedFileURL.path)
+        } else if text.hasPrefix("postgres:") || text.hasPrefix("postgresql:") {
+            self = .postgres(try DatabaseURL(text))
+        } else {
+            throw DatabaseURLError(reason: "expected postgres://user@host:port/database or sqlite:PATH")
+        }
+    }
+
+    public var dialect: SQLDialect {
+        if case .postgres = self { return .postgres }
+        return .sqlite
+    }
+
+    public var description: String {
+        switch self {
+        case .postgres(let url): url.description
+        case .sqlite(let path): "sqlite:\(path)"
+        }
+    }
+}
+
+/// The one gateway process of an embedded store.
+///
+/// Several gateways sharing a store is PostgreSQL's job (row locks, notifications, a server reachable from
+/// every machine). On SQLite a second `jisr serve` on the same file is refused at start rather than left to
+/// contend for the file's single write lock; the CLI's short administrative commands may still open the store.
+public final class EmbeddedStoreClaim: Sendable {
+    private let descriptor: Int32
+
+    public init(path: String) throws {
+        let lockPath = path + ".gateway-lock"
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw SQLiteStoreError(reason: "cannot open \(lockPath) (errno \(errno))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw SQLiteStoreError(
+                reason: "another jisr gateway already serves \(path); the embedded store takes one gateway process — run several instances on PostgreSQL")
+        }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+}

@@ -29,8 +29,8 @@ struct AdminOptions: ParsableArguments {
         let administrator = try administrator()
         let catalog = try ContractCatalog.load(from: try Console.contracts(contracts))
         do {
-            return try await withPostgres(try store.required(), logger: logger) { client in
-                try await Administration.withLocal(client: client, catalog: catalog, logger: logger) { try await body($0, administrator) }
+            return try await withDatabase(try store.location(), logger: logger) { database in
+                try await Administration.withLocal(database: database, catalog: catalog, logger: logger) { try await body($0, administrator) }
             }
         } catch let error as AdministrationError {
             throw ValidationError(error.message)

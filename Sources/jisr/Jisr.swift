@@ -17,7 +17,7 @@ struct Jisr: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
         subcommands: [
-            Demo.self, Serve.self, Migrate.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
+            Demo.self, Serve.self, Migrate.self, StoreCommand.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
             CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self, DevTSACommand.self,
         ])
 
@@ -41,17 +41,23 @@ struct Jisr: AsyncParsableCommand {
 
 /// Options shared by every command that uses the store.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "postgres://USER@HOST:PORT/DB (default: $JISR_DATABASE_URL)")
+    @Option(
+        name: .customLong("database-url"),
+        help: "postgres://USER@HOST:PORT/DB or sqlite:PATH (default: $JISR_DATABASE_URL, else sqlite:jisr.sqlite in the current folder)")
     var databaseURL: String?
 
-    func resolved() throws -> DatabaseURL? {
+    /// The store named by the option or the environment, if any.
+    func resolved() throws -> StoreLocation? {
         guard let text = databaseURL ?? ProcessInfo.processInfo.environment["JISR_DATABASE_URL"] else { return nil }
-        return try DatabaseURL(text)
+        return try StoreLocation(text)
     }
 
-    func required() throws -> DatabaseURL {
-        guard let url = try resolved() else { throw ValidationError("give --database-url or set JISR_DATABASE_URL") }
-        return url
+    /// The store to use: the one named, else the embedded SQLite file `defaultPath`, said on standard error.
+    func location(defaultPath: String = "jisr.sqlite") throws -> StoreLocation {
+        if let named = try resolved() { return named }
+        let location = try StoreLocation("sqlite:" + defaultPath)
+        Console.say("No --database-url or JISR_DATABASE_URL: using the embedded store \(location)")
+        return location
     }
 }
 
@@ -88,21 +94,25 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Ops listener port (loopback).") var opsPort = 9090
     @Option(help: "Admin listener port (loopback).") var adminPort = 9443
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @Flag(help: "Start a private PostgreSQL in the demo folder instead of the embedded SQLite store (needs Debian's postgresql).")
+    var privatePostgres = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let logger = Console.logger()
         let environment = DemoEnvironment(directory: dir, exchangePort: port, opsPort: opsPort, adminPort: adminPort, persons: persons)
         var cluster: LocalPostgres?
-        let database: DatabaseURL
-        if let url = try store.resolved() {
-            database = url
-        } else {
+        let database: StoreLocation
+        if let named = try store.resolved() {
+            database = named
+        } else if privatePostgres {
             let local = LocalPostgres(directory: environment.directory + "/postgres")
-            Console.say("No --database-url or JISR_DATABASE_URL: starting a private PostgreSQL in \(local.directory) on 127.0.0.1:\(local.port)")
+            Console.say("Starting a private PostgreSQL in \(local.directory) on 127.0.0.1:\(local.port)")
             try local.start()
             cluster = local
-            database = try local.url
+            database = .postgres(try local.url)
+        } else {
+            database = try store.location(defaultPath: environment.directory + "/jisr.sqlite")
         }
         defer {
             if let cluster {
@@ -155,6 +165,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds seals may wait for their timestamp before --timestamp-policy applies.") var timestampGraceSeconds = 3600
     @Option(help: "After the grace period without a timestamp: continue, or refuse new exchanges.") var timestampPolicy = "continue"
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @Flag(inversion: .prefixedNo, help: "Apply missing schema migrations at start (with --no-migrate a store that lacks one is refused).")
+    var migrate = true
     @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
 
@@ -164,9 +176,10 @@ struct Serve: AsyncParsableCommand {
         var configuration = GatewayConfiguration(
             serverCertificatePath: serverCert ?? pki.serverCertificate, serverKeyPath: serverKey ?? pki.serverKey,
             partnerCAPaths: partnerCa.isEmpty ? [pki.partnerCACertificate] : partnerCa, subjectKeyPath: subjectKey ?? pki.subjectKey,
-            database: try store.required(), contractsDirectory: try Console.contracts(contracts))
+            database: try store.location(), contractsDirectory: try Console.contracts(contracts))
         configuration.exchangeHost = host
         configuration.exchangePort = port
+        configuration.migrateOnStart = migrate
         configuration.bodyKeyFolder = bodyKeys ?? (FileManager.default.fileExists(atPath: pki.bodyKeys) ? pki.bodyKeys : nil)
         configuration.opsPort = opsPort
         configuration.adminPort = adminPort
@@ -225,10 +238,57 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Console.logger()
-        let applied = try await withPostgres(try store.required(), logger: logger) { client in
-            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+        let applied = try await withDatabase(try store.location(), logger: logger) { database in
+            try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
         }
         print(applied.isEmpty ? "schema is up to date" : applied.map { "applied \($0)" }.joined(separator: "\n"))
+    }
+}
+
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "Move a store's contents.", subcommands: [Copy.self])
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy everything — registry, log, seals, outbox, inbox, records — from one store to another.",
+            discussion: """
+                Typical use: moving from the embedded store to production, \
+                `jisr store copy --from sqlite:.demo/jisr.sqlite --to postgres://jisr@db.example/jisr`. \
+                The target is migrated first; a target that holds data is refused unless --replace empties it. \
+                Afterwards the target's log is verified and must end in the same chain head as the source's.
+                """)
+
+        @Option(help: "The store to read: sqlite:PATH or postgres://…") var from: String
+        @Option(help: "The store to write: sqlite:PATH or postgres://…") var to: String
+        @Flag(help: "Empty a target that already holds data, instead of refusing it.") var replace = false
+
+        func run() async throws {
+            let logger = Console.logger()
+            let (source, target) = (try StoreLocation(from), try StoreLocation(to))
+            try await withDatabase(source, logger: logger) { source in
+                try await withDatabase(target, logger: logger) { target in
+                    try await Migrator(database: source, logger: logger).checkNotNewer(JisrMigrations.all)
+                    let pending = try await Migrator(database: source, logger: logger).pending(JisrMigrations.all)
+                    guard pending.isEmpty else { throw ValidationError("the source store is not at this jisr's schema; run `jisr migrate --database-url \(from)` first") }
+                    try await Migrator(database: target, logger: logger).migrate(JisrMigrations.all)
+                    let started = Date()
+                    var lastReport = Date.distantPast
+                    try await StoreCopy(tables: JisrMigrations.copiedTables).copy(from: source, to: target, replace: replace) { table, done, total in
+                        if done == total || Date().timeIntervalSince(lastReport) > 1 {
+                            Console.say("  \(table): \(done)/\(total)")
+                            lastReport = Date()
+                        }
+                    }
+                    let sourceLog = try await LogReader(database: source, logger: logger).verify()
+                    let targetLog = try await LogReader(database: target, logger: logger).verify()
+                    if let found = targetLog.firstBreak { throw ValidationError("the copied log does not verify: \(found.reason) (entry \(found.seq))") }
+                    guard targetLog.verified == sourceLog.verified, targetLog.headHash == sourceLog.headHash else {
+                        throw ValidationError("the copied log ends at \(targetLog.verified) \(targetLog.headHash), the source's at \(sourceLog.verified) \(sourceLog.headHash)")
+                    }
+                    print("copied in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; log verified on the target: \(targetLog.verified) entries, chain head \(targetLog.headHash), \(targetLog.sealsVerified) seals")
+                }
+            }
+        }
     }
 }
 
@@ -248,9 +308,9 @@ struct Seed: AsyncParsableCommand {
         let logger = Console.logger()
         let started = ContinuousClock.now
         let (persons, seed, replace) = (self.persons, self.seed, self.replace)
-        let summary = try await withPostgres(try store.required(), logger: logger) { client in
-            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
-            return try await Seeder(client: client, logger: logger).seed(persons: persons, seed: seed, replace: replace) { done, total in
+        let summary = try await withDatabase(try store.location(), logger: logger) { database in
+            try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
+            return try await Seeder(database: database, logger: logger).seed(persons: persons, seed: seed, replace: replace) { done, total in
                 Console.say("seeded \(done)/\(total) persons")
             }
         }
@@ -276,11 +336,11 @@ struct Log: AsyncParsableCommand {
             let logger = Console.logger()
             let (from, to, partner, out) = (self.from, self.to, self.partner, self.out)
             let tsaRootPEM = try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }
-            let summary = try await withPostgres(try store.required(), logger: logger) { client in
-                let log = LogReader(client: client, logger: logger)
+            let summary = try await withDatabase(try store.location(), logger: logger) { database in
+                let log = LogReader(database: database, logger: logger)
                 let seqs = try await Self.range(from: from, to: to, log: log)
                 return try await EvidenceBundle.export(
-                    log: log, seals: SealStore(client: client, logger: logger), seqs: seqs, partner: partner, tsaRootPEM: tsaRootPEM, to: out)
+                    log: log, seals: SealStore(database: database, logger: logger), seqs: seqs, partner: partner, tsaRootPEM: tsaRootPEM, to: out)
             }
             print("wrote \(summary.entries) entries and \(summary.seals.count) seals to \(out); check it with: jisr log verify --bundle \(out)")
             if summary.unsealed > 0 { print("\(summary.unsealed) later entries in the range are not sealed yet and were left out (run `jisr log seal`)") }
@@ -312,9 +372,9 @@ struct Log: AsyncParsableCommand {
             let pki = pkiOptions.directory
             let signer = try SealSigner(
                 keyPEM: try pki.read(signingKey ?? pki.logSigningKey), certificatePEM: try pki.read(signingCert ?? pki.logSigningCertificate))
-            let seal = try await withPostgres(try store.required(), logger: logger) { client in
-                try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
-                return try await Sealer(client: client, signer: signer, logger: logger).sealNow()
+            let seal = try await withDatabase(try store.location(), logger: logger) { database in
+                try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
+                return try await Sealer(database: database, signer: signer, logger: logger).sealNow()
             }
             guard let seal else {
                 print("nothing to seal: the newest seal already covers every entry")
@@ -347,8 +407,8 @@ struct Log: AsyncParsableCommand {
             let logger = Console.logger()
             let started = ContinuousClock.now
             let checker = try TimestampChecker.make(roots: tsaRoot)
-            let report = try await withPostgres(try store.required(), logger: logger) { client in
-                try await LogReader(client: client, logger: logger).verify(checkTimestamp: checker) { count in Console.say("verified \(count) entries…") }
+            let report = try await withDatabase(try store.location(), logger: logger) { database in
+                try await LogReader(database: database, logger: logger).verify(checkTimestamp: checker) { count in Console.say("verified \(count) entries…") }
             }
             let elapsed = ContinuousClock.now - started
             if let found = report.firstBreak {

@@ -3,9 +3,9 @@ import Foundation
 import MessageLog
 import NIOCore
 import NIOHTTP1
-import PostgresNIO
 import Records
 import Schemas
+import Storage
 import Testing
 
 /// The admin API over mutual TLS with an admin-CA certificate: the same operations and audit as the CLI.
@@ -44,7 +44,7 @@ struct AdminAPITests {
         #expect(shown.json?["agreements"]?.arrayValue?.count == 1)
         // The audit entries carry the administrator's certificate fingerprint.
         var actors: Set<String> = []
-        for try await actor in try await fixture.client.query(
+        for actor in try await fixture.store.query(
             "SELECT certificate_fingerprint FROM message_log WHERE direction = 'admin' AND partner = 'OM-MOL'"
         ).decode(String?.self) {
             actors.insert(actor ?? "none")
@@ -66,7 +66,7 @@ struct AdminAPITests {
         #expect(cli.status == 0 && cli.output.contains("has no relay endpoint"), "\(cli.output)")
         #expect(try await fixture.admin(.GET, "/admin/v1/partners/EG-MOL").json?["partner"]?["endpoint"] == nil)
         var actions: [String] = []
-        for try await action in try await fixture.client.query(
+        for action in try await fixture.store.query(
             "SELECT operation FROM message_log WHERE direction = 'admin' AND partner = 'EG-MOL' AND operation = 'partner.set-endpoint'"
         ).decode(String.self) {
             actions.append(action)

@@ -3,8 +3,8 @@ import Evidence
 import Foundation
 import Gateway
 import MessageLog
-import PostgresNIO
 import Records
+import Storage
 import Testing
 
 /// `jisr log export` writes evidence that stands outside Jisr: checked offline by `jisr log verify --bundle`,
@@ -18,7 +18,7 @@ struct EvidenceBundleTests {
         sealing.every = .seconds(3600)
         sealing.checkInterval = .milliseconds(100)
         let fixture = try await Fixture.make("bundles", sealing: sealing, timestamping: TimestampingConfiguration(url: tsa.url, trustedRootPaths: [tsa.root]))
-        let store = SealStore(client: fixture.client, logger: Fixture.quiet)
+        let store = SealStore(database: fixture.store, logger: Fixture.quiet)
         let path = "/v1/establishments/\(fixture.samples.establishmentNumbers.first ?? "")"
         for round in 0..<2 {
             for caller in ["LB-NSSF", "LB-NSSF", "LB-FLIP"] { _ = try await fixture.get(path, as: caller) }
@@ -44,7 +44,7 @@ struct EvidenceBundleTests {
         let verified = try JisrCLI.run(["log", "verify", "--bundle", bundle, "--tsa-root", tsa.root])
         #expect(verified.status == 0, "\(verified.output)")
         var expected: Int64 = 0
-        for try await count in try await fixture.client.query("SELECT count(*) FROM message_log WHERE partner = 'LB-NSSF'").decode(Int64.self) { expected = count }
+        for count in try await fixture.store.query("SELECT count(*) FROM message_log WHERE partner = 'LB-NSSF'").decode(Int64.self) { expected = count }
         let counts = try #require(verified.output.firstMatch(of: /OK: ([0-9]+) entries, ([0-9]+) seals, ([0-9]+) RFC 3161 timestamps verified offline/))
         #expect(Int64(counts.1) == expected, "exactly LB-NSSF's entries: \(verified.output)")
         #expect(counts.2 == counts.3, "every seal in the bundle is timestamped")

@@ -8,7 +8,6 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import PKI
-import PostgresNIO
 import Records
 import Relay
 import Registry
@@ -17,11 +16,15 @@ import ServiceLifecycle
 import Storage
 import Testing
 
-/// A real gateway for live tests: its own PostgreSQL database, its own PKI, real TLS on a free port.
+/// A real gateway for live tests: its own store, its own PKI, real TLS on a free port.
 ///
-/// The database server comes from `JISR_TEST_DATABASE_URL`, which `scripts/test` sets after starting a
-/// throwaway cluster; each fixture creates a fresh database in it.
+/// `JISR_TEST_STORE` chooses the store: `postgres` (the default) creates a fresh database in the server at
+/// `JISR_TEST_DATABASE_URL`, which `scripts/test` sets after starting a throwaway cluster; `sqlite` gives each
+/// fixture its own embedded store file. `scripts/test` runs the live suites once on each.
 final class Fixture: Sendable {
+    /// The store the live suites run on in this test run.
+    static let storeKind: SQLDialect = ProcessInfo.processInfo.environment["JISR_TEST_STORE"] == "sqlite" ? .sqlite : .postgres
+
     /// Silent unless `JISR_TEST_LOG=debug|info|warning` asks for the gateway's log on stderr.
     static let quiet: Logger = {
         guard let level = ProcessInfo.processInfo.environment["JISR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) else {
@@ -34,8 +37,9 @@ final class Fixture: Sendable {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     let directory: String
-    let database: DatabaseURL
-    let client: PostgresClient
+    let location: StoreLocation
+    /// The fixture's own connection to the gateway's store, for looking behind the API.
+    let store: Database
     let exchangePort: Int
     let opsPort: Int
     let adminPort: Int
@@ -75,18 +79,10 @@ final class Fixture: Sendable {
     static func make(
         _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil
     ) async throws -> Fixture {
-        guard let serverURL = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
-            throw FixtureError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
-        }
-        let base = try DatabaseURL(serverURL)
         let databaseName = "jisr_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
-        _ = try await withPostgres(base, connections: 1, logger: quiet) { admin in
-            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(databaseName)"), logger: quiet)
-        }
-        var database = base
-        database.database = databaseName
-
         let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
+        let database = try await freshStore(databaseName, directory: directory)
+
         let authority = try CertificateAuthority.create(commonName: "Jisr test partner CA")
         try PEMFiles.write(authority.credential, directory: directory, name: "ca")
         // The same CA in the `jisr pki init` layout, for CLI tests that pass --pki.
@@ -94,15 +90,15 @@ final class Fixture: Sendable {
         try PEMFiles.write(try authority.issueServer(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]]), chain: [authority.credential.certificate], directory: directory, name: "server")
         try PEMFiles.write(String(repeating: "ab", count: 32) + "\n", to: directory + "/subject.key", secret: true)
 
-        let client = PostgresClient(configuration: database.clientConfiguration(connections: 4), backgroundLogger: quiet)
-        let clientTask = Task { await client.run() }
+        let client = Database(database, connections: 4, logger: quiet)
+        let clientTask = Task { try await client.run() }
         _ = clientTask
-        try await Migrator(client: client, logger: quiet).migrate(JisrMigrations.all)
-        _ = try await Seeder(client: client, logger: quiet).seed(persons: 400, seed: 7, replace: false)
-        let samples = try await Seeder(client: client, logger: quiet).samples()
+        try await Migrator(database: client, logger: quiet).migrate(JisrMigrations.all)
+        _ = try await Seeder(database: client, logger: quiet).seed(persons: 400, seed: 7, replace: false)
+        let samples = try await Seeder(database: client, logger: quiet).samples()
 
         let catalog = try ContractCatalog.load(from: repository.appendingPathComponent("contracts"))
-        let clients = try await Administration.withLocal(client: client, catalog: catalog, logger: quiet) { admin -> [String: HTTPClient] in
+        let clients = try await Administration.withLocal(database: client, catalog: catalog, logger: quiet) { admin -> [String: HTTPClient] in
             let setup = Administrator(fingerprint: nil, name: "test fixture")
             try await admin.addPurpose(Purpose(code: "nssf-contribution-verification", descriptionAr: "تحقق", descriptionEn: "Verify contributions", legalBasis: "Decree 13955/1963"), by: setup)
             try await admin.addPurpose(Purpose(code: "mou-work-permit-notification", descriptionAr: "إشعار", descriptionEn: "MoU notification", legalBasis: "MoU"), by: setup)
@@ -189,13 +185,13 @@ final class Fixture: Sendable {
             if bound.count == 3 { break }
         }
         return Fixture(
-            directory: directory, database: database, client: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, adminPort: bound["admin"]!, samples: samples,
+            directory: directory, location: database, store: client, exchangePort: bound["exchange"]!, opsPort: bound["ops"]!, adminPort: bound["admin"]!, samples: samples,
             authority: authority, serverTask: serverTask, clients: allClients, logWriter: gateway.logWriter, routes: gateway.routes,
             configuration: configuration)
     }
 
     private init(
-        directory: String, database: DatabaseURL, client: PostgresClient, exchangePort: Int, opsPort: Int, adminPort: Int, samples: RecordSamples,
+        directory: String, location: StoreLocation, store: Database, exchangePort: Int, opsPort: Int, adminPort: Int, samples: RecordSamples,
         authority: CertificateAuthority, serverTask: Task<Void, any Error>, clients: [String: HTTPClient], logWriter: LogWriter,
         routes: [String: Set<String>], configuration: GatewayConfiguration
     ) {
@@ -203,8 +199,8 @@ final class Fixture: Sendable {
         self.configuration = configuration
         self.logWriter = logWriter
         self.directory = directory
-        self.database = database
-        self.client = client
+        self.location = location
+        self.store = store
         self.exchangePort = exchangePort
         self.opsPort = opsPort
         self.adminPort = adminPort
@@ -225,7 +221,7 @@ final class Fixture: Sendable {
 
     /// The administrative operations, on the running gateway's own log writer (as the admin API uses them).
     func administration() throws -> Administration {
-        Administration(client: client, log: logWriter, catalog: try ContractCatalog.load(from: Self.repository.appendingPathComponent("contracts")), logger: Self.quiet)
+        Administration(database: store, log: logWriter, catalog: try ContractCatalog.load(from: Self.repository.appendingPathComponent("contracts")), logger: Self.quiet)
     }
 
     /// One exchange with an ad-hoc client.
@@ -290,15 +286,53 @@ final class Fixture: Sendable {
     }
 
     /// The database URL the CLI takes.
-    var databaseURL: String { "postgres://\(database.username)@\(database.host):\(database.port)/\(database.database)" }
+    var databaseURL: String { location.description }
 
-    func log() -> LogReader { LogReader(client: client, logger: Self.quiet) }
+    func log() -> LogReader { LogReader(database: store, logger: Self.quiet) }
 
-    /// Runs `;`-separated statements one by one, as an administrator with psql would.
+    /// Runs `;`-separated statements one by one, as an administrator with psql (or sqlite3) would.
     func sql(_ text: String) async throws {
         for statement in text.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
-            try await client.query(PostgresQuery(unsafeSQL: statement), logger: Self.quiet)
+            try await store.query(SQL(unsafeSQL: statement))
         }
+    }
+
+    /// "Now" in the store's own SQL, for statements that stand in for the ministry's systems.
+    var sqlNow: String { location.dialect == .postgres ? "now()" : "CAST(unixepoch('subsec') * 1000000 AS INTEGER)" }
+
+    /// Today's date in the store's own SQL.
+    var sqlToday: String { location.dialect == .postgres ? "current_date" : "date('now')" }
+
+    /// The date `days` after the date `expression`, in the store's own SQL.
+    func sqlDays(after expression: String, _ days: Int) -> String {
+        location.dialect == .postgres ? "(\(expression)) + \(days)" : "date(\(expression), '+\(days) days')"
+    }
+
+    /// Whether a stored body contains `text` in clear (it must not: bodies are sealed at rest).
+    func storedBody(_ select: SQL, contains text: String) async throws -> Bool {
+        let needle = Array(text.utf8)
+        for body in try await store.query(select).decode([UInt8].self) where body.count >= needle.count {
+            if (0...(body.count - needle.count)).contains(where: { body[$0..<($0 + needle.count)].elementsEqual(needle) }) { return true }
+        }
+        return false
+    }
+
+    /// A new, empty store for one fixture: a database in the test server, or an SQLite file in its folder.
+    static func freshStore(_ name: String, directory: String) async throws -> StoreLocation {
+        if storeKind == .sqlite {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return .sqlite(path: directory + "/jisr.sqlite")
+        }
+        guard let serverURL = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
+            throw FixtureError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
+        }
+        let base = try DatabaseURL(serverURL)
+        _ = try await withDatabase(.postgres(base), connections: 1, logger: quiet) { admin in
+            try await admin.query(SQL(unsafeSQL: "CREATE DATABASE \(name)"))
+        }
+        var database = base
+        database.database = name
+        return .postgres(database)
     }
 }
 

@@ -3,7 +3,6 @@ import Foundation
 import MessageLog
 import NIOCore
 import NIOHTTP1
-import PostgresNIO
 import Records
 import Schemas
 import Storage
@@ -29,7 +28,7 @@ struct LogIntegrityTests {
         let report = try await fixture.log().verify()
         #expect(report.firstBreak?.seq == seq, "\(String(describing: report.firstBreak))")
         #expect(report.firstBreak?.kind == kind, "\(String(describing: report.firstBreak))")
-        let cli = try JisrCLI.run(["log", "verify", "--database-url", "postgres://\(fixture.database.username)@\(fixture.database.host):\(fixture.database.port)/\(fixture.database.database)"])
+        let cli = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(cli.status != 0)
         #expect(cli.output.contains("BROKEN at seq \(seq)"), "\(cli.output)")
         try await fixture.sql("DELETE FROM message_log; INSERT INTO message_log SELECT * FROM message_log_backup")
@@ -40,7 +39,7 @@ struct LogIntegrityTests {
     func tampering() async throws {
         let fixture = try await Self.fixture.value
         try await traffic(fixture, count: 12)
-        let clean = try JisrCLI.run(["log", "verify", "--database-url", "postgres://\(fixture.database.username)@\(fixture.database.host):\(fixture.database.port)/\(fixture.database.database)"])
+        let clean = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(clean.status == 0, "\(clean.output)")
         #expect(clean.output.contains("OK: "))
         try await expectBreak(fixture, "UPDATE message_log SET status = status + 1 WHERE seq = 4", seq: 4, kind: .modified)

@@ -4,10 +4,11 @@ import Foundation
 import Gateway
 import MessageLog
 import NIOHTTP1
-import PostgresNIO
 import Records
 import Registry
 import Schemas
+import NIOCore
+import Storage
 import Testing
 
 /// Permit changes in the ministry's database reach the partner ministries entitled to them, over mutual TLS.
@@ -40,9 +41,10 @@ struct RelayTests {
     /// Issues (via plain SQL, as the ministry's own systems would) a pre-approved permit of a worker of `nationality`.
     func issuePermit(_ fixture: Fixture, nationality: String) async throws -> String {
         var number = ""
-        for try await found in try await fixture.client.query(
+        for found in try await fixture.store.query(
             """
-            UPDATE ministry.work_permits SET status = 'issued', issued_on = current_date, expires_on = current_date + 365, updated_at = now()
+            UPDATE ministry.work_permits SET status = 'issued', issued_on = \(unescaped: fixture.sqlToday),
+                expires_on = \(unescaped: fixture.sqlDays(after: fixture.sqlToday, 365)), updated_at = \(unescaped: fixture.sqlNow)
             WHERE id = (SELECT w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id
                         WHERE p.nationality = \(nationality) AND w.status <> 'issued' ORDER BY w.id LIMIT 1)
             RETURNING permit_number
@@ -77,20 +79,15 @@ struct RelayTests {
         var state = ""
         let deadline = ContinuousClock.now + .seconds(5)
         while state != "delivered", ContinuousClock.now < deadline {
-            for try await value in try await fixture.client.query("SELECT state FROM relay_outbox WHERE message_id = \(messageId)").decode(String.self) {
+            for value in try await fixture.store.query("SELECT state FROM relay_outbox WHERE message_id = \(messageId)").decode(String.self) {
                 state = value
             }
             if state != "delivered" { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(state == "delivered")
         // The body at rest is sealed: the permit number is not readable in the outbox.
-        var sealedContainsNumber = true
-        for try await found in try await fixture.client.query(
-            "SELECT position(convert_to(\(number), 'UTF8') IN sealed_body) > 0 FROM relay_outbox WHERE message_id = \(messageId)"
-        ).decode(Bool.self) {
-            sealedContainsNumber = found
-        }
-        #expect(!sealedContainsNumber)
+        #expect(try await fixture.store.query("SELECT count(*) FROM relay_outbox WHERE message_id = \(messageId)").first?[0].decode(Int64.self) == 1)
+        #expect(try await !fixture.storedBody("SELECT sealed_body FROM relay_outbox WHERE message_id = \(messageId)", contains: number))
     }
 
     @Test("Iraq receives its own nationals' events in its legacy XML, which validates against that dialect's XSD")
@@ -133,7 +130,7 @@ struct RelayTests {
         let deadline = ContinuousClock.now + .seconds(5)
         repeat {
             attempts = []
-            for try await (status, problem) in try await fixture.client.query(
+            for (status, problem) in try await fixture.store.query(
                 "SELECT status, problem_type FROM message_log WHERE correlation_id = \(messageId) AND operation = 'deliver' ORDER BY seq"
             ).decode((Int32, String?).self) {
                 attempts.append((Int(status), problem))
@@ -145,7 +142,9 @@ struct RelayTests {
         #expect(try await fixture.log().verify().firstBreak == nil)
     }
 
-    @Test("Two gateways' relay workers share one outbox: 20 changes, 20 deliveries, none twice")
+    @Test(
+        "Two gateways' relay workers share one outbox: 20 changes, 20 deliveries, none twice",
+        .enabled(if: Fixture.storeKind == .postgres, "several gateways share a store on PostgreSQL only"))
     func severalWorkers() async throws {
         let (fixture, egypt, _) = try await Self.setup.value
         let (_, second) = try await fixture.secondGateway()
@@ -159,7 +158,7 @@ struct RelayTests {
         #expect(fresh.count == 20, "\(fresh.count) deliveries")
         #expect(Set(fresh).count == fresh.count, "no message delivered twice")
         var delivering: Set<String> = []
-        for try await fingerprint in try await fixture.client.query(
+        for fingerprint in try await fixture.store.query(
             "SELECT DISTINCT partner FROM message_log WHERE operation = 'deliver' AND partner = 'EG-RELAY'"
         ).decode(String?.self) {
             delivering.insert(fingerprint ?? "")
@@ -177,7 +176,7 @@ struct RelayTests {
         var state = ""
         while state != "dead", ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
-            for try await value in try await fixture.client.query(
+            for value in try await fixture.store.query(
                 """
                 SELECT o.state FROM relay_outbox o JOIN message_log l ON l.message_id = o.message_id
                 WHERE o.partner_id = 'EG-RELAY' ORDER BY o.created_at DESC LIMIT 1
@@ -197,7 +196,7 @@ struct RelayTests {
         let status = try await fixture.admin(.GET, "/admin/v1/relay/status")
         #expect(status.json?.arrayValue?.contains { $0["partnerID"]?.stringValue == "EG-RELAY" && $0["state"]?.stringValue == "delivered" } == true)
         var audited = 0
-        for try await count in try await fixture.client.query("SELECT count(*) FROM message_log WHERE operation = 'relay.redrive'").decode(Int64.self) {
+        for count in try await fixture.store.query("SELECT count(*) FROM message_log WHERE operation = 'relay.redrive'").decode(Int64.self) {
             audited = Int(count)
         }
         #expect(audited == 1)

@@ -1,9 +1,9 @@
 import Crypto
 import Foundation
 import NIOHTTP1
-import PostgresNIO
 import Records
 import Schemas
+import Storage
 import Testing
 
 @testable import MessageLog
@@ -117,7 +117,7 @@ struct SealTests {
     func tampering() async throws {
         let fixture = try await Self.tampered.value
         for _ in 0..<6 { _ = try await query(fixture) }
-        let store = SealStore(client: fixture.client, logger: Fixture.quiet)
+        let store = SealStore(database: fixture.store, logger: Fixture.quiet)
         let deadline = ContinuousClock.now + .seconds(10)
         var sealed: Int64 = 0
         while sealed < 5, ContinuousClock.now < deadline {
@@ -140,7 +140,7 @@ struct SealTests {
 
         // Rewrite an early entry and recompute the whole chain after it, as a database administrator could.
         var entries: [LogEntry] = []
-        for try await row in try await fixture.client.query("SELECT \(unescaped: MessageLogStore.columns) FROM message_log ORDER BY seq") {
+        for row in try await fixture.store.query("SELECT \(unescaped: MessageLogStore.columns) FROM message_log ORDER BY seq") {
             entries.append(try MessageLogStore.decode(row))
         }
         var previous = LogEntry.genesisHash
@@ -151,7 +151,7 @@ struct SealTests {
             previous = entries[index].entryHash
         }
         for entry in entries {
-            try await fixture.client.query(
+            try await fixture.store.query(
                 "UPDATE message_log SET status = \(entry.draft.status), prev_hash = \(entry.prevHash), entry_hash = \(entry.entryHash) WHERE seq = \(entry.seq)")
         }
         let rewritten = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])

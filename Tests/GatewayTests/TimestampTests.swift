@@ -4,8 +4,9 @@ import Gateway
 import Logging
 import NIOHTTP1
 import PKI
-import PostgresNIO
 import Records
+import NIOCore
+import Storage
 import Testing
 
 @testable import MessageLog
@@ -62,7 +63,7 @@ struct TimestampTests {
     }
 
     func waitForToken(_ fixture: Fixture, size: Int64, timeout: Duration) async throws -> Seal? {
-        let store = SealStore(client: fixture.client, logger: Fixture.quiet)
+        let store = SealStore(database: fixture.store, logger: Fixture.quiet)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let seal = try await store.seal(size: size), seal.timestampToken != nil { return seal }
@@ -122,7 +123,7 @@ struct TimestampTests {
         await tsa.stop()
         let size = try await exchangeAndSeal(fixture)
         try await Task.sleep(for: .milliseconds(800))
-        let waiting = try #require(try await SealStore(client: fixture.client, logger: Fixture.quiet).seal(size: size))
+        let waiting = try #require(try await SealStore(database: fixture.store, logger: Fixture.quiet).seal(size: size))
         #expect(waiting.timestampToken == nil)
         let reply = try await fixture.get("/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))", as: "LB-NSSF")
         #expect(reply.status == 200, "exchanges go on (policy: continue)")

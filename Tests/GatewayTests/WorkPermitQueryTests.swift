@@ -1,8 +1,8 @@
 import Foundation
 import NIOHTTP1
-import PostgresNIO
 import Records
 import Schemas
+import Storage
 import Testing
 
 /// Partner ministries query permits of their own nationals only; paging is stable under concurrent changes.
@@ -13,7 +13,7 @@ struct WorkPermitQueryTests {
 
     func permitNumbers(_ fixture: Fixture, nationality: String) async throws -> [String] {
         var numbers: [String] = []
-        for try await number in try await fixture.client.query(
+        for number in try await fixture.store.query(
             "SELECT w.permit_number FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id WHERE p.nationality = \(nationality) ORDER BY w.id"
         ).decode(String.self) {
             numbers.append(number)
@@ -76,7 +76,7 @@ struct WorkPermitQueryTests {
         // The ministry changes one permit already seen and one not yet seen.
         let changedSeen = try #require(seen.first)
         let changedUnseen = try #require(expected.subtracting(seen).sorted().first)
-        try await fixture.sql("UPDATE ministry.work_permits SET status = 'cancelled', updated_at = now() WHERE permit_number IN ('\(changedSeen)', '\(changedUnseen)')")
+        try await fixture.sql("UPDATE ministry.work_permits SET status = 'cancelled', updated_at = \(fixture.sqlNow) WHERE permit_number IN ('\(changedSeen)', '\(changedUnseen)')")
         while let next = cursor {
             let reply = try await fixture.get("/v1/work-permits?nationality=EG&limit=10&cursor=\(next)", as: "EG-MOL", purpose: Self.purpose)
             seen += (reply.json?["items"]?.arrayValue ?? []).compactMap { $0["permitNumber"]?.stringValue }

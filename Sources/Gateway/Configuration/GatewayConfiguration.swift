@@ -31,8 +31,11 @@ public struct GatewayConfiguration: Sendable {
     /// Keys for message bodies at rest (`ID.key` files; the greatest id seals, all of them open); without it the
     /// key derived from the subject key is used.
     public var bodyKeyFolder: String?
-    public var database: DatabaseURL
+    /// PostgreSQL (`postgres://…`) or an SQLite file (`sqlite:PATH`).
+    public var database: StoreLocation
     public var databaseConnections = 16
+    /// Apply missing migrations at start; when false, a store that lacks one is refused (`jisr migrate` applies them).
+    public var migrateOnStart = true
     public var contractsDirectory: URL
     /// The relay of outbound messages to partners; off when nil.
     public var relay: RelayConfiguration?
@@ -42,7 +45,7 @@ public struct GatewayConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64 = 30
 
     public init(
-        serverCertificatePath: String, serverKeyPath: String, partnerCAPaths: [String], subjectKeyPath: String, database: DatabaseURL,
+        serverCertificatePath: String, serverKeyPath: String, partnerCAPaths: [String], subjectKeyPath: String, database: StoreLocation,
         contractsDirectory: URL
     ) {
         self.serverCertificatePath = serverCertificatePath

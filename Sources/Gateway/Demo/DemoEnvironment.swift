@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import MessageLog
 import PKI
-import PostgresNIO
 import Records
 import Registry
 import Relay
@@ -91,16 +90,16 @@ public struct DemoEnvironment: Sendable {
 
     /// Creates or reuses the PKI, registers partners and agreements, seeds records; returns the configuration
     /// to serve with and the manifest it wrote.
-    public func prepare(database: DatabaseURL, contractsDirectory: URL, logger: Logger, say: @Sendable (String) -> Void) async throws -> (GatewayConfiguration, DemoManifest) {
+    public func prepare(database: StoreLocation, contractsDirectory: URL, logger: Logger, say: @Sendable (String) -> Void) async throws -> (GatewayConfiguration, DemoManifest) {
         let catalog = try ContractCatalog.load(from: contractsDirectory)
         let credentials = try preparePKI(say: say)
         let layout = PKIDirectory(path: pki)
-        let samples = try await withPostgres(database, logger: logger) { client in
-            try await Migrator(client: client, logger: logger).migrate(JisrMigrations.all)
+        let samples = try await withDatabase(database, logger: logger) { store in
+            try await Migrator(database: store, logger: logger).migrate(JisrMigrations.all)
             try await register(
-                credentials: credentials, catalog: catalog, mappings: contractsDirectory.deletingLastPathComponent().appendingPathComponent("mappings"), client: client,
+                credentials: credentials, catalog: catalog, mappings: contractsDirectory.deletingLastPathComponent().appendingPathComponent("mappings"), database: store,
                 logger: logger, say: say)
-            let seeder = Seeder(client: client, logger: logger)
+            let seeder = Seeder(database: store, logger: logger)
             if try await seeder.count() == 0 {
                 say("Seeding \(persons) synthetic persons (seed \(seed))…")
                 let summary = try await seeder.seed(persons: persons, seed: seed, replace: false) { done, total in
@@ -209,11 +208,11 @@ public struct DemoEnvironment: Sendable {
     }
 
     private func register(
-        credentials: [String: String], catalog: ContractCatalog, mappings: URL, client: PostgresClient, logger: Logger, say: @Sendable (String) -> Void
+        credentials: [String: String], catalog: ContractCatalog, mappings: URL, database: Database, logger: Logger, say: @Sendable (String) -> Void
     ) async throws {
-        let snapshot = try await RegistryStore(client: client, logger: logger).snapshot()
+        let snapshot = try await RegistryStore(database: database, logger: logger).snapshot()
         let pki = self.pki
-        try await Administration.withLocal(client: client, catalog: catalog, logger: logger) { admin in
+        try await Administration.withLocal(database: database, catalog: catalog, logger: logger) { admin in
             let demo = Administrator(fingerprint: nil, name: "jisr demo")
             for purpose in Self.purposes where snapshot.purposes[purpose.code] == nil { try await admin.addPurpose(purpose, by: demo) }
             let now = Date()

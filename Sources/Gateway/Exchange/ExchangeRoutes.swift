@@ -2,7 +2,7 @@ import Adapters
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
+import Storage
 import Relay
 import MessageLog
 import Records
@@ -19,7 +19,7 @@ struct ExchangeRoutes: Sendable {
     let openAPI: OpenAPIDocument
     let cursors: PageCursors
     let sealer: BodySealer
-    let inboxClient: PostgresClient
+    let inbox: Database
     let evidence: EvidenceRoutes
     let logger: Logger
 
@@ -160,7 +160,7 @@ struct ExchangeRoutes: Sendable {
         _ = try call.grant(contract, .send)
         let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
         let digest = sha256Hex(body)
-        if let original = try await InboxStore.find(partner: call.partner.id, key: key, client: inboxClient, logger: logger) {
+        if let original = try await InboxStore.find(partner: call.partner.id, key: key, database: inbox) {
             guard original.requestDigest == digest else { throw Problem.idempotencyKeyReused }
             notes.correlationId = original.messageId
             notes.successStatus = 202
@@ -183,8 +183,8 @@ struct ExchangeRoutes: Sendable {
             do {
                 try await InboxStore.insert(
                     messageId: messageId, partner: partner, key: key, digest: digest, contract: contractName, mediaType: storedType, sealedBody: sealed,
-                    on: connection, logger: logger)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                    on: connection)
+            } catch let error as DatabaseConstraintError where error.kind == .unique {
                 // Another request with the same key won the race; the log writer rolls this unit back.
                 throw Problem.idempotencyKeyInFlight
             }

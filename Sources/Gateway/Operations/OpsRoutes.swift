@@ -2,12 +2,12 @@ import Foundation
 import Hummingbird
 import Logging
 import MessageLog
-import PostgresNIO
+import Storage
 import Registry
 
 /// The ops listener: liveness, readiness and metrics for probes and scrapers, on loopback, without TLS.
 struct OpsRoutes: Sendable {
-    let client: PostgresClient
+    let database: Database
     let registry: RegistryWatcher
     let sealer: Sealer?
     let logger: Logger
@@ -17,7 +17,7 @@ struct OpsRoutes: Sendable {
         router.get("health/live") { _, _ in "ok\n" }
         router.get("health/ready") { _, _ -> Response in
             do {
-                try await client.query("SELECT 1", logger: logger)
+                try await database.query("SELECT 1")
                 guard registry.snapshot.version > 0 else { return Self.text(.serviceUnavailable, "registry not loaded\n") }
             } catch {
                 return Self.text(.serviceUnavailable, "database unreachable\n")

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
-import NIOCore
-import PostgresNIO
+import Storage
 
 /// Why a proof or a seal could not be given.
 public struct SealStoreError: Error, Sendable, CustomStringConvertible {
@@ -18,11 +17,11 @@ public struct SealStore: Sendable {
     /// Perfect subtrees at least this high are stored.
     public static let storedHeight = 8
 
-    let client: PostgresClient
+    let database: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    public init(database: Database, logger: Logger) {
+        self.database = database
         self.logger = logger
     }
 
@@ -30,17 +29,16 @@ public struct SealStore: Sendable {
 
     /// The number of committed entries (seq is gapless from 1).
     public func head() async throws -> Int64 {
-        for try await head in try await client.query("SELECT coalesce(max(seq), 0) FROM message_log", logger: logger).decode(Int64.self) { return head }
-        return 0
+        try await database.query("SELECT coalesce(max(seq), 0) FROM message_log").first?[0].decode(Int64.self) ?? 0
     }
 
     /// Leaf hashes of seq `start+1 … start+count`.
     func leaves(start: Int, count: Int) async throws -> [MerkleTree.Hash] {
         var leaves: [MerkleTree.Hash] = []
         leaves.reserveCapacity(count)
-        let rows = try await client.query(
-            "SELECT entry_hash FROM message_log WHERE seq > \(Int64(start)) AND seq <= \(Int64(start + count)) ORDER BY seq", logger: logger)
-        for try await hash in rows.decode(String.self) {
+        let rows = try await database.query(
+            "SELECT entry_hash FROM message_log WHERE seq > \(Int64(start)) AND seq <= \(Int64(start + count)) ORDER BY seq")
+        for hash in try rows.decode(String.self) {
             guard let bytes = Hex.decode(hash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(start + leaves.count + 1) has no valid hash") }
             leaves.append(MerkleTree.leafHash(bytes))
         }
@@ -53,12 +51,8 @@ public struct SealStore: Sendable {
         var height = Self.storedHeight
         while (size >> height) > 0 {
             let complete = Int(size >> height)
-            var known = 0
-            for try await count in try await client.query(
-                "SELECT coalesce(max(idx) + 1, 0) FROM log_tree_nodes WHERE height = \(Int16(height))", logger: logger
-            ).decode(Int64.self) {
-                known = Int(count)
-            }
+            let known = try await database.query("SELECT coalesce(max(idx) + 1, 0) FROM log_tree_nodes WHERE height = \(Int16(height))")
+                .first?[0].decode(Int.self) ?? 0
             var index = known
             while index < complete {
                 let batch = min(complete - index, height == Self.storedHeight ? 64 : 4096)
@@ -78,25 +72,18 @@ public struct SealStore: Sendable {
     }
 
     private func nodes(height: Int, from index: Int, count: Int) async throws -> [MerkleTree.Hash] {
-        var found: [MerkleTree.Hash] = []
-        let rows = try await client.query(
-            "SELECT hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx >= \(Int64(index)) AND idx < \(Int64(index + count)) ORDER BY idx",
-            logger: logger)
-        for try await hash in rows.decode(ByteBuffer.self) { found.append(Array(buffer: hash)) }
+        let found = try await database.query(
+            "SELECT hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx >= \(Int64(index)) AND idx < \(Int64(index + count)) ORDER BY idx"
+        ).decode([UInt8].self)
         guard found.count == count else { throw SealStoreError(reason: "tree nodes at height \(height) from \(index) are missing") }
         return found
     }
 
     private func insertNodes(height: Int, from index: Int, _ hashes: [MerkleTree.Hash]) async throws {
-        let indexes = (0..<hashes.count).map { Int64(index + $0) }
-        let buffers = hashes.map { ByteBuffer(bytes: $0) }
+        let rows = hashes.enumerated().map { offset, hash -> SQL in "(\(Int16(height)), \(Int64(index + offset)), \(hash))" }
         // Several gateways may store the same node: it is the same hash, the first one stays.
-        try await client.query(
-            """
-            INSERT INTO log_tree_nodes (height, idx, hash)
-            SELECT \(Int16(height)), i, h FROM unnest(\(indexes)::bigint[], \(buffers)::bytea[]) AS t(i, h)
-            ON CONFLICT (height, idx) DO NOTHING
-            """, logger: logger)
+        try await database.query(
+            "INSERT INTO log_tree_nodes (height, idx, hash) VALUES " + SQL.joined(rows, separator: ",") + " ON CONFLICT (height, idx) DO NOTHING")
     }
 
     /// The root of an aligned perfect subtree.
@@ -146,31 +133,26 @@ public struct SealStore: Sendable {
     /// seals grow with time; returns whether it was stored.
     public func insertIfNewest(_ seal: Seal) async throws -> Bool {
         let head = seal.treeHead
-        var stored = false
-        for try await _ in try await client.query(
+        // The WHERE clause also lets SQLite read ON CONFLICT as the upsert, not as a join constraint.
+        let rows = try await database.query(
             """
             INSERT INTO log_seals (tree_size, root_hash, sealed_at_ms, signature, public_key, certificate)
-            SELECT \(head.size), \(head.rootHash), \(head.timeMilliseconds), \(ByteBuffer(bytes: seal.signature)), \(seal.publicKeyPEM), \(seal.certificatePEM)
+            SELECT \(head.size), \(head.rootHash), \(head.timeMilliseconds), \(seal.signature), \(seal.publicKeyPEM), \(seal.certificatePEM)
             WHERE NOT EXISTS (SELECT 1 FROM log_seals WHERE tree_size >= \(head.size))
             ON CONFLICT (tree_size) DO NOTHING
             RETURNING tree_size
-            """, logger: logger
-        ).decode(Int64.self) {
-            stored = true
-        }
-        return stored
+            """)
+        return !rows.isEmpty
     }
 
     public func attachTimestamp(_ token: [UInt8], size: Int64) async throws {
-        try await client.query(
-            "UPDATE log_seals SET timestamp_token = \(ByteBuffer(bytes: token)), timestamped_at = now() WHERE tree_size = \(size) AND timestamp_token IS NULL",
-            logger: logger)
+        try await database.query(
+            "UPDATE log_seals SET timestamp_token = \(token), timestamped_at = \(Date()) WHERE tree_size = \(size) AND timestamp_token IS NULL")
     }
 
     /// When the newest timestamp arrived, across every gateway.
     public func newestTimestampedAt() async throws -> Date? {
-        for try await time in try await client.query("SELECT max(timestamped_at) FROM log_seals", logger: logger).decode(Date?.self) { return time }
-        return nil
+        try await database.query("SELECT max(timestamped_at) FROM log_seals").first?[0].decode(Date?.self)
     }
 
     public func latest() async throws -> Seal? {
@@ -179,19 +161,12 @@ public struct SealStore: Sendable {
 
     /// The first seal that covers entry `seq`.
     public func seal(covering seq: Int64) async throws -> Seal? {
-        for try await row in try await client.query(
-            "SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size >= \(seq) ORDER BY tree_size LIMIT 1", logger: logger)
-        {
-            return try Self.decode(row)
-        }
-        return nil
+        try await database.query("SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size >= \(seq) ORDER BY tree_size LIMIT 1")
+            .first.map(Self.decode)
     }
 
     public func seal(size: Int64) async throws -> Seal? {
-        for try await row in try await client.query("SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size = \(size)", logger: logger) {
-            return try Self.decode(row)
-        }
-        return nil
+        try await database.query("SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size = \(size)").first.map(Self.decode)
     }
 
     /// Every seal, oldest first.
@@ -202,19 +177,15 @@ public struct SealStore: Sendable {
         try await seals(where: "WHERE timestamp_token IS NULL ORDER BY tree_size LIMIT \(limit)")
     }
 
-    private func seals(where clause: String) async throws -> [Seal] {
-        var found: [Seal] = []
-        for try await row in try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.sealColumns) FROM log_seals \(clause)"), logger: logger) {
-            found.append(try Self.decode(row))
-        }
-        return found
+    private func seals(where clause: SQL) async throws -> [Seal] {
+        try await database.query("SELECT \(unescaped: Self.sealColumns) FROM log_seals \(clause)").map(Self.decode)
     }
 
-    static func decode(_ row: PostgresRow) throws -> Seal {
-        let (size, root, time, signature, publicKey, certificate, token) = try row.decode((Int64, String, Int64, ByteBuffer, String, String, ByteBuffer?).self)
+    static func decode(_ row: DatabaseRow) throws -> Seal {
+        let (size, root, time, signature, publicKey, certificate, token) = try row.decode((Int64, String, Int64, [UInt8], String, String, [UInt8]?).self)
         return Seal(
-            treeHead: TreeHead(size: size, rootHash: root, timeMilliseconds: time), signature: Array(buffer: signature), publicKeyPEM: publicKey,
-            certificatePEM: certificate, timestampToken: token.map { Array(buffer: $0) })
+            treeHead: TreeHead(size: size, rootHash: root, timeMilliseconds: time), signature: signature, publicKeyPEM: publicKey,
+            certificatePEM: certificate, timestampToken: token)
     }
 }
 

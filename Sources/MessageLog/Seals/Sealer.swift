@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 import ServiceLifecycle
 import Synchronization
 
@@ -58,10 +58,10 @@ public final class Sealer: Service, Sendable {
     private let nextAttempt = Mutex(Date.distantPast)
 
     public init(
-        client: PostgresClient, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
+        database: Database, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
         logger: Logger
     ) {
-        self.store = SealStore(client: client, logger: logger)
+        self.store = SealStore(database: database, logger: logger)
         self.signer = signer
         self.timestamper = timestamper
         self.configuration = configuration

@@ -1,36 +1,32 @@
 import Foundation
 import Logging
-import PostgresNIO
+import Storage
 import Schemas
 
-/// Reads the ministry's records from the reference schema (`ministry.*`).
-public struct PostgresRecordSource: RecordSource {
-    let client: PostgresClient
+/// Reads the ministry's records from the reference schema (`ministry.*`), on either store.
+///
+/// Civil dates are `date` on PostgreSQL and ISO text on SQLite; instants are `timestamptz` and integer
+/// microseconds. The few expressions that differ come from `RecordColumns`.
+public struct DatabaseRecordSource: RecordSource {
+    let database: Database
     let logger: Logger
+    private let columns: RecordColumns
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    public init(database: Database, logger: Logger) {
+        self.database = database
         self.logger = logger
+        self.columns = RecordColumns(database.dialect)
     }
 
-    private static let personColumns = """
-        id, national_id, passport_number, nationality, nssf_number, given_ar, father_ar, family_ar,
-        given_latin, father_latin, family_latin, mother_ar, mother_latin, to_char(date_of_birth, 'YYYY-MM-DD'), sex
-        """
-
     public func employmentRecord(for key: PersonKey) async throws -> EmploymentRecord? {
-        let query: PostgresQuery
+        let condition: SQL
         switch key {
-        case .nationalId(let id):
-            query = "SELECT \(unescaped: Self.personColumns) FROM ministry.persons WHERE national_id = \(id)"
-        case .passport(let number, let nationality):
-            query = "SELECT \(unescaped: Self.personColumns) FROM ministry.persons WHERE passport_number = \(number) AND nationality = \(nationality)"
-        case .nssfNumber(let number):
-            query = "SELECT \(unescaped: Self.personColumns) FROM ministry.persons WHERE nssf_number = \(number)"
+        case .nationalId(let id): condition = "national_id = \(id)"
+        case .passport(let number, let nationality): condition = "passport_number = \(number) AND nationality = \(nationality)"
+        case .nssfNumber(let number): condition = "nssf_number = \(number)"
         }
         var found: (Int64, EmploymentRecord.Person)?
-        for try await row in try await client.query(query, logger: logger) {
-            let c = row.makeRandomAccess()
+        for c in try await database.query("SELECT \(unescaped: columns.person) FROM ministry.persons WHERE \(condition)") {
             let person = EmploymentRecord.Person(
                 nationalId: try c[1].decode(String?.self), passportNumber: try c[2].decode(String?.self),
                 nationality: try c[3].decode(String.self), nssfNumber: try c[4].decode(String?.self),
@@ -42,16 +38,15 @@ public struct PostgresRecordSource: RecordSource {
             found = (try c[0].decode(Int64.self), person)
         }
         guard let (personID, person) = found else { return nil }
-        let rows = try await client.query(
+        let rows = try await database.query(
             """
             SELECT e.registration_number, e.nssf_employer_number, e.name_ar, e.name_latin, m.occupation_isco08,
-                   to_char(m.start_date, 'YYYY-MM-DD'), to_char(m.end_date, 'YYYY-MM-DD'), m.monthly_salary, m.currency, m.work_permit_number
+                   \(unescaped: columns.day("m.start_date")), \(unescaped: columns.day("m.end_date")), m.monthly_salary, m.currency, m.work_permit_number
             FROM ministry.employments m JOIN ministry.establishments e ON e.id = m.establishment_id
             WHERE m.person_id = \(personID) ORDER BY m.start_date, m.id
-            """, logger: logger)
+            """)
         var employments: [EmploymentRecord.Employment] = []
-        for try await row in rows {
-            let c = row.makeRandomAccess()
+        for c in rows {
             let endDate = try c[6].decode(String?.self)
             employments.append(
                 EmploymentRecord.Employment(
@@ -67,15 +62,14 @@ public struct PostgresRecordSource: RecordSource {
     }
 
     public func establishment(registrationNumber: String) async throws -> Establishment? {
-        let rows = try await client.query(
+        let rows = try await database.query(
             """
             SELECT registration_number, nssf_employer_number, name_ar, name_latin, legal_form, isic_section, isic_class,
-                   governorate, district, locality, to_char(registered_on, 'YYYY-MM-DD'), status,
+                   governorate, district, locality, \(unescaped: columns.day("registered_on")), status,
                    (SELECT count(*) FROM ministry.employments m WHERE m.establishment_id = e.id AND m.end_date IS NULL)
             FROM ministry.establishments e WHERE registration_number = \(registrationNumber)
-            """, logger: logger)
-        for try await row in rows {
-            let c = row.makeRandomAccess()
+            """)
+        for c in rows {
             return Establishment(
                 registrationNumber: try c[0].decode(String.self), nssfEmployerNumber: try c[1].decode(String?.self),
                 name: LocalizedName(ar: try c[2].decode(String.self), latin: try c[3].decode(String.self)),
@@ -88,45 +82,32 @@ public struct PostgresRecordSource: RecordSource {
         return nil
     }
 
-    private static let permitColumns = """
-        w.id, (extract(epoch FROM w.updated_at) * 1000000)::bigint, w.permit_number, w.category, w.status, w.pre_approval_reference,
-        to_char(w.pre_approval_date, 'YYYY-MM-DD'), to_char(w.issued_on, 'YYYY-MM-DD'), to_char(w.expires_on, 'YYYY-MM-DD'),
-        to_char(w.cancelled_on, 'YYYY-MM-DD'), p.passport_number, p.nationality, p.given_ar, p.father_ar, p.family_ar, p.given_latin,
-        p.father_latin, p.family_latin, to_char(p.date_of_birth, 'YYYY-MM-DD'), p.sex, e.registration_number, e.name_ar, e.name_latin,
-        w.occupation_isco08, to_char(w.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-        """
-    private static let permitJoin = """
-        FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id JOIN ministry.establishments e ON e.id = w.establishment_id
-        """
-
     public func workPermit(number: String) async throws -> WorkPermit? {
-        let rows = try await client.query(
-            "SELECT \(unescaped: Self.permitColumns) \(unescaped: Self.permitJoin) WHERE w.permit_number = \(number)", logger: logger)
-        for try await row in rows { return try Self.permit(row).0 }
-        return nil
+        try await database.query("SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin) WHERE w.permit_number = \(number)")
+            .first.map { try Self.permit($0).0 }
     }
 
     public func workPermits(nationalities: Set<String>?, changedSince: Int64?, after: PermitKey?, limit: Int) async throws -> [(WorkPermit, PermitKey)] {
-        let filter = nationalities.map { $0.sorted() }
+        var filter: SQL = ""
+        if let nationalities {
+            let codes = nationalities.sorted().map { code -> SQL in "\(code)" }
+            filter = codes.isEmpty ? "AND false" : "AND p.nationality IN (" + SQL.joined(codes, separator: ", ") + ")"
+        }
         let since = changedSince ?? Int64.min
         let (afterTime, afterID) = after.map { ($0.changedAt, $0.id) } ?? (Int64.min, Int64.min)
-        let rows = try await client.query(
+        let changedAt = columns.micros("w.updated_at")
+        return try await database.query(
             """
-            SELECT \(unescaped: Self.permitColumns) \(unescaped: Self.permitJoin)
-            WHERE (\(filter)::text[] IS NULL OR p.nationality = ANY(\(filter)::text[]))
-              AND (extract(epoch FROM w.updated_at) * 1000000)::bigint >= \(since)
-              AND ((extract(epoch FROM w.updated_at) * 1000000)::bigint, w.id) > (\(afterTime), \(afterID))
+            SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin)
+            WHERE \(unescaped: changedAt) >= \(since) AND (\(unescaped: changedAt), w.id) > (\(afterTime), \(afterID)) \(filter)
             ORDER BY w.updated_at, w.id
             LIMIT \(limit)
-            """, logger: logger)
-        var page: [(WorkPermit, PermitKey)] = []
-        for try await row in rows { page.append(try Self.permit(row)) }
-        return page
+            """
+        ).map { try Self.permit($0) }
     }
 
-    private static func permit(_ row: PostgresRow, offset: Int = 0) throws -> (WorkPermit, PermitKey) {
-        let all = row.makeRandomAccess()
-        let c = { (index: Int) in all[index + offset] }
+    private static func permit(_ row: DatabaseRow, offset: Int = 0) throws -> (WorkPermit, PermitKey) {
+        let c = { (index: Int) in row[index + offset] }
         let key = PermitKey(changedAt: try c(1).decode(Int64.self), id: try c(0).decode(Int64.self))
         let permit = WorkPermit(
             permitNumber: try c(2).decode(String.self), category: Int(try c(3).decode(Int16.self)), status: try c(4).decode(String.self),
@@ -144,15 +125,15 @@ public struct PostgresRecordSource: RecordSource {
     }
 
     public func permitChanges(after: Int64, limit: Int) async throws -> [PermitChange] {
-        let rows = try await client.query(
+        let rows = try await database.query(
             """
-            SELECT c.id, c.event_type, to_char(c.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \(unescaped: Self.permitColumns)
-            \(unescaped: Self.permitJoin) JOIN ministry.permit_changes c ON c.permit_id = w.id
+            SELECT c.id, c.event_type, \(unescaped: columns.isoInstant("c.occurred_at")), \(unescaped: columns.permit)
+            \(unescaped: RecordColumns.permitJoin) JOIN ministry.permit_changes c ON c.permit_id = w.id
             WHERE c.id > \(after) ORDER BY c.id LIMIT \(limit)
-            """, logger: logger)
+            """)
         var changes: [PermitChange] = []
-        for try await row in rows {
-            let c = row.makeRandomAccess()
+        for row in rows {
+            let c = row
             changes.append(
                 PermitChange(
                     position: try c[0].decode(Int64.self), eventType: try c[1].decode(String.self), occurredAt: try c[2].decode(String.self),
@@ -162,9 +143,47 @@ public struct PostgresRecordSource: RecordSource {
     }
 
     public func permitChangeHead() async throws -> Int64 {
-        for try await head in try await client.query("SELECT coalesce(max(id), 0) FROM ministry.permit_changes", logger: logger).decode(Int64.self) {
-            return head
-        }
-        return 0
+        try await database.query("SELECT coalesce(max(id), 0) FROM ministry.permit_changes").first?[0].decode(Int64.self) ?? 0
+    }
+}
+
+/// The select lists of the records, with each store's expressions for dates and instants.
+struct RecordColumns: Sendable {
+    let dialect: SQLDialect
+
+    init(_ dialect: SQLDialect) { self.dialect = dialect }
+
+    var person: String {
+        """
+        id, national_id, passport_number, nationality, nssf_number, given_ar, father_ar, family_ar,
+        given_latin, father_latin, family_latin, mother_ar, mother_latin, \(day("date_of_birth")), sex
+        """
+    }
+
+    var permit: String {
+        """
+        w.id, \(micros("w.updated_at")), w.permit_number, w.category, w.status, w.pre_approval_reference,
+        \(day("w.pre_approval_date")), \(day("w.issued_on")), \(day("w.expires_on")),
+        \(day("w.cancelled_on")), p.passport_number, p.nationality, p.given_ar, p.father_ar, p.family_ar, p.given_latin,
+        p.father_latin, p.family_latin, \(day("p.date_of_birth")), p.sex, e.registration_number, e.name_ar, e.name_latin,
+        w.occupation_isco08, \(isoInstant("w.updated_at"))
+        """
+    }
+
+    static let permitJoin = """
+        FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id JOIN ministry.establishments e ON e.id = w.establishment_id
+        """
+
+    /// A civil date as `YYYY-MM-DD`.
+    func day(_ column: String) -> String { dialect == .postgres ? "to_char(\(column), 'YYYY-MM-DD')" : column }
+
+    /// An instant as integer microseconds since 1970.
+    func micros(_ column: String) -> String { dialect == .postgres ? "(extract(epoch FROM \(column)) * 1000000)::bigint" : column }
+
+    /// An instant as ISO 8601 UTC text, to the second.
+    func isoInstant(_ column: String) -> String {
+        dialect == .postgres
+            ? "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+            : "strftime('%Y-%m-%dT%H:%M:%SZ', \(column) / 1000000, 'unixepoch')"
     }
 }

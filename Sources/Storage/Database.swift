@@ -1,0 +1,292 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SQLiteNIO
+import ServiceLifecycle
+
+/// A constraint the store refused the statement by, named so that callers can turn it into their own error.
+public struct DatabaseConstraintError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case unique, foreignKey, check, notNull }
+    public let kind: Kind
+    public let detail: String
+    public var description: String { "database constraint (\(kind)): \(detail)" }
+}
+
+/// Jisr's store: PostgreSQL (the reference, for production) or an embedded SQLite file (the default without a server).
+///
+/// Everything Jisr keeps goes through this one interface: statements are `SQL` values with bound parameters,
+/// results are rows of cells decoded by type. Transactions on SQLite take the write lock when they begin
+/// (`BEGIN IMMEDIATE`), which stands in for PostgreSQL's row and advisory locks; the few statements that differ
+/// between the two ask `dialect`. It is a `Service`: run it in the service group before anything that queries.
+public final class Database: Service, Sendable {
+    enum Backend: Sendable {
+        case postgres(PostgresClient)
+        case sqlite(SQLitePool)
+    }
+
+    public let location: StoreLocation
+    public var dialect: SQLDialect { location.dialect }
+    let backend: Backend
+    let logger: Logger
+
+    /// A store at `location` with a pool of at most `connections`.
+    public init(_ location: StoreLocation, connections: Int = 16, logger: Logger) {
+        self.location = location
+        self.logger = logger
+        switch location {
+        case .postgres(let url):
+            backend = .postgres(PostgresClient(configuration: url.clientConfiguration(connections: connections), backgroundLogger: logger))
+        case .sqlite(let path):
+            backend = .sqlite(SQLitePool(path: path, connections: max(2, min(connections, 8)), logger: logger))
+        }
+    }
+
+    public func run() async throws {
+        switch backend {
+        case .postgres(let client): await client.run()
+        case .sqlite(let pool):
+            // Nothing runs in the background; the connections are closed at shutdown.
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            }
+            await pool.close()
+        }
+    }
+
+    /// One statement on a pooled connection, in its own transaction.
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> [DatabaseRow] {
+        switch backend {
+        case .postgres(let client):
+            return try await DatabaseConnection.translatingPostgresErrors {
+                try await DatabaseConnection.postgresRows(try await client.query(DatabaseConnection.postgresQuery(sql), logger: logger))
+            }
+        case .sqlite(let pool):
+            return try await pool.withConnection { connection in
+                try await DatabaseConnection(backend: .sqlite(connection), logger: logger).query(sql)
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    ///
+    /// On SQLite the transaction holds the store's write lock from its first statement: transactions of this
+    /// process queue for it here, other processes wait on the file lock.
+    public func withTransaction<Result: Sendable>(_ body: @Sendable (DatabaseConnection) async throws -> Result) async throws -> Result {
+        switch backend {
+        case .postgres(let client):
+            return try await Self.unwrappingTransactionErrors {
+                try await client.withTransaction(logger: logger) { connection -> Result in
+                    try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                }
+            }
+        case .sqlite(let pool):
+            return try await pool.withWriteTransaction { connection in
+                try await body(DatabaseConnection(backend: .sqlite(connection), logger: self.logger))
+            }
+        }
+    }
+
+    /// Runs `body` in a read-only transaction that sees one consistent state of the store.
+    public func withSnapshot<Result: Sendable>(_ body: @Sendable (DatabaseConnection) async throws -> Result) async throws -> Result {
+        switch backend {
+        case .postgres(let client):
+            return try await Self.unwrappingTransactionErrors {
+                try await client.withTransaction(logger: logger) { connection -> Result in
+                    try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+                    return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                }
+            }
+        case .sqlite(let pool):
+            return try await pool.withConnection { connection in
+                let wrapped = DatabaseConnection(backend: .sqlite(connection), logger: self.logger)
+                try await wrapped.query("BEGIN DEFERRED")
+                do {
+                    let result = try await body(wrapped)
+                    try await wrapped.query("COMMIT")
+                    return result
+                } catch {
+                    _ = try? await wrapped.query("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// postgres-nio wraps what the body threw; callers get it as SQLite's path gives it: the body's own error.
+    static func unwrappingTransactionErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as PostgresTransactionError where error.commitError == nil && error.beginError == nil {
+            guard let thrown = error.closureError else { throw error }
+            if let database = thrown as? PSQLError { throw DatabaseConnection.translate(database) }
+            throw thrown
+        }
+    }
+
+    /// Runs `body` on one pooled connection, each statement in its own transaction (reads that belong together).
+    public func withConnection<Result: Sendable>(_ body: @Sendable (DatabaseConnection) async throws -> Result) async throws -> Result {
+        switch backend {
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+            }
+        case .sqlite(let pool):
+            return try await pool.withConnection { connection in
+                try await body(DatabaseConnection(backend: .sqlite(connection), logger: self.logger))
+            }
+        }
+    }
+
+    /// Calls `onNotification` for every notification on `channel` until the task is cancelled or the connection fails.
+    ///
+    /// PostgreSQL delivers `pg_notify` at commit, across processes (the LISTEN holds one pooled connection).
+    /// SQLite has no notifications: this returns at once with `false`, and callers rely on their polling.
+    public func listen(on channel: String, _ onNotification: @Sendable () async -> Void) async throws -> Bool {
+        guard case .postgres(let client) = backend else { return false }
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                for try await _ in notifications { await onNotification() }
+            }
+        }
+        return true
+    }
+
+    /// The PostgreSQL client underneath, for what only PostgreSQL has (COPY); nil on SQLite.
+    public var postgresClient: PostgresClient? {
+        if case .postgres(let client) = backend { return client }
+        return nil
+    }
+}
+
+/// A connection held for the length of a transaction; statements on it see the transaction's own changes.
+public struct DatabaseConnection: Sendable {
+    enum Backend: Sendable {
+        case postgres(PostgresConnection)
+        case sqlite(SQLiteConnection)
+    }
+
+    let backend: Backend
+    let logger: Logger
+
+    public var dialect: SQLDialect {
+        if case .postgres = backend { return .postgres }
+        return .sqlite
+    }
+
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> [DatabaseRow] {
+        switch backend {
+        case .postgres(let connection):
+            return try await Self.translatingPostgresErrors {
+                try await Self.postgresRows(try await connection.query(Self.postgresQuery(sql), logger: logger))
+            }
+        case .sqlite(let connection):
+            let (text, binds) = sql.render(.sqlite)
+            do {
+                let rows = try await connection.query(text, binds.map(Self.sqliteValue))
+                return rows.map { row in DatabaseRow(cells: row.columns.enumerated().map { .sqlite($0.element.data, column: $0.offset) }) }
+            } catch let error as SQLiteError {
+                throw Self.translate(error)
+            }
+        }
+    }
+
+    /// Serialises the holders of `key` until the transaction ends, across processes. On SQLite the transaction's
+    /// write lock already does.
+    public func lock(_ key: Int64) async throws {
+        if case .postgres = backend { try await query("SELECT pg_advisory_xact_lock(\(key))") }
+    }
+
+    /// Runs `body` under a savepoint: its changes are undone if it throws, the rest of the transaction stays.
+    public func savepoint<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        try await query("SAVEPOINT jisr_work")
+        do {
+            let result = try await body()
+            try await query("RELEASE SAVEPOINT jisr_work")
+            return result
+        } catch {
+            try await query("ROLLBACK TO SAVEPOINT jisr_work")
+            try await query("RELEASE SAVEPOINT jisr_work")
+            throw error
+        }
+    }
+
+    static func postgresQuery(_ sql: SQL) throws -> PostgresQuery {
+        let (text, binds) = sql.render(.postgres)
+        var bindings = PostgresBindings(capacity: binds.count)
+        for bind in binds {
+            switch bind {
+            case .text(let value): bindings.append(value)
+            case .int64(let value): bindings.append(value)
+            case .int32(let value): bindings.append(value)
+            case .int16(let value): bindings.append(value)
+            case .double(let value): bindings.append(value)
+            case .bool(let value): bindings.append(value)
+            case .uuid(let value): bindings.append(value)
+            case .timestamp(let value): bindings.append(value)
+            case .bytes(let value): bindings.append(value.map { ByteBuffer(bytes: $0) })
+            case .textArray(let value): bindings.append(value)
+            }
+        }
+        return PostgresQuery(unsafeSQL: text, binds: bindings)
+    }
+
+    static func postgresRows(_ rows: PostgresRowSequence) async throws -> [DatabaseRow] {
+        var result: [DatabaseRow] = []
+        for try await row in rows { result.append(DatabaseRow(cells: row.map { .postgres($0) })) }
+        return result
+    }
+
+    /// PostgreSQL reports a constraint when the statement is sent or while its rows arrive: both become the typed error.
+    static func translatingPostgresErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do { return try await body() } catch let error as PSQLError { throw translate(error) }
+    }
+
+    static func sqliteValue(_ bind: SQLBind) -> SQLiteData {
+        switch bind {
+        case .text(let value): value.map { .text($0) } ?? .null
+        case .int64(let value): value.map { .integer(SQLiteInt64($0)) } ?? .null
+        case .int32(let value): value.map { .integer(SQLiteInt64($0)) } ?? .null
+        case .int16(let value): value.map { .integer(SQLiteInt64($0)) } ?? .null
+        case .double(let value): value.map { .float($0) } ?? .null
+        case .bool(let value): value.map { .integer($0 ? 1 : 0) } ?? .null
+        case .uuid(let value): value.map { .text($0.uuidString.lowercased()) } ?? .null
+        case .timestamp(let value): value.map { .integer(SQLiteInt64(($0.timeIntervalSince1970 * 1_000_000).rounded())) } ?? .null
+        case .bytes(let value): value.map { .blob(ByteBuffer(bytes: $0)) } ?? .null
+        case .textArray(let value): value.map { .text(String(decoding: (try? JSONEncoder().encode($0)) ?? Data("[]".utf8), as: UTF8.self)) } ?? .null
+        }
+    }
+
+    static func translate(_ error: PSQLError) -> any Error {
+        let kind: DatabaseConstraintError.Kind? =
+            switch error.serverInfo?[.sqlState] {
+            case "23505": .unique
+            case "23503": .foreignKey
+            case "23514": .check
+            case "23502": .notNull
+            default: nil
+            }
+        guard let kind else { return error }
+        return DatabaseConstraintError(kind: kind, detail: error.serverInfo?[.message] ?? "")
+    }
+
+    static func translate(_ error: SQLiteError) -> any Error {
+        let message = error.message
+        let kind: DatabaseConstraintError.Kind? =
+            if message.hasPrefix("UNIQUE constraint") || message.hasPrefix("PRIMARY KEY") {
+                .unique
+            } else if message.hasPrefix("FOREIGN KEY") {
+                .foreignKey
+            } else if message.hasPrefix("CHECK constraint") {
+                .check
+            } else if message.hasPrefix("NOT NULL") {
+                .notNull
+            } else {
+                nil
+            }
+        guard let kind else { return error }
+        return DatabaseConstraintError(kind: kind, detail: message)
+    }
+}

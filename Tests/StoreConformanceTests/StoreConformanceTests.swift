@@ -1,0 +1,320 @@
+import Foundation
+import Adapters
+import Logging
+import MessageLog
+import Records
+import Registry
+import Relay
+import Schemas
+import Storage
+import Testing
+
+/// One store per test, of the kind asked for: a fresh database in the test server, or a fresh SQLite file.
+enum TestStore {
+    static let logger = Logger(label: "jisr-store-test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func location(_ dialect: SQLDialect, _ name: String) async throws -> StoreLocation {
+        let unique = "jisr_store_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
+        switch dialect {
+        case .sqlite:
+            let directory = NSTemporaryDirectory() + unique
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return .sqlite(path: directory + "/jisr.sqlite")
+        case .postgres:
+            guard let server = ProcessInfo.processInfo.environment["JISR_TEST_DATABASE_URL"] else {
+                throw StoreTestError("JISR_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
+            }
+            var url = try DatabaseURL(server)
+            _ = try await withDatabase(.postgres(url), connections: 1, logger: logger) { admin in
+                try await admin.query(SQL(unsafeSQL: "CREATE DATABASE \(unique)"))
+            }
+            url.database = unique
+            return .postgres(url)
+        }
+    }
+
+    /// Runs `body` with a fresh, migrated store of `dialect`.
+    static func with<Result: Sendable>(
+        _ dialect: SQLDialect, _ name: String, migrate: Bool = true, _ body: @Sendable (Database) async throws -> Result
+    ) async throws -> Result {
+        try await withDatabase(try await location(dialect, name), connections: 8, logger: logger) { database in
+            if migrate { try await Migrator(database: database, logger: logger).migrate(allMigrations) }
+            return try await body(database)
+        }
+    }
+
+    static let allMigrations = RegistrySchema.migrations + MessageLogSchema.migrations + MinistrySchema.migrations + RelaySchema.migrations + InboxStore.migrations
+}
+
+struct StoreTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The same behaviour from both stores: what Jisr keeps reads back the same, transactions and constraints
+/// act the same, migrations are versioned the same way.
+@Suite("Store conformance (PostgreSQL and SQLite)")
+struct StoreConformanceTests {
+    static let stores: [SQLDialect] = [.postgres, .sqlite]
+
+    @Test("Every bound type reads back as it was written, nulls included", arguments: stores)
+    func roundTrip(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "types", migrate: false) { database in
+            let blob: SQL = dialect == .postgres ? "bytea" : "blob"
+            let instant: SQL = dialect == .postgres ? "timestamptz" : "integer"
+            let id: SQL = dialect == .postgres ? "uuid" : "text"
+            let list: SQL = dialect == .postgres ? "text[]" : "text"
+            try await database.query(
+                "CREATE TABLE kinds (t text, i bigint, i4 integer, i2 smallint, d double precision, b boolean, u \(id), ts \(instant), bytes \(blob), list \(list))")
+            let uuid = UUID()
+            let now = Date(timeIntervalSince1970: 1_790_000_000.123456)
+            let bytes: [UInt8] = [0, 1, 2, 0xff, 0, 7]
+            try await database.query(
+                """
+                INSERT INTO kinds VALUES (\("جسر – bridge ✓"), \(Int64.max), \(Int32.min), \(Int16(-7)), \(2.5), \(true), \(uuid), \(now), \(bytes),
+                                          \(["EG", "IQ", "a \"quoted\" one"]))
+                """)
+            try await database.query(
+                """
+                INSERT INTO kinds VALUES (\(String?.none), \(Int64?.none), \(Int32?.none), \(Int16?.none), \(Double?.none), \(Bool?.none), \(UUID?.none),
+                                          \(Date?.none), \([UInt8]?.none), \([String]?.none))
+                """)
+            let rows = try await database.query("SELECT t, i, i4, i2, d, b, u, ts, bytes, list FROM kinds ORDER BY t NULLS LAST")
+            #expect(rows.count == 2)
+            let (t, i, i4, i2, d, b, u, ts, blobValue, listValue) = try rows[0].decode(
+                (String, Int64, Int32, Int16, Double, Bool, UUID, Date, [UInt8], [String]).self)
+            #expect(t == "جسر – bridge ✓")
+            #expect(i == Int64.max && i4 == Int32.min && i2 == -7 && d == 2.5 && b)
+            #expect(u == uuid)
+            #expect(abs(ts.timeIntervalSince(now)) < 0.000_001, "instants keep microseconds")
+            #expect(blobValue == bytes)
+            #expect(listValue == ["EG", "IQ", "a \"quoted\" one"])
+            let nulls = try rows[1].decode((String?, Int64?, Int32?, Int16?, Double?, Bool?, UUID?, Date?, [UInt8]?, [String]?).self)
+            #expect(nulls.0 == nil && nulls.1 == nil && nulls.2 == nil && nulls.3 == nil && nulls.4 == nil)
+            #expect(nulls.5 == nil && nulls.6 == nil && nulls.7 == nil && nulls.8 == nil && nulls.9 == nil)
+            // A value of another type than asked is an error naming the column, not a crash or a guess.
+            #expect(throws: (any Error).self) { _ = try rows[0][0].decode(Int64.self) }
+        }
+    }
+
+    @Test("A transaction commits when its body returns and leaves nothing when it throws; a savepoint undoes only its part", arguments: stores)
+    func transactions(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "tx", migrate: false) { database in
+            try await database.query("CREATE TABLE notes (id integer PRIMARY KEY, text text NOT NULL)")
+            try await database.withTransaction { connection in
+                _ = try await connection.query("INSERT INTO notes VALUES (1, 'kept')")
+            }
+            await #expect(throws: StoreTestError.self) {
+                try await database.withTransaction { connection in
+                    try await connection.query("INSERT INTO notes VALUES (2, 'rolled back')")
+                    throw StoreTestError("refused")
+                }
+            }
+            try await database.withTransaction { connection in
+                try await connection.query("INSERT INTO notes VALUES (3, 'outer')")
+                _ = try? await connection.savepoint { () async throws -> Int in
+                    try await connection.query("INSERT INTO notes VALUES (4, 'inner, undone')")
+                    throw StoreTestError("inner")
+                }
+                try await connection.query("INSERT INTO notes VALUES (5, 'after')")
+            }
+            #expect(try await database.query("SELECT id FROM notes ORDER BY id").map { try $0[0].decode(Int32.self) } == [1, 3, 5])
+        }
+    }
+
+    @Test("Constraint refusals are typed the same on both stores and change nothing", arguments: stores)
+    func constraints(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "constraints") { database in
+            let partner: SQL = "INSERT INTO partners (id, name_ar, name_en, country, status) VALUES ('LB-NSSF', 'ص', 'NSSF', 'LB', 'active')"
+            try await database.query(partner)
+            do {
+                try await database.query(partner)
+                Issue.record("a second partner with the same id was accepted")
+            } catch let error as DatabaseConstraintError {
+                #expect(error.kind == .unique)
+            }
+            do {
+                try await database.query(
+                    """
+                    INSERT INTO partner_certificates (fingerprint, partner_id, subject, not_before, not_after, status)
+                    VALUES (\(String(repeating: "a", count: 64)), 'XX-NONE', 's', \(Date()), \(Date()), 'active')
+                    """)
+                Issue.record("a certificate of an unknown partner was accepted")
+            } catch let error as DatabaseConstraintError {
+                #expect(error.kind == .foreignKey)
+            }
+            do {
+                try await database.query("INSERT INTO partners (id, name_ar, name_en, country, status) VALUES ('LB-X', 'x', 'x', 'LB', 'dormant')")
+                Issue.record("an unknown status was accepted")
+            } catch let error as DatabaseConstraintError {
+                #expect(error.kind == .check)
+            }
+            #expect(try await database.query("SELECT count(*) FROM partners").first?[0].decode(Int64.self) == 1)
+        }
+    }
+
+    @Test("Concurrent read-modify-write transactions under the lock lose no update", arguments: stores)
+    func serialisedWrites(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "lock", migrate: false) { database in
+            try await database.query("CREATE TABLE counter (id integer PRIMARY KEY, value bigint NOT NULL)")
+            try await database.query("INSERT INTO counter VALUES (1, 0)")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<24 {
+                    group.addTask {
+                        try await database.withTransaction { connection in
+                            try await connection.lock(42)
+                            let value = try await connection.query("SELECT value FROM counter WHERE id = 1").first?[0].decode(Int64.self) ?? -1
+                            try await connection.query("UPDATE counter SET value = \(value + 1) WHERE id = 1")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await database.query("SELECT value FROM counter").first?[0].decode(Int64.self) == 24)
+        }
+    }
+
+    @Test("Migrations: versioned, applied once, listed when pending; a newer schema is refused with a clear message", arguments: stores)
+    func migrations(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "migrations", migrate: false) { database in
+            let migrator = Migrator(database: database, logger: TestStore.logger)
+            #expect(try await migrator.pending(TestStore.allMigrations).count == TestStore.allMigrations.count)
+            let first = try await migrator.migrate(TestStore.allMigrations)
+            #expect(first.count == TestStore.allMigrations.count)
+            #expect(try await migrator.migrate(TestStore.allMigrations).isEmpty, "running them twice changes nothing")
+            #expect(try await migrator.pending(TestStore.allMigrations).isEmpty)
+            try await database.query("INSERT INTO jisr_migrations (module, version, name) VALUES ('message-log', 99, 'from the future')")
+            do {
+                try await migrator.checkNotNewer(TestStore.allMigrations)
+                Issue.record("a newer schema was accepted")
+            } catch let error as SchemaTooNewError {
+                #expect(error.module == "message-log" && error.databaseVersion == 99)
+                #expect(error.description.contains("upgrade jisr"))
+            }
+            await #expect(throws: SchemaTooNewError.self) { try await migrator.migrate(TestStore.allMigrations) }
+        }
+    }
+
+    @Test("The message log: concurrent appends make one gapless chain that verifies; a rewritten entry is named", arguments: stores)
+    func messageLog(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "log") { database in
+            let writer = LogWriter(database: database, logger: TestStore.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+            let entries = try await withThrowingTaskGroup(of: LogEntry.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        try await writer.append(
+                            EntryDraft(
+                                messageId: UUID(), partner: "LB-NSSF", certificateFingerprint: nil, direction: .inboundQuery, contract: "employment-record/1",
+                                operation: "query", purpose: "p", caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
+                                requestDigest: "r\(index)", responseDigest: nil))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(entries.map(\.seq)) == Set(1...60))
+            let reader = LogReader(database: database, logger: TestStore.logger)
+            let report = try await reader.verify()
+            #expect(report.firstBreak == nil && report.verified == 60)
+            #expect(try await reader.entry(messageId: entries[0].draft.messageId)?.entryHash == entries[0].entryHash)
+            try await database.query("UPDATE message_log SET status = 500 WHERE seq = 17")
+            #expect(try await reader.verify().firstBreak?.seq == 17)
+        }
+    }
+
+    @Test("The same seed gives the same ministry records, read back identically from both stores")
+    func recordsAgree() async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var readings: [String] = []
+        for dialect in Self.stores {
+            readings.append(
+                try await TestStore.with(dialect, "records") { database in
+                    let seeder = Seeder(database: database, logger: TestStore.logger)
+                    let summary = try await seeder.seed(persons: 300, seed: 11, replace: false)
+                    #expect(summary.persons == 300)
+                    #expect(try await database.query("SELECT count(*) FROM ministry.permit_changes").first?[0].decode(Int64.self) == 0, "seeding is history, not news")
+                    let samples = try await seeder.samples()
+                    let source = DatabaseRecordSource(database: database, logger: TestStore.logger)
+                    var text = ""
+                    for id in samples.nationalIds { text += String(decoding: try encoder.encode(try await source.employmentRecord(for: .nationalId(id))), as: UTF8.self) }
+                    for number in samples.establishmentNumbers {
+                        text += String(decoding: try encoder.encode(try await source.establishment(registrationNumber: number)), as: UTF8.self)
+                    }
+                    let page = try await source.workPermits(nationalities: ["EG", "SY"], changedSince: nil, after: nil, limit: 25)
+                    text += String(decoding: try encoder.encode(page.map(\.0)), as: UTF8.self)
+                    #expect(!page.isEmpty)
+                    let next = try await source.workPermits(nationalities: ["EG", "SY"], changedSince: nil, after: page.last?.1, limit: 25)
+                    #expect(Set(next.map(\.0.permitNumber)).isDisjoint(with: page.map(\.0.permitNumber)), "pages do not overlap")
+                    return text
+                })
+        }
+        #expect(readings[0] == readings[1], "PostgreSQL and SQLite read the same records")
+        #expect(readings[0].count > 1000)
+    }
+
+    @Test("Store copy, both ways: every table arrives, the log keeps its chain head, a non-empty target is refused unless replaced", arguments: stores)
+    func copy(_ from: SQLDialect) async throws {
+        let to: SQLDialect = from == .sqlite ? .postgres : .sqlite
+        let tables = RegistrySchema.copiedTables + MessageLogSchema.copiedTables + RelaySchema.copiedTables + MinistrySchema.copiedTables
+        try await TestStore.with(from, "copy_from") { source in
+            _ = try await Seeder(database: source, logger: TestStore.logger).seed(persons: 120, seed: 5, replace: false)
+            let writer = LogWriter(database: source, logger: TestStore.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+            let partner = Partner(id: "EG-MOL", nameAr: "مصر", nameEn: "Egypt", country: "EG", status: .active)
+            for index in 0..<25 {
+                let draft = EntryDraft(
+                    messageId: UUID(), partner: "EG-MOL", certificateFingerprint: nil, direction: .admin, contract: nil, operation: "setup", purpose: nil,
+                    caseReference: nil, subjectReference: nil, status: 200, problemType: nil, requestDigest: "d\(index)", responseDigest: nil)
+                _ = try await writer.append(draft) { connection, _ in
+                    if index == 0 {
+                        try await RegistryWrites.insert(partner, on: connection)
+                        var agreement = Agreement(
+                            id: 0, partnerID: "EG-MOL", contract: ContractID(name: "work-permit", version: 1), operations: [.query, .receive], purposes: ["p"],
+                            fields: ["permitNumber"], validFrom: Date(), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU 1", rateLimitPerMinute: 60)
+                        agreement.scopeNationalities = ["EG"]
+                        _ = try await RegistryWrites.insert(agreement, on: connection)
+                        try await RegistryWrites.attach(MappingSource(text: "{}", files: ["a.xsd": "<x/>"]), digest: "abc", partner: "EG-MOL", on: connection)
+                        try await InboxStore.insert(
+                            messageId: UUID(), partner: "EG-MOL", key: "k1", digest: "d", contract: "work-permit-event/1", mediaType: "application/json",
+                            sealedBody: [1, 2, 3, 0], on: connection)
+                    }
+                    return "entry \(index)"
+                }
+            }
+            try await source.query("UPDATE ministry.work_permits SET status = 'cancelled' WHERE id IN (SELECT id FROM ministry.work_permits ORDER BY id LIMIT 3)")
+            let sourceCounts = try await StoreCopy(tables: tables).counts(in: source)
+            let sourceLog = try await LogReader(database: source, logger: TestStore.logger).verify()
+            try await TestStore.with(to, "copy_to") { target in
+                try await StoreCopy(tables: tables).copy(from: source, to: target, replace: false) { _, _, _ in }
+                #expect(try await StoreCopy(tables: tables).counts(in: target).map(\.1) == sourceCounts.map(\.1))
+                let targetLog = try await LogReader(database: target, logger: TestStore.logger).verify()
+                #expect(targetLog.firstBreak == nil && targetLog.verified == 25 && targetLog.headHash == sourceLog.headHash)
+                let snapshot = try await RegistryStore(database: target, logger: TestStore.logger).snapshot()
+                #expect(snapshot.mappings["EG-MOL"]?.files == ["a.xsd": "<x/>"])
+                let agreements = try await target.withConnection { try await RegistryWrites.agreements(partner: "EG-MOL", includeRevoked: true, on: $0) }
+                #expect(agreements.first?.scopeNationalities == ["EG"] && agreements.first?.operations == [.query, .receive])
+                #expect(try await InboxStore.sealedBody(try #require(InboxStore.find(partner: "EG-MOL", key: "k1", database: target)).messageId, database: target)?.1 == [1, 2, 3, 0])
+                let permits = { (database: Database) in
+                    try await DatabaseRecordSource(database: database, logger: TestStore.logger).permitChanges(after: 0, limit: 10).map(\.permit.permitNumber)
+                }
+                #expect(try await permits(target) == permits(source))
+                await #expect(throws: StoreCopyRefusedError.self) {
+                    try await StoreCopy(tables: tables).copy(from: source, to: target, replace: false) { _, _, _ in }
+                }
+                try await StoreCopy(tables: tables).copy(from: source, to: target, replace: true) { _, _, _ in }
+                #expect(try await StoreCopy(tables: tables).counts(in: target).map(\.1) == sourceCounts.map(\.1))
+                // New ids continue after the copied ones.
+                try await target.withTransaction { connection in
+                    _ = try await RegistryWrites.insert(
+                        Agreement(
+                            id: 0, partnerID: "EG-MOL", contract: ContractID(name: "work-permit", version: 1), operations: [.query], purposes: ["p"],
+                            fields: ["permitNumber"], validFrom: Date(), validUntil: Date().addingTimeInterval(60), mouReference: "MoU 2", rateLimitPerMinute: nil),
+                        on: connection)
+                }
+            }
+        }
+    }
+}
