@@ -45,8 +45,6 @@ public struct SchemaNotCurrentError: Error, Sendable, CustomStringConvertible {
 /// `jisr serve`, `jisr demo` and the tests all build it here, so the tests exercise what production runs.
 public struct Gateway: Sendable {
     public let database: Database
-    /// Held while the gateway lives: on SQLite, no second gateway opens the same store.
-    let storeClaim: EmbeddedStoreClaim?
     public let services: [any Service]
     public let logWriter: LogWriter
     public let registry: RegistryWatcher
@@ -66,7 +64,7 @@ public struct Gateway: Sendable {
         let (tls, partnerRoots) = try exchangeTLS(configuration)
         var claim: EmbeddedStoreClaim?
         if case .sqlite(let path) = configuration.database { claim = try EmbeddedStoreClaim(path: path) }
-        let database = Database(configuration.database, connections: configuration.databaseConnections, logger: logger)
+        let database = Database(configuration.database, connections: configuration.databaseConnections, claim: claim, logger: logger)
         let logWriter = LogWriter(database: database, logger: logger)
         let registry = RegistryWatcher(store: RegistryStore(database: database, logger: logger), logger: logger)
         let records = DatabaseRecordSource(database: database, logger: logger)
@@ -156,7 +154,7 @@ public struct Gateway: Sendable {
             logger.notice("no admin CA configured: the admin listener is off")
         }
         services.append(exchange)
-        return Gateway(database: database, storeClaim: claim, services: services, logWriter: logWriter, registry: registry, routes: routes)
+        return Gateway(database: database, services: services, logWriter: logWriter, registry: registry, routes: routes)
     }
 
     /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.

@@ -29,11 +29,14 @@ public final class Database: Service, Sendable {
     public var dialect: SQLDialect { location.dialect }
     let backend: Backend
     let logger: Logger
+    /// Held for as long as the store is open: a gateway's claim on an embedded store.
+    let claim: EmbeddedStoreClaim?
 
-    /// A store at `location` with a pool of at most `connections`.
-    public init(_ location: StoreLocation, connections: Int = 16, logger: Logger) {
+    /// A store at `location` with a pool of at most `connections`; `claim` is kept until the store is released.
+    public init(_ location: StoreLocation, connections: Int = 16, claim: EmbeddedStoreClaim? = nil, logger: Logger) {
         self.location = location
         self.logger = logger
+        self.claim = claim
         switch location {
         case .postgres(let url):
             backend = .postgres(PostgresClient(configuration: url.clientConfiguration(connections: connections), backgroundLogger: logger))
@@ -99,17 +102,8 @@ public final class Database: Service, Sendable {
                 }
             }
         case .sqlite(let pool):
-            return try await pool.withConnection { connection in
-                let wrapped = DatabaseConnection(backend: .sqlite(connection), logger: self.logger)
-                try await wrapped.query("BEGIN DEFERRED")
-                do {
-                    let result = try await body(wrapped)
-                    try await wrapped.query("COMMIT")
-                    return result
-                } catch {
-                    _ = try? await wrapped.query("ROLLBACK")
-                    throw error
-                }
+            return try await pool.withReadTransaction { connection in
+                try await body(DatabaseConnection(backend: .sqlite(connection), logger: self.logger))
             }
         }
     }
@@ -201,15 +195,26 @@ public struct DatabaseConnection: Sendable {
 
     /// Runs `body` under a savepoint: its changes are undone if it throws, the rest of the transaction stays.
     public func savepoint<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
-        try await query("SAVEPOINT jisr_work")
+        try await control("SAVEPOINT jisr_work")
         do {
             let result = try await body()
-            try await query("RELEASE SAVEPOINT jisr_work")
+            try await control("RELEASE SAVEPOINT jisr_work")
             return result
         } catch {
-            try await query("ROLLBACK TO SAVEPOINT jisr_work")
-            try await query("RELEASE SAVEPOINT jisr_work")
+            try await control("ROLLBACK TO SAVEPOINT jisr_work")
+            try await control("RELEASE SAVEPOINT jisr_work")
             throw error
+        }
+    }
+
+    /// Transaction control that a cancelled task does not skip on SQLite (its async calls are dropped when the
+    /// task is cancelled; the future is not), so a savepoint is never left half undone.
+    private func control(_ statement: String) async throws {
+        switch backend {
+        case .postgres: try await query(SQL(unsafeSQL: statement))
+        case .sqlite(let connection):
+            let done: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
+            _ = try await done.get()
         }
     }
 

@@ -85,6 +85,11 @@ public enum StoreLocation: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The file of the ministry's reference records beside an embedded store (attached as the schema `ministry`).
+    public static func recordsPath(forStore path: String) -> String {
+        (path.hasSuffix(".sqlite") ? String(path.dropLast(7)) : path) + "-ministry.sqlite"
+    }
+
     public var dialect: SQLDialect {
         if case .postgres = self { return .postgres }
         return .sqlite

@@ -48,7 +48,7 @@ public struct Migrator: Sendable {
     /// Applies what is missing; returns the names of the migrations applied now.
     @discardableResult
     public func migrate(_ migrations: [Migration]) async throws -> [String] {
-        let appliedAt = database.dialect == .postgres ? "timestamptz NOT NULL DEFAULT now()" : "integer NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))"
+        let appliedAt = database.dialect == .postgres ? "timestamptz NOT NULL DEFAULT now()" : "integer NOT NULL DEFAULT (\(SQLDialect.sqliteNow))"
         try await database.query(
             SQL(unsafeSQL: """
                 CREATE TABLE IF NOT EXISTS jisr_migrations (
@@ -121,7 +121,7 @@ extension Migration {
         let replacements: [(String, String)] = [
             (#"\bbigserial PRIMARY KEY"#, "integer PRIMARY KEY AUTOINCREMENT"),
             (#"\btimestamptz\b"#, "integer"),
-            (#"DEFAULT now\(\)"#, "DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))"),
+            (#"DEFAULT now\(\)"#, "DEFAULT (\(SQLDialect.sqliteNow))"),
             (#"\buuid\b"#, "text"),
             (#"\bbytea\b"#, "blob"),
             (#"\bjsonb\b"#, "text"),

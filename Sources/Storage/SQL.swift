@@ -11,6 +11,12 @@ public enum SQLDialect: String, Sendable, Hashable {
     /// Rows another transaction holds are skipped rather than waited for (PostgreSQL's way of sharing a queue).
     public var forUpdateSkipLocked: String { self == .postgres ? "FOR UPDATE SKIP LOCKED" : "" }
 
+    /// The current instant in SQL, as each store keeps instants. On SQLite, microseconds from `julianday`, which
+    /// every SQLite understands (the ministry's own tools may be older than the SQLite inside Jisr).
+    public var now: String { self == .postgres ? "now()" : Self.sqliteNow }
+
+    static let sqliteNow = "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
+
     /// A JSON text bound for a `jsonb` column (PostgreSQL) or a text one (SQLite).
     public func json(_ text: String) -> SQL { self == .postgres ? "CAST(\(text) AS jsonb)" : "\(text)" }
 }

@@ -37,10 +37,6 @@ final class SQLitePool: Sendable {
         self.writeGate = AsyncGate()
     }
 
-    /// The file of the ministry's reference records, beside the store's own.
-    static func recordsPath(for path: String) -> String {
-        (path.hasSuffix(".sqlite") ? String(path.dropLast(7)) : path) + "-ministry.sqlite"
-    }
 
     func withConnection<Result: Sendable>(_ body: (SQLiteConnection) async throws -> Result) async throws -> Result {
         let connection = try await checkout()
@@ -56,18 +52,35 @@ final class SQLitePool: Sendable {
 
     func withWriteTransaction<Result: Sendable>(_ body: (SQLiteConnection) async throws -> Result) async throws -> Result {
         try await writeGate.withLock {
-            try await withConnection { connection in
-                _ = try await connection.query("BEGIN IMMEDIATE", [])
-                do {
-                    let result = try await body(connection)
-                    _ = try await connection.query("COMMIT", [])
-                    return result
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", [])
-                    throw error
-                }
-            }
+            try await withConnection { connection in try await Self.transaction("BEGIN IMMEDIATE", on: connection, body) }
         }
+    }
+
+    /// A read transaction: one consistent state of the store, beside the writer.
+    func withReadTransaction<Result: Sendable>(_ body: (SQLiteConnection) async throws -> Result) async throws -> Result {
+        try await withConnection { connection in try await Self.transaction("BEGIN DEFERRED", on: connection, body) }
+    }
+
+    /// BEGIN, COMMIT and ROLLBACK go through futures, which a cancelled task does not skip: a connection never
+    /// returns to the pool inside a transaction (it would hold the store's write lock for good). The body's own
+    /// statements do stop when its task is cancelled; the rollback then undoes them.
+    private static func transaction<Result: Sendable>(
+        _ begin: String, on connection: SQLiteConnection, _ body: (SQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        try await control(begin, on: connection)
+        do {
+            let result = try await body(connection)
+            try await control("COMMIT", on: connection)
+            return result
+        } catch {
+            try? await control("ROLLBACK", on: connection)
+            throw error
+        }
+    }
+
+    private static func control(_ statement: String, on connection: SQLiteConnection) async throws {
+        let done: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
+        _ = try await done.get()
     }
 
     /// Closes the idle connections now and the others when they come back; the threads stop after the last one.
@@ -167,7 +180,7 @@ final class SQLitePool: Sendable {
             guard mode == "wal" else { throw SQLiteStoreError(reason: "\(path) cannot use write-ahead logging (journal mode \(mode ?? "unknown"))") }
             _ = try await connection.query("PRAGMA synchronous = FULL", [])
             _ = try await connection.query("PRAGMA foreign_keys = ON", [])
-            _ = try await connection.query("ATTACH DATABASE ?1 AS ministry", [.text(Self.recordsPath(for: path))])
+            _ = try await connection.query("ATTACH DATABASE ?1 AS ministry", [.text(StoreLocation.recordsPath(forStore: path))])
             _ = try await connection.query("PRAGMA ministry.journal_mode = WAL", [])
             _ = try await connection.query("PRAGMA ministry.synchronous = FULL", [])
         } catch {

@@ -1,5 +1,6 @@
 import Gateway
 import Records
+import Storage
 
 /// What the demo prints once it listens: ready-to-paste commands that work against the seeded data.
 enum DemoInstructions {
@@ -37,7 +38,6 @@ enum DemoInstructions {
             "curl -s --cacert \(manifest.caCertificate) --cert \(egypt.certificate) --key \(egypt.key) \(purpose) '\(url)/v1/employment-records?nationalId=\(nationalId)'",
         ]
         if !manifest.mockPartners.isEmpty {
-            let psql = "/usr/lib/postgresql/15/bin/psql '\(manifest.database)'"
             lines += ["", "# The relay: mock partner ministries are listening —"]
             for mock in manifest.mockPartners {
                 lines.append("#   \(mock.id) at \(mock.endpoint), \(mock.format); deliveries land in \(mock.recordDirectory)")
@@ -45,7 +45,7 @@ enum DemoInstructions {
             lines += [
                 "# Renew a permit of an Egyptian and of an Iraqi worker for a year with plain SQL, as the ministry's own systems would;",
                 "# Egypt receives the first in the shared JSON contract, Iraq the second in its legacy XML, each only its own nationals':",
-                "\(psql) -c \"UPDATE ministry.work_permits SET status = 'renewed', expires_on = expires_on + 365, updated_at = now() WHERE id IN (SELECT DISTINCT ON (p.nationality) w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id WHERE p.nationality IN ('EG', 'IQ') AND w.status = 'renewed' ORDER BY p.nationality, w.id DESC)\"",
+                renewal(manifest.database),
                 "ls \(manifest.mockPartners.map(\.recordDirectory).joined(separator: " "))",
                 "# Make Iraq's endpoint fail its next 3 deliveries, and watch the relay retry:",
                 "curl -s -X POST '\(manifest.mockPartners.last?.controlURL ?? "")/fail?count=3&status=503'",
@@ -66,5 +66,23 @@ enum DemoInstructions {
             "", "Stop with Ctrl-C.", "",
         ]
         return lines.joined(separator: "\n")
+    }
+
+    /// The ministry's own write, in the SQL of the demo's store: psql for PostgreSQL, Debian's sqlite3 for the
+    /// embedded store's records file (the change-feed trigger lives in that file, so any writer is seen).
+    static func renewal(_ database: String) -> String {
+        let choose = "p.nationality IN ('EG', 'IQ') AND w.status = 'renewed'"
+        if let location = try? StoreLocation(database), case .sqlite(let path) = location {
+            return """
+                sqlite3 '\(StoreLocation.recordsPath(forStore: path))' "UPDATE work_permits SET status = 'renewed', expires_on = date(expires_on, '+365 days'), \
+                updated_at = \(SQLDialect.sqlite.now) WHERE id IN (SELECT max(w.id) FROM work_permits w JOIN persons p ON p.id = w.person_id \
+                WHERE \(choose) GROUP BY p.nationality)"   # apt-get install sqlite3
+                """
+        }
+        return """
+            /usr/lib/postgresql/15/bin/psql '\(database)' -c "UPDATE ministry.work_permits SET status = 'renewed', expires_on = expires_on + 365, updated_at = now() \
+            WHERE id IN (SELECT DISTINCT ON (p.nationality) w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id \
+            WHERE \(choose) ORDER BY p.nationality, w.id DESC)"
+            """
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import Records
+import Storage
 import Testing
 
 /// The README's onboarding walkthrough, command by command with the real `jisr` executable, against a
@@ -110,5 +111,23 @@ struct CLIWalkthroughTests {
         #expect(inverted.output.contains("inverted"))
         let duplicate = try JisrCLI.run(["partner", "add", "--id", "LB-NSSF", "--name-ar", "x", "--name-en", "x", "--database-url", fixture.databaseURL])
         #expect(duplicate.status != 0 && duplicate.output.contains("already exists"))
+    }
+
+    @Test("jisr store copy moves a live gateway's store to the other kind: progress, the same chain head, a non-empty target refused unless --replace")
+    func storeCopy() async throws {
+        let fixture = try await Self.fixture.value
+        _ = try await fixture.get("/v1/contracts", as: "LB-NSSF")
+        let other: SQLDialect = Fixture.storeKind == .postgres ? .sqlite : .postgres
+        let name = "jisr_copy_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
+        let target = try await Fixture.freshStore(name, directory: fixture.directory + "/" + name, kind: other).description
+        let copied = try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
+        #expect(copied.status == 0, "\(copied.output)")
+        #expect(copied.output.contains("message_log: "), "progress per table")
+        let head = try #require(copied.output.firstMatch(of: /log verified on the target: ([0-9]+) entries, chain head ([0-9a-f]{64})/), "\(copied.output)")
+        let verified = try JisrCLI.run(["log", "verify", "--database-url", target])
+        #expect(verified.status == 0 && verified.output.contains(String(head.2)), "\(verified.output)")
+        let again = try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
+        #expect(again.status != 0 && again.output.contains("not empty"), "\(again.output)")
+        #expect(try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target, "--replace"]).status == 0)
     }
 }

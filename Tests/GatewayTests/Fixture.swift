@@ -298,7 +298,7 @@ final class Fixture: Sendable {
     }
 
     /// "Now" in the store's own SQL, for statements that stand in for the ministry's systems.
-    var sqlNow: String { location.dialect == .postgres ? "now()" : "CAST(unixepoch('subsec') * 1000000 AS INTEGER)" }
+    var sqlNow: String { location.dialect.now }
 
     /// Today's date in the store's own SQL.
     var sqlToday: String { location.dialect == .postgres ? "current_date" : "date('now')" }
@@ -318,8 +318,8 @@ final class Fixture: Sendable {
     }
 
     /// A new, empty store for one fixture: a database in the test server, or an SQLite file in its folder.
-    static func freshStore(_ name: String, directory: String) async throws -> StoreLocation {
-        if storeKind == .sqlite {
+    static func freshStore(_ name: String, directory: String, kind: SQLDialect = storeKind) async throws -> StoreLocation {
+        if kind == .sqlite {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return .sqlite(path: directory + "/jisr.sqlite")
         }

@@ -2,6 +2,7 @@ import Administration
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import Gateway
 import MessageLog
 import NIOCore
 import NIOHTTP1
@@ -109,6 +110,22 @@ struct OnboardingTests {
         }
         #expect(status == 200)
         try await client.shutdown()
+    }
+
+    @Test(
+        "On the embedded store a second gateway is refused at start, naming PostgreSQL as the way to run several",
+        .enabled(if: Fixture.storeKind == .sqlite, "the embedded store's own limit"))
+    func secondGatewayRefusedOnEmbeddedStore() async throws {
+        let fixture = try await Self.fixture.value
+        do {
+            _ = try Gateway.build(configuration: fixture.configuration, logger: Fixture.quiet)
+            Issue.record("a second gateway was built on the same embedded store")
+        } catch let error as SQLiteStoreError {
+            #expect(error.description.contains("another jisr gateway already serves"))
+            #expect(error.description.contains("PostgreSQL"))
+        }
+        // The first gateway still serves.
+        #expect(try await fixture.get("/v1/contracts", as: "LB-NSSF").status == 200)
     }
 
     @Test(

@@ -317,4 +317,20 @@ struct StoreConformanceTests {
             }
         }
     }
+
+    @Test("The embedded store's records file takes the ministry's own writes from Debian's sqlite3 (an older SQLite): the change feed records them")
+    func recordsFileTakesOutsideWriters() async throws {
+        try await TestStore.with(.sqlite, "outside") { database in
+            _ = try await Seeder(database: database, logger: TestStore.logger).seed(persons: 60, seed: 3, replace: false)
+            guard case .sqlite(let path) = database.location else { throw StoreTestError("not an embedded store") }
+            let (status, output) = try await ChildProcess.run(
+                "sqlite3",
+                [StoreLocation.recordsPath(forStore: path),
+                 "UPDATE work_permits SET status = 'cancelled', cancelled_on = date('now'), updated_at = \(SQLDialect.sqlite.now) WHERE id = (SELECT min(id) FROM work_permits WHERE status <> 'cancelled')"])
+            #expect(status == 0, "sqlite3: \(output)")
+            let changes = try await database.query("SELECT event_type, occurred_at FROM ministry.permit_changes").decode((String, Date).self)
+            #expect(changes.count == 1 && changes.first?.0 == "cancelled")
+            #expect(abs(changes.first?.1.timeIntervalSinceNow ?? 1_000) < 60, "the trigger's default instant is now")
+        }
+    }
 }
