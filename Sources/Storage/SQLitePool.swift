@@ -170,7 +170,20 @@ final class SQLitePool: Sendable {
         }
     }
 
+    /// The store's files hold the log, sealed bodies and the registry: readable by Jisr's own user only. SQLite
+    /// gives its `-wal` and `-shm` files the mode of the database file.
+    private static func createPrivately(_ path: String) throws {
+        let descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            _ = Foundation.close(descriptor)
+        } else if errno != EEXIST {
+            throw SQLiteStoreError(reason: "cannot create \(path) (errno \(errno))")
+        }
+    }
+
     private func open() async throws -> SQLiteConnection {
+        try Self.createPrivately(path)
+        try Self.createPrivately(StoreLocation.recordsPath(forStore: path))
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: threads, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         do {

@@ -130,4 +130,34 @@ struct CLIWalkthroughTests {
         #expect(again.status != 0 && again.output.contains("not empty"), "\(again.output)")
         #expect(try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target, "--replace"]).status == 0)
     }
+
+    @Test("Without --database-url the CLI uses the embedded store in the current folder and says so; migrating twice changes nothing")
+    func embeddedDefault() throws {
+        let folder = NSTemporaryDirectory() + "jisr-default-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let migrate = "cd '\(folder)' && env -u JISR_DATABASE_URL '\(try JisrCLI.binary())' migrate"
+        let first = try JisrCLI.runProgram("/bin/sh", ["-c", migrate])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("using the embedded store sqlite:\(folder)/jisr.sqlite"), "\(first.output)")
+        #expect(first.output.contains("applied message-log/1"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/jisr.sqlite") && FileManager.default.fileExists(atPath: folder + "/jisr-ministry.sqlite"))
+        let second = try JisrCLI.runProgram("/bin/sh", ["-c", migrate])
+        #expect(second.status == 0 && second.output.contains("schema is up to date"), "\(second.output)")
+    }
+
+    @Test("jisr serve --no-migrate refuses a store that lacks migrations, naming jisr migrate; nothing is created in it")
+    func serveWithoutMigrating() async throws {
+        let fixture = try await Self.fixture.value
+        let folder = fixture.directory + "/unmigrated-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let directory = fixture.directory
+        let serve = try JisrCLI.run([
+            "serve", "--no-migrate", "--host", "127.0.0.1", "--port", "0", "--ops-port", "0", "--admin-port", "0", "--pki", directory + "/no-pki",
+            "--server-cert", directory + "/server.crt", "--server-key", directory + "/server.key", "--partner-ca", directory + "/ca.crt",
+            "--subject-key", directory + "/subject.key", "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
+            "--database-url", "sqlite:\(folder)/jisr.sqlite",
+        ])
+        #expect(serve.status != 0)
+        #expect(serve.output.contains("run `jisr migrate` first"), "\(serve.output)")
+    }
 }

@@ -15,7 +15,7 @@ import Testing
 @Suite("Crash recovery of the relay", .serialized)
 struct CrashRecoveryTests {
     // Kept for the whole run, like every suite's fixture: its HTTP clients must outlive the tests.
-    static let fixture = Task { try await Fixture.make("crash") }
+    static let fixture = Task { try await Fixture.make("crash", serving: false) }
 
     /// A `jisr serve` child process with a short lease and fast retries, relaying to the mock partner.
     final class ServeProcess {
@@ -62,10 +62,7 @@ struct CrashRecoveryTests {
         return rows
     }
 
-    // `jisr serve` runs beside the fixture's own gateway: two gateways on one store, which the embedded store refuses.
-    @Test(
-        "SIGKILL in the middle of deliveries, then a restart: every outbox message delivered, none lost, a repeat only under its own message id",
-        .enabled(if: Fixture.storeKind == .postgres, "runs a second gateway process on the fixture's store: PostgreSQL only"))
+    @Test("SIGKILL in the middle of deliveries, then a restart: every outbox message delivered, none lost, a repeat only under its own message id")
     func killedMidDelivery() async throws {
         let fixture = try await Self.fixture.value
         let partner = try await TestPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-crash")

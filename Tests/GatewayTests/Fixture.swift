@@ -77,7 +77,7 @@ final class Fixture: Sendable {
     }
 
     static func make(
-        _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil
+        _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil, serving: Bool = true
     ) async throws -> Fixture {
         let databaseName = "jisr_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
         let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
@@ -170,6 +170,14 @@ final class Fixture: Sendable {
             sealingConfiguration.sealer = sealing
             sealingConfiguration.timestamping = timestamping
             configuration.sealing = sealingConfiguration
+        }
+        if !serving {
+            // The store and PKI only: the test runs `jisr serve` itself (on the embedded store a second gateway
+            // would be refused). Administrative changes go through a log writer of the fixture's own.
+            let writer = LogWriter(database: client, logger: quiet)
+            return Fixture(
+                directory: directory, location: database, store: client, exchangePort: 0, opsPort: 0, adminPort: 0, samples: samples, authority: authority,
+                serverTask: Task { try await writer.run() }, clients: allClients, logWriter: writer, routes: [:], configuration: configuration)
         }
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let gateway = try Gateway.build(

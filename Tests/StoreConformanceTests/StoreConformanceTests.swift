@@ -321,8 +321,32 @@ struct StoreConformanceTests {
     @Test("The embedded store's records file takes the ministry's own writes from Debian's sqlite3 (an older SQLite): the change feed records them")
     func recordsFileTakesOutsideWriters() async throws {
         try await TestStore.with(.sqlite, "outside") { database in
-            _ = try await Seeder(database: database, logger: TestStore.logger).seed(persons: 60, seed: 3, replace: false)
+            // Durable and concurrent: write-ahead log, a sync at every commit, foreign keys enforced — on each of
+            // three connections held at once.
+            let settings = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await database.withSnapshot { connection in
+                            var found: [String] = []
+                            for pragma in ["journal_mode", "synchronous", "foreign_keys"] {
+                                let value = try await connection.query(SQL(unsafeSQL: "PRAGMA \(pragma)")).first?[0]
+                                let text = (try? value?.decode(String.self)) ?? nil
+                                found.append(try text ?? String(value?.decode(Int64.self) ?? -1))
+                            }
+                            try await Task.sleep(for: .milliseconds(100))
+                            return found
+                        }
+                    }
+                }
+                return try await group.reduce(into: [[String]]()) { $0.append($1) }
+            }
+            #expect(settings == Array(repeating: ["wal", "2", "1"], count: 3))
             guard case .sqlite(let path) = database.location else { throw StoreTestError("not an embedded store") }
+            for file in [path, path + "-wal", StoreLocation.recordsPath(forStore: path)] {
+                let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(file) is private to Jisr's user")
+            }
+            _ = try await Seeder(database: database, logger: TestStore.logger).seed(persons: 60, seed: 3, replace: false)
             let (status, output) = try await ChildProcess.run(
                 "sqlite3",
                 [StoreLocation.recordsPath(forStore: path),
