@@ -41,6 +41,7 @@ public final class Database: Service, Sendable {
         case .postgres(let url):
             backend = .postgres(PostgresClient(configuration: url.clientConfiguration(connections: connections), backgroundLogger: logger))
         case .sqlite(let path):
+            // One writer at a time whatever the pool size: more connections only add readers, and eight outpace two cores.
             backend = .sqlite(SQLitePool(path: path, connections: max(2, min(connections, 8)), logger: logger))
         }
     }

@@ -254,6 +254,7 @@ struct StoreCommand: AsyncParsableCommand {
             discussion: """
                 Typical use: moving from the embedded store to production, \
                 `jisr store copy --from sqlite:.demo/jisr.sqlite --to postgres://jisr@db.example/jisr`. \
+                Stop the gateway first: the copy reads table by table, not one snapshot. \
                 The target is migrated first; a target that holds data is refused unless --replace empties it. \
                 Afterwards the target's log is verified and must end in the same chain head as the source's.
                 """)

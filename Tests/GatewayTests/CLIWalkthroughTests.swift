@@ -151,12 +151,15 @@ struct CLIWalkthroughTests {
         let folder = fixture.directory + "/unmigrated-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let directory = fixture.directory
-        let serve = try JisrCLI.run([
+        // The server's own log lines are silenced: written from other threads, they could land inside the refusal.
+        let arguments = [
             "serve", "--no-migrate", "--host", "127.0.0.1", "--port", "0", "--ops-port", "0", "--admin-port", "0", "--pki", directory + "/no-pki",
             "--server-cert", directory + "/server.crt", "--server-key", directory + "/server.key", "--partner-ca", directory + "/ca.crt",
             "--subject-key", directory + "/subject.key", "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
             "--database-url", "sqlite:\(folder)/jisr.sqlite",
-        ])
+        ]
+        let command = "JISR_LOG_LEVEL=critical exec '\(try JisrCLI.binary())' " + arguments.map { "'\($0)'" }.joined(separator: " ")
+        let serve = try JisrCLI.runProgram("/bin/sh", ["-c", command])
         #expect(serve.status != 0)
         #expect(serve.output.contains("run `jisr migrate` first"), "\(serve.output)")
     }
