@@ -99,7 +99,7 @@ public struct Gateway: Sendable {
             router: router,
             server: try .tls(
                 .http1(
-                    configuration: .init(additionalChannelHandlers: [HTTP10ConnectionInstaller()], idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+                    configuration: .init(additionalChannelHandlers: [HTTP1HandlerInstaller(deadlines: configuration.requestDeadlines)], idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
                 configuration: TLSChannelConfiguration(tlsConfiguration: tls, customAsyncVerificationCallback: verifier.verify)),
             configuration: .init(address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr"),
             onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },

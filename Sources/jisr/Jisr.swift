@@ -165,6 +165,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds seals may wait for their timestamp before --timestamp-policy applies.") var timestampGraceSeconds = 3600
     @Option(help: "After the grace period without a timestamp: continue, or refuse new exchanges.") var timestampPolicy = "continue"
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
+    @Option(help: "Seconds a client may take to send a request's head (slower: 408 and the connection closed).") var requestHeadTimeoutSeconds: Int64 = 10
+    @Option(help: "Seconds a client may take to send a request's body.") var requestBodyTimeoutSeconds: Int64 = 30
+    @Option(help: "Seconds an idle connection stays open.") var idleTimeoutSeconds: Int64 = 30
     @Flag(inversion: .prefixedNo, help: "Apply missing schema migrations at start (with --no-migrate a store that lacks one is refused).")
     var migrate = true
     @OptionGroup var pkiOptions: PKIOptions
@@ -180,6 +183,12 @@ struct Serve: AsyncParsableCommand {
         configuration.exchangeHost = host
         configuration.exchangePort = port
         configuration.migrateOnStart = migrate
+        guard requestHeadTimeoutSeconds >= 1, requestBodyTimeoutSeconds >= 1, idleTimeoutSeconds >= 1 else {
+            throw ValidationError("--request-head-timeout-seconds, --request-body-timeout-seconds and --idle-timeout-seconds are at least 1")
+        }
+        configuration.requestDeadlines.head = .seconds(requestHeadTimeoutSeconds)
+        configuration.requestDeadlines.body = .seconds(requestBodyTimeoutSeconds)
+        configuration.idleTimeoutSeconds = idleTimeoutSeconds
         configuration.bodyKeyFolder = bodyKeys ?? (FileManager.default.fileExists(atPath: pki.bodyKeys) ? pki.bodyKeys : nil)
         configuration.opsPort = opsPort
         configuration.adminPort = adminPort

@@ -77,7 +77,8 @@ final class Fixture: Sendable {
     }
 
     static func make(
-        _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil, serving: Bool = true
+        _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil, serving: Bool = true,
+        tuning: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> Fixture {
         let databaseName = "jisr_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
         let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
@@ -171,6 +172,7 @@ final class Fixture: Sendable {
             sealingConfiguration.timestamping = timestamping
             configuration.sealing = sealingConfiguration
         }
+        tuning(&configuration)
         if !serving {
             // The store and PKI only: the test runs `jisr serve` itself (on the embedded store a second gateway
             // would be refused). Administrative changes go through a log writer of the fixture's own.
@@ -266,6 +268,21 @@ final class Fixture: Sendable {
         let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
         let body = try await response.body.collect(upTo: 4 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
+    }
+
+    /// A partner's send (`POST /v1/messages`) with raw body bytes.
+    func send(
+        _ body: [UInt8], key: String?, as caller: String = "EG-MOL", contentType: String = "application/json", contract: String = "work-permit-event/1"
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: "https://localhost:\(exchangePort)/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "X-Purpose", value: "mou-work-permit-notification")
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "X-Contract", value: contract)
+        if let key { request.headers.add(name: "Idempotency-Key", value: key) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await clients[caller]!.execute(request, timeout: .seconds(15))
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
     /// One admin API call as a given caller (the admin certificate by default).

@@ -30,15 +30,7 @@ struct InboundSendTests {
     static let notice = try! String(contentsOf: Fixture.repository.appendingPathComponent("contracts/work-permit-event/1/examples/valid/issued.json"), encoding: .utf8)
 
     func send(_ fixture: Fixture, body: String, key: String?, as caller: String = "EG-MOL", contentType: String = "application/json", contract: String = "work-permit-event/1") async throws -> Reply {
-        var request = HTTPClientRequest(url: "https://localhost:\(fixture.exchangePort)/v1/messages")
-        request.method = .POST
-        request.headers.add(name: "X-Purpose", value: "mou-work-permit-notification")
-        request.headers.add(name: "Content-Type", value: contentType)
-        request.headers.add(name: "X-Contract", value: contract)
-        if let key { request.headers.add(name: "Idempotency-Key", value: key) }
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await fixture.clients[caller]!.execute(request, timeout: .seconds(15))
-        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        try await fixture.send(Array(body.utf8), key: key, as: caller, contentType: contentType, contract: contract)
     }
 
     func inboxCount(_ fixture: Fixture, key: String) async throws -> Int {

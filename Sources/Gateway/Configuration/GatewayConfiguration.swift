@@ -43,6 +43,8 @@ public struct GatewayConfiguration: Sendable {
     public var sealing: SealingConfiguration?
     /// Connections idle this long are closed.
     public var idleTimeoutSeconds: Int64 = 30
+    /// How long a client may take over a request's head and body on the exchange listener (slow senders get 408).
+    public var requestDeadlines = RequestDeadlines()
 
     public init(
         serverCertificatePath: String, serverKeyPath: String, partnerCAPaths: [String], subjectKeyPath: String, database: StoreLocation,

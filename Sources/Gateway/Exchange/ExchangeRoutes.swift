@@ -158,6 +158,8 @@ struct ExchangeRoutes: Sendable {
         default: throw Problem.unsupportedMediaType
         }
         _ = try call.grant(contract, .send)
+        // A declared length over the limit is refused before a byte of the body is read.
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > context.maxUploadSize { throw Problem.payloadTooLarge }
         let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
         let digest = sha256Hex(body)
         if let original = try await InboxStore.find(partner: call.partner.id, key: key, database: inbox) {

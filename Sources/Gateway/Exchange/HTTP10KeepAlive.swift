@@ -52,15 +52,23 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 }
 
-/// Added by Hummingbird after its HTTP codec (where it lets handlers in); places the connection handler right
-/// after NIO's HTTP/1 request decoder, then only passes data on.
-final class HTTP10ConnectionInstaller: ChannelInboundHandler, RemovableChannelHandler {
+/// Added by Hummingbird after its HTTP codec (where it lets handlers in); places the handlers that need HTTP/1
+/// itself around NIO's request decoder — the request deadlines and the HTTP/1.0 connection semantics — then only
+/// passes data on.
+final class HTTP1HandlerInstaller: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
+
+    private let deadlines: RequestDeadlines
+
+    init(deadlines: RequestDeadlines) { self.deadlines = deadlines }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
         if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+            let activity = RequestActivity()
+            try? pipeline.addHandler(RequestActivityHandler(activity: activity), position: .before(decoder))
             try? pipeline.addHandler(HTTP10ConnectionHandler(), position: .after(decoder))
+            try? pipeline.addHandler(RequestDeadlineHandler(deadlines: deadlines, activity: activity), position: .after(decoder))
         }
     }
 }

@@ -1,0 +1,188 @@
+import Administration
+import Foundation
+import MessageLog
+import NIOHTTP1
+import PKI
+import Registry
+import Schemas
+import Storage
+import Testing
+
+/// Hostile input against the live exchange listener over TLS: each gets a 4xx problem document, the server goes on
+/// serving, nothing is stored, and the log still verifies.
+@Suite("Hostile payloads, live", .serialized)
+struct HostilePayloadTests {
+    static let fixture = Task { () throws -> Fixture in
+        let fixture = try await Fixture.make("hostile")
+        let admin = try fixture.administration()
+        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        try await admin.grant(
+            Agreement(
+                partnerID: "EG-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG"),
+            by: Administrator(fingerprint: nil, name: "test"))
+        // A certificate of EG-MOL's on disk, for the raw-socket clients.
+        let credential = try fixture.authority.issueClient(partnerID: "EG-MOL", organization: "Egypt MoL", country: "EG")
+        try PEMFiles.write(credential, directory: fixture.directory, name: "raw-client")
+        try await admin.registerCertificate(
+            PartnerCertificate(
+                fingerprint: try credential.fingerprint, partnerID: "EG-MOL", subject: "EG-MOL raw", notBefore: Date().addingTimeInterval(-3600),
+                notAfter: Date().addingTimeInterval(86_400)),
+            by: Administrator(fingerprint: nil, name: "test"))
+        try await Task.sleep(for: Fixture.registryChangeWindow)
+        return fixture
+    }
+
+    static let validNotice = try! String(
+        contentsOf: Fixture.repository.appendingPathComponent("contracts/work-permit-event/1/examples/valid/issued.json"), encoding: .utf8)
+
+    /// A hostile body: what it is, how it is sent, and the problem types that may refuse it.
+    struct Payload: Sendable, CustomStringConvertible {
+        let description: String
+        let contentType: String
+        let body: [UInt8]
+        let problems: Set<String>
+    }
+
+    static var payloads: [Payload] {
+        let xml = "application/xml"
+        let json = "application/json"
+        let document = ["malformed-document", "invalid-document"]
+        func text(_ name: String, _ type: String, _ body: String) -> Payload { Payload(description: name, contentType: type, body: Array(body.utf8), problems: Set(document)) }
+        let laughs = (1...9).map { level in "<!ENTITY l\(level) \"" + String(repeating: "&l\(level - 1);", count: 10) + "\">" }.joined()
+        let quadratic = String(repeating: "a", count: 50_000)
+        return [
+            text("XML external entity (file)", xml, #"<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "file:///etc/passwd">]><n>&e;</n>"#),
+            text("XML external entity (http)", xml, #"<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "http://127.0.0.1:9/x">]><n>&e;</n>"#),
+            text("XML parameter entity", xml, #"<?xml version="1.0"?><!DOCTYPE n [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd"> %p;]><n/>"#),
+            text("billion laughs", xml, #"<?xml version="1.0"?><!DOCTYPE n [<!ENTITY l0 "ha">"# + laughs + "]><n>&l9;</n>"),
+            text("quadratic blow-up", xml, #"<?xml version="1.0"?><!DOCTYPE n [<!ENTITY a ""# + quadratic + #"">]><n>"# + String(repeating: "&a;", count: 20_000) + "</n>"),
+            text("a DTD at all", xml, #"<?xml version="1.0"?><!DOCTYPE n><n/>"#),
+            text("10,000-deep XML", xml, String(repeating: "<n>", count: 10_000) + String(repeating: "</n>", count: 10_000)),
+            Payload(description: "invalid UTF-8 in XML", contentType: xml, body: Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><n>".utf8) + [0xC3, 0x28] + Array("</n>".utf8), problems: Set(document)),
+            Payload(description: "invalid UTF-8 in JSON", contentType: json, body: Array("{\"eventType\": \"".utf8) + [0xFF, 0xFE] + Array("\"}".utf8), problems: Set(document)),
+            text("duplicate JSON keys", json, validNotice.replacingOccurrences(of: "{", with: "{\"eventType\": \"issued\", ", options: [], range: validNotice.range(of: "{"))),
+            text("a number out of range", json, validNotice.replacingOccurrences(of: "\"category\": ", with: "\"category\": 1e400, \"x\": ")),
+            text("10,000-deep JSON", json, String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)),
+        ]
+    }
+
+    @Test("Each hostile body: a 4xx problem document, nothing stored, and the next request served", arguments: payloads)
+    func refused(_ payload: Payload) async throws {
+        let fixture = try await Self.fixture.value
+        let key = "hostile-\(UUID().uuidString)"
+        let reply = try await fixture.send(payload.body, key: key, contentType: payload.contentType)
+        #expect((400..<500).contains(reply.status), "\(payload): \(reply.status) \(reply.text.prefix(300))")
+        #expect(reply.headers["Content-Type"].first?.hasPrefix("application/problem+") == true)
+        #expect(payload.problems.contains { reply.problemType?.hasSuffix("/\($0)") == true }, "\(payload): \(reply.problemType ?? "no type")")
+        #expect(!reply.text.contains("root:"), "no file content leaks")
+        #expect(try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_key = \(key)").first?[0].decode(Int64.self) == 0)
+        #expect(try await fixture.get("/v1/contracts", as: "LB-NSSF").status == 200, "the server still serves")
+    }
+
+    @Test("Paths with .. or encoded slashes in the schema routes are refused without reaching the file system")
+    func traversal() async throws {
+        let fixture = try await Self.fixture.value
+        for path in [
+            "/v1/contracts/..%2F..%2F..%2Fetc/passwd/schema.json", "/v1/contracts/work-permit/1/..%2F..%2F..%2Fetc%2Fpasswd",
+            "/v1/contracts/%2e%2e/%2e%2e/schema.xsd", "/v1/contracts/work-permit/..%2f1/schema.json", "/v1/contracts/../../../etc/passwd",
+        ] {
+            let reply = try await fixture.get(path, as: "LB-NSSF")
+            #expect((400..<500).contains(reply.status), "\(path): \(reply.status)")
+            #expect(!reply.text.contains("root:"), "\(path) leaked a file")
+        }
+        #expect(try await fixture.get("/v1/contracts/work-permit/1/schema.json", as: "LB-NSSF").status == 200)
+    }
+
+    @Test("A body over the limit is refused before it is read whole: 413 while most of a 100 MB upload is still unsent")
+    func oversizedBody() async throws {
+        let fixture = try await Self.fixture.value
+        let over = try await fixture.send(Array(repeating: UInt8(ascii: " "), count: (1 << 20) + 1), key: "too-big")
+        #expect(over.status == 413 && over.problemType?.hasSuffix("/payload-too-large") == true, "\(over.status)")
+        let result = try await raw(fixture, """
+            stream.sendall(b"POST /v1/messages HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\nX-Contract: work-permit-event/1\\r\\n"
+                           b"X-Purpose: mou-work-permit-notification\\r\\nIdempotency-Key: huge\\r\\nContent-Length: 104857600\\r\\n\\r\\n")
+            sent = 0
+            stream.settimeout(0.05)
+            answer = b""
+            while sent < 104857600 and not answer:
+                try:
+                    stream.sendall(b" " * 65536)
+                    sent += 65536
+                except OSError:
+                    break
+                try:
+                    answer = stream.recv(4096)
+                except (TimeoutError, socket.timeout, ssl.SSLWantReadError):
+                    pass
+            stream.settimeout(5)
+            while b"\\r\\n" not in answer:
+                chunk = stream.recv(4096)
+                if not chunk: break
+                answer += chunk
+            print(answer.split(b"\\r\\n")[0].decode(), sent)
+            """)
+        let fields = result.split(separator: " ")
+        #expect(result.hasPrefix("HTTP/1.1 413"), "\(result)")
+        #expect((Int(fields.last ?? "") ?? Int.max) < 10 << 20, "answered after \(fields.last ?? "?") bytes of 100 MB")
+        #expect(try await fixture.get("/v1/contracts", as: "LB-NSSF").status == 200)
+    }
+
+    @Test("An oversized header and too many headers are refused (or the connection closed); the server goes on serving")
+    func headers() async throws {
+        let fixture = try await Self.fixture.value
+        let result = try await raw(fixture, """
+            def answer(request):
+                with socket.create_connection(("127.0.0.1", int(port))) as raw:
+                    with context.wrap_socket(raw, server_hostname="localhost") as s:
+                        s.settimeout(10)
+                        try:
+                            s.sendall(request)
+                            data = s.recv(4096)
+                        except (OSError, ssl.SSLError):
+                            return "closed"
+                        return data.split(b"\\r\\n")[0].decode() if data else "closed"
+            big = b"GET /v1/contracts HTTP/1.1\\r\\nHost: localhost\\r\\nX-Big: " + b"a" * 200000 + b"\\r\\n\\r\\n"
+            many = b"GET /v1/contracts HTTP/1.1\\r\\nHost: localhost\\r\\n" + b"".join(b"X-H%d: v\\r\\n" % i for i in range(5000)) + b"\\r\\n"
+            print(answer(big))
+            print(answer(many))
+            """, connect: false)
+        for line in result.split(separator: "\n") {
+            #expect(line == "closed" || line.hasPrefix("HTTP/1.1 4"), "\(line)")
+        }
+        #expect(result.split(separator: "\n").count == 2, "\(result)")
+        #expect(try await fixture.get("/v1/contracts", as: "LB-NSSF").status == 200)
+    }
+
+    @Test("The log verifies after every hostile request above")
+    func logStillVerifies() async throws {
+        let fixture = try await Self.fixture.value
+        let report = try await fixture.log().verify()
+        #expect(report.firstBreak == nil && report.verified > 0)
+    }
+
+    /// Runs Python with a TLS connection as EG-MOL (`stream`) already open, unless `connect` is false.
+    func raw(_ fixture: Fixture, _ body: String, connect: Bool = true) async throws -> String {
+        let indented = body.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n")
+        let script =
+            """
+            import socket, ssl, sys
+            port, cert, key, ca = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+            context = ssl.create_default_context(cafile=ca)
+            context.load_cert_chain(cert, key)
+            """ + "\n"
+            + (connect
+                ? """
+                with socket.create_connection(("127.0.0.1", int(port))) as raw:
+                    with context.wrap_socket(raw, server_hostname="localhost") as stream:
+                \(indented)
+                """
+                : body)
+        // Off the concurrency pool: a blocking wait there would stall the server's own async work (the TLS verifier).
+        let result = try await ChildProcess.run(
+            "/usr/bin/python3",
+            ["-c", script, String(fixture.exchangePort), fixture.directory + "/raw-client.crt", fixture.directory + "/raw-client.key", fixture.directory + "/ca.crt"])
+        #expect(result.0 == 0, "\(result.1)")
+        return result.1.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
