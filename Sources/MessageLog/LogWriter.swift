@@ -156,24 +156,22 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
+    /// A batch that misses its deadline is answered 503 and abandoned: if its transaction gets a connection later
+    /// (the database back), it rolls itself back rather than log exchanges whose callers were told they failed.
     private func commitWithTimeout(_ items: [([EntryDraft], GroupWork?)]) async throws -> [Result<[LogEntry], any Error>] {
-        try await withThrowingTaskGroup(of: [Result<[LogEntry], any Error>]?.self) { group in
-            group.addTask { try await self.commit(items) }
-            group.addTask {
-                try await Task.sleep(for: self.configuration.commitTimeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let entries = first else {
-                throw LogUnavailableError(reason: "commit timed out")
-            }
-            return entries
+        let abandoned = AbandonedBatch()
+        do {
+            return try await database.withDeadline(configuration.commitTimeout) { try await self.commit(items, unless: abandoned) }
+        } catch let error as DatabaseUnavailableError {
+            abandoned.set()
+            throw LogUnavailableError(reason: error.reason)
         }
     }
 
-    private func commit(_ items: [([EntryDraft], GroupWork?)]) async throws -> [Result<[LogEntry], any Error>] {
+    private func commit(_ items: [([EntryDraft], GroupWork?)], unless abandoned: AbandonedBatch) async throws -> [Result<[LogEntry], any Error>] {
         try await database.withTransaction { connection -> [Result<[LogEntry], any Error>] in
             try await connection.lock(MessageLogStore.chainLock)
+            if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
             var (seq, prevHash) = try await MessageLogStore.head(on: connection)
             let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
             var outcomes: [Result<[LogEntry], any Error>] = []
@@ -201,8 +199,16 @@ public final class LogWriter: Service, Sendable {
                 entries += unit
                 outcomes.append(.success(unit))
             }
+            if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
             if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection) }
             return outcomes
         }
     }
+}
+
+/// Set when a batch's callers have been told it failed; the batch then must not commit.
+final class AbandonedBatch: Sendable {
+    private let state = Mutex(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
 }

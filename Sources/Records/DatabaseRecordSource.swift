@@ -18,6 +18,13 @@ public struct DatabaseRecordSource: RecordSource {
         self.columns = RecordColumns(database.dialect)
     }
 
+    /// Every read answers within five seconds or fails as unavailable: an exchange waiting on a store that is down
+    /// is answered 503, not held.
+    private func read(_ sql: SQL) async throws -> [DatabaseRow] {
+        let database = self.database
+        return try await database.withDeadline(.seconds(5)) { try await database.query(sql) }
+    }
+
     public func employmentRecord(for key: PersonKey) async throws -> EmploymentRecord? {
         let condition: SQL
         switch key {
@@ -26,7 +33,7 @@ public struct DatabaseRecordSource: RecordSource {
         case .nssfNumber(let number): condition = "nssf_number = \(number)"
         }
         var found: (Int64, EmploymentRecord.Person)?
-        for c in try await database.query("SELECT \(unescaped: columns.person) FROM ministry.persons WHERE \(condition)") {
+        for c in try await read("SELECT \(unescaped: columns.person) FROM ministry.persons WHERE \(condition)") {
             let person = EmploymentRecord.Person(
                 nationalId: try c[1].decode(String?.self), passportNumber: try c[2].decode(String?.self),
                 nationality: try c[3].decode(String.self), nssfNumber: try c[4].decode(String?.self),
@@ -38,7 +45,7 @@ public struct DatabaseRecordSource: RecordSource {
             found = (try c[0].decode(Int64.self), person)
         }
         guard let (personID, person) = found else { return nil }
-        let rows = try await database.query(
+        let rows = try await read(
             """
             SELECT e.registration_number, e.nssf_employer_number, e.name_ar, e.name_latin, m.occupation_isco08,
                    \(unescaped: columns.day("m.start_date")), \(unescaped: columns.day("m.end_date")), m.monthly_salary, m.currency, m.work_permit_number
@@ -62,7 +69,7 @@ public struct DatabaseRecordSource: RecordSource {
     }
 
     public func establishment(registrationNumber: String) async throws -> Establishment? {
-        let rows = try await database.query(
+        let rows = try await read(
             """
             SELECT registration_number, nssf_employer_number, name_ar, name_latin, legal_form, isic_section, isic_class,
                    governorate, district, locality, \(unescaped: columns.day("registered_on")), status,
@@ -83,7 +90,7 @@ public struct DatabaseRecordSource: RecordSource {
     }
 
     public func workPermit(number: String) async throws -> WorkPermit? {
-        try await database.query("SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin) WHERE w.permit_number = \(number)")
+        try await read("SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin) WHERE w.permit_number = \(number)")
             .first.map { try Self.permit($0).0 }
     }
 
@@ -96,7 +103,7 @@ public struct DatabaseRecordSource: RecordSource {
         let since = changedSince ?? Int64.min
         let (afterTime, afterID) = after.map { ($0.changedAt, $0.id) } ?? (Int64.min, Int64.min)
         let changedAt = columns.micros("w.updated_at")
-        return try await database.query(
+        return try await read(
             """
             SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin)
             WHERE \(unescaped: changedAt) >= \(since) AND (\(unescaped: changedAt), w.id) > (\(afterTime), \(afterID)) \(filter)
@@ -125,7 +132,7 @@ public struct DatabaseRecordSource: RecordSource {
     }
 
     public func permitChanges(after: Int64, limit: Int) async throws -> [PermitChange] {
-        let rows = try await database.query(
+        let rows = try await read(
             """
             SELECT c.id, c.event_type, \(unescaped: columns.isoInstant("c.occurred_at")), \(unescaped: columns.permit)
             \(unescaped: RecordColumns.permitJoin) JOIN ministry.permit_changes c ON c.permit_id = w.id
@@ -143,7 +150,7 @@ public struct DatabaseRecordSource: RecordSource {
     }
 
     public func permitChangeHead() async throws -> Int64 {
-        try await database.query("SELECT coalesce(max(id), 0) FROM ministry.permit_changes").first?[0].decode(Int64.self) ?? 0
+        try await read("SELECT coalesce(max(id), 0) FROM ministry.permit_changes").first?[0].decode(Int64.self) ?? 0
     }
 }
 

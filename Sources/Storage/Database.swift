@@ -4,6 +4,14 @@ import NIOCore
 import PostgresNIO
 import SQLiteNIO
 import ServiceLifecycle
+import Synchronization
+
+/// The store cannot be reached (down, restarting, or not answering in time): a retryable condition, never a bug.
+public struct DatabaseUnavailableError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "the store is unavailable: \(reason)" }
+}
 
 /// A constraint the store refused the statement by, named so that callers can turn it into their own error.
 public struct DatabaseConstraintError: Error, Sendable, CustomStringConvertible {
@@ -117,6 +125,31 @@ public final class Database: Service, Sendable {
             guard let thrown = error.closureError else { throw error }
             if let database = thrown as? PSQLError { throw DatabaseConnection.translate(database) }
             throw thrown
+        }
+    }
+
+    /// Runs `body`, giving up after `limit` with `DatabaseUnavailableError`: waiting for a connection to a server that
+    /// is down must not hold a request past what its caller will wait.
+    ///
+    /// The body runs in a task of its own, cancelled at the deadline but not waited for: postgres-nio's pool was
+    /// seen not to answer a cancelled lease while its server was down (the outage test hung on exactly that), so a
+    /// structured child would hold the caller until the server came back. A body that finishes late finishes alone.
+    public func withDeadline<Result: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let work = Task { try await body() }
+        let answer = FirstAnswer<Result>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                answer.wait(continuation)
+                Task { answer.give(await work.result) }
+                Task {
+                    try? await Task.sleep(for: limit)
+                    answer.give(.failure(DatabaseUnavailableError(reason: "no answer within \(limit)")))
+                    work.cancel()
+                }
+            }
+        } onCancel: {
+            work.cancel()
+            answer.give(.failure(CancellationError()))
         }
     }
 
@@ -266,6 +299,13 @@ public struct DatabaseConnection: Sendable {
     }
 
     static func translate(_ error: PSQLError) -> any Error {
+        let state = error.serverInfo?[.sqlState] ?? ""
+        // Connection exceptions (08…) and operator intervention (57…, e.g. the server shutting down) are outages.
+        if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed].contains(error.code)
+            || state.hasPrefix("08") || state.hasPrefix("57")
+        {
+            return DatabaseUnavailableError(reason: error.serverInfo?[.message] ?? "\(error.code)")
+        }
         let kind: DatabaseConstraintError.Kind? =
             switch error.serverInfo?[.sqlState] {
             case "23505": .unique
@@ -294,5 +334,39 @@ public struct DatabaseConnection: Sendable {
             }
         guard let kind else { return error }
         return DatabaseConstraintError(kind: kind, detail: message)
+    }
+}
+
+/// The first of several racing outcomes resumes the waiter; the others are dropped.
+final class FirstAnswer<Value: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Value, any Error>?
+        var early: Result<Value, any Error>?
+        var done = false
+    }
+
+    private let state = Mutex(State())
+
+    func wait(_ continuation: CheckedContinuation<Value, any Error>) {
+        let early = state.withLock { state -> Result<Value, any Error>? in
+            if let early = state.early { return early }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func give(_ result: Result<Value, any Error>) {
+        let waiting = state.withLock { state -> CheckedContinuation<Value, any Error>? in
+            guard !state.done else { return nil }
+            state.done = true
+            guard let continuation = state.continuation else {
+                state.early = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
+        }
+        waiting?.resume(with: result)
     }
 }

@@ -78,11 +78,12 @@ final class Fixture: Sendable {
 
     static func make(
         _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil, serving: Bool = true,
-        tuning: (inout GatewayConfiguration) -> Void = { _ in }
+        store: StoreLocation? = nil, tuning: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> Fixture {
         let databaseName = "jisr_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
         let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
-        let database = try await freshStore(databaseName, directory: directory)
+        let database: StoreLocation
+        if let store { database = store } else { database = try await freshStore(databaseName, directory: directory) }
 
         let authority = try CertificateAuthority.create(commonName: "Jisr test partner CA")
         try PEMFiles.write(authority.credential, directory: directory, name: "ca")

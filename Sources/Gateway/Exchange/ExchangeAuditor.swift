@@ -7,6 +7,7 @@ import MessageLog
 import NIOCore
 import Registry
 import Schemas
+import Storage
 
 /// What a handler learns about the exchange for its log entry.
 struct AuditNotes: Sendable {
@@ -119,6 +120,8 @@ struct ExchangeAuditor: Sendable {
             outcome = .failure(problem)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             outcome = .failure(.payloadTooLarge)
+        } catch is DatabaseUnavailableError {
+            outcome = .failure(.storeUnavailable)
         } catch let error as ContractDocumentError {
             logger.error("outbound document breaks its contract", metadata: ["jisr.message_id": "\(messageId)", "jisr.contract": "\(error.contract)", "jisr.format": "\(error.format.rawValue)"])
             outcome = .failure(.invalidOutbound)

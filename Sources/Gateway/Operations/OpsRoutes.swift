@@ -17,7 +17,7 @@ struct OpsRoutes: Sendable {
         router.get("health/live") { _, _ in "ok\n" }
         router.get("health/ready") { _, _ -> Response in
             do {
-                try await database.query("SELECT 1")
+                _ = try await database.withDeadline(.seconds(2)) { try await database.query("SELECT 1") }
                 guard registry.snapshot.version > 0 else { return Self.text(.serviceUnavailable, "registry not loaded\n") }
             } catch {
                 return Self.text(.serviceUnavailable, "database unreachable\n")

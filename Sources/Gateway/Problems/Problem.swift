@@ -42,6 +42,7 @@ public struct Problem: Error, Sendable, Hashable {
     public static let establishmentNotFound = Problem(code: "establishment-not-found", status: 404, title: "No establishment has this registration number")
     public static let notAcceptable = Problem(code: "not-acceptable", status: 406, title: "Only application/json and application/xml are offered")
     public static let methodNotAllowed = Problem(code: "method-not-allowed", status: 405, title: "The method is not allowed on this resource")
+    public static let storeUnavailable = Problem(code: "store-unavailable", status: 503, title: "The records cannot be read just now", retryAfter: 5)
     public static let logUnavailable = Problem(code: "log-unavailable", status: 503, title: "The message log cannot be written; nothing was exchanged", retryAfter: 5)
     public static let invalidOutbound = Problem(code: "invalid-outbound-document", status: 500, title: "The gateway produced a document that breaks its contract")
     public static let payloadTooLarge = Problem(code: "payload-too-large", status: 413, title: "The body is larger than the gateway accepts (1 MiB)")
