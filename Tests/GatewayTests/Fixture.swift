@@ -271,6 +271,28 @@ final class Fixture: Sendable {
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
     }
 
+    /// Grants Egypt's ministry the sending of work-permit events (its notices about Lebanese workers).
+    func grantEgyptSend() async throws {
+        let contract = try #require(try ContractCatalog.load(from: Self.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        try await administration().grant(
+            Agreement(
+                partnerID: "EG-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG"),
+            by: Administrator(fingerprint: nil, name: "test"))
+    }
+
+    /// A registered certificate of `partner`'s written as `name`.crt/.key in the fixture's folder, for clients
+    /// outside Swift (Python's ssl, openssl).
+    func writeRegisteredCredential(partner: String, name: String) async throws {
+        let credential = try authority.issueClient(partnerID: partner, organization: partner, country: String(partner.prefix(2)))
+        try PEMFiles.write(credential, directory: directory, name: name)
+        try await administration().registerCertificate(
+            PartnerCertificate(
+                fingerprint: try credential.fingerprint, partnerID: partner, subject: "\(partner) \(name)", notBefore: Date().addingTimeInterval(-3600),
+                notAfter: Date().addingTimeInterval(86_400)),
+            by: Administrator(fingerprint: nil, name: "test"))
+    }
+
     /// A partner's send (`POST /v1/messages`) with raw body bytes.
     func send(
         _ body: [UInt8], key: String?, as caller: String = "EG-MOL", contentType: String = "application/json", contract: String = "work-permit-event/1"

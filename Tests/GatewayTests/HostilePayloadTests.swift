@@ -14,21 +14,9 @@ import Testing
 struct HostilePayloadTests {
     static let fixture = Task { () throws -> Fixture in
         let fixture = try await Fixture.make("hostile")
-        let admin = try fixture.administration()
-        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
-        try await admin.grant(
-            Agreement(
-                partnerID: "EG-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
-                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG"),
-            by: Administrator(fingerprint: nil, name: "test"))
+        try await fixture.grantEgyptSend()
         // A certificate of EG-MOL's on disk, for the raw-socket clients.
-        let credential = try fixture.authority.issueClient(partnerID: "EG-MOL", organization: "Egypt MoL", country: "EG")
-        try PEMFiles.write(credential, directory: fixture.directory, name: "raw-client")
-        try await admin.registerCertificate(
-            PartnerCertificate(
-                fingerprint: try credential.fingerprint, partnerID: "EG-MOL", subject: "EG-MOL raw", notBefore: Date().addingTimeInterval(-3600),
-                notAfter: Date().addingTimeInterval(86_400)),
-            by: Administrator(fingerprint: nil, name: "test"))
+        try await fixture.writeRegisteredCredential(partner: "EG-MOL", name: "raw-client")
         try await Task.sleep(for: Fixture.registryChangeWindow)
         return fixture
     }

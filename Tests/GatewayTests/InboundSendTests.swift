@@ -16,13 +16,7 @@ import Testing
 struct InboundSendTests {
     static let fixture = Task { () throws -> Fixture in
         let fixture = try await Fixture.make("inbound")
-        let admin = try fixture.administration()
-        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
-        try await admin.grant(
-            Agreement(
-                partnerID: "EG-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
-                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG"),
-            by: Administrator(fingerprint: nil, name: "test"))
+        try await fixture.grantEgyptSend()
         try await Task.sleep(for: .milliseconds(600))
         return fixture
     }

@@ -20,21 +20,8 @@ struct SlowClientTests {
             configuration.requestDeadlines.body = .seconds(2)
         }
         // Egypt's ministry may send notices: a slow body reaches the route, which waits for it.
-        let admin = try fixture.administration()
-        let actor = Administrator(fingerprint: nil, name: "test")
-        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
-        try await admin.grant(
-            Agreement(
-                partnerID: "EG-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
-                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG"),
-            by: actor)
-        let credential = try fixture.authority.issueClient(partnerID: "EG-MOL", organization: "Egypt MoL", country: "EG")
-        try PEMFiles.write(credential, directory: fixture.directory, name: "slow-client")
-        try await admin.registerCertificate(
-            PartnerCertificate(
-                fingerprint: try credential.fingerprint, partnerID: "EG-MOL", subject: "EG-MOL slow", notBefore: Date().addingTimeInterval(-3600),
-                notAfter: Date().addingTimeInterval(86_400)),
-            by: actor)
+        try await fixture.grantEgyptSend()
+        try await fixture.writeRegisteredCredential(partner: "EG-MOL", name: "slow-client")
         try await Task.sleep(for: Fixture.registryChangeWindow)
         return fixture
     }
