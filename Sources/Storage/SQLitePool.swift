@@ -197,7 +197,10 @@ final class SQLitePool: Sendable {
             _ = try await connection.query("PRAGMA ministry.journal_mode = WAL", [])
             _ = try await connection.query("PRAGMA ministry.synchronous = FULL", [])
         } catch {
-            try? await connection.close()
+            // Through the future: a cancelled task (a gateway stopping as it starts) would skip an async close, and
+            // an unclosed connection must not be dropped.
+            let closed: EventLoopFuture<Void> = connection.close()
+            try? await closed.get()
             throw error
         }
         return connection
