@@ -71,9 +71,7 @@ public final class Database: Service, Sendable {
     public func query(_ sql: SQL) async throws -> [DatabaseRow] {
         switch backend {
         case .postgres(let client):
-            return try await DatabaseConnection.translatingPostgresErrors {
-                try await DatabaseConnection.postgresRows(try await client.query(DatabaseConnection.postgresQuery(sql), logger: logger))
-            }
+            return try await DatabaseConnection.postgres(sql) { try await client.query($0, logger: logger) }
         case .sqlite(let pool):
             return try await pool.withConnection { connection in
                 try await DatabaseConnection(backend: .sqlite(connection), logger: logger).query(sql)
@@ -207,9 +205,7 @@ public struct DatabaseConnection: Sendable {
     public func query(_ sql: SQL) async throws -> [DatabaseRow] {
         switch backend {
         case .postgres(let connection):
-            return try await Self.translatingPostgresErrors {
-                try await Self.postgresRows(try await connection.query(Self.postgresQuery(sql), logger: logger))
-            }
+            return try await Self.postgres(sql) { try await connection.query($0, logger: logger) }
         case .sqlite(let connection):
             let (text, binds) = sql.render(.sqlite)
             do {
@@ -246,10 +242,13 @@ public struct DatabaseConnection: Sendable {
     private func control(_ statement: String) async throws {
         switch backend {
         case .postgres: try await query(SQL(unsafeSQL: statement))
-        case .sqlite(let connection):
-            let done: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
-            _ = try await done.get()
+        case .sqlite(let connection): try await SQLitePool.control(statement, on: connection)
         }
+    }
+
+    /// Runs `sql` through `send` (a client's or a connection's `query`), rows collected, errors typed.
+    static func postgres(_ sql: SQL, _ send: (PostgresQuery) async throws -> PostgresRowSequence) async throws -> [DatabaseRow] {
+        try await translatingPostgresErrors { try await postgresRows(try await send(postgresQuery(sql))) }
     }
 
     static func postgresQuery(_ sql: SQL) throws -> PostgresQuery {

@@ -78,7 +78,8 @@ final class SQLitePool: Sendable {
         }
     }
 
-    private static func control(_ statement: String, on connection: SQLiteConnection) async throws {
+    /// A statement through the future API, which a cancelled task does not skip (transaction control, savepoints).
+    static func control(_ statement: String, on connection: SQLiteConnection) async throws {
         let done: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
         _ = try await done.get()
     }
