@@ -32,7 +32,7 @@ struct RelayTests {
                     validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU", scopeNationalities: [country]),
                 by: actor)
         }
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: Fixture.registryChangeWindow)
         return (fixture, egypt, iraq)
     }
 
