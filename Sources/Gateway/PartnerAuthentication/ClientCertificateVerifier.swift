@@ -23,8 +23,14 @@ final class ClientCertificateVerifier: Sendable {
     }
 
     func verify(_ presented: [NIOSSLCertificate]) async -> NIOSSLVerificationResult {
-        guard let chain = try? presented.map({ try $0.toDERBytes() }), await currentTrust().acceptsClient(chainDER: chain) else {
-            logger.info("client certificate refused at the handshake: no valid clientAuth chain to a trusted partner CA")
+        guard let chain = try? presented.map({ try $0.toDERBytes() }) else {
+            logger.info("client certificate refused at the handshake: the chain could not be read")
+            return .failed
+        }
+        if let refusal = await currentTrust().refusal(chainDER: chain) {
+            logger.info(
+                "client certificate refused at the handshake: \(refusal)",
+                metadata: ["fingerprint": "\(chain.first.map(Fingerprint.sha256(der:)) ?? "none")"])
             return .failed
         }
         return .certificateVerified
