@@ -165,7 +165,7 @@ public struct Gateway: Sendable {
         for path in configuration.partnerCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
         guard !roots.isEmpty else { throw ConfigurationError(item: "partner CA", reason: "at least one trusted partner CA is required") }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        tls.minimumTLSVersion = .tlsv12
+        harden(&tls)
         // Peer verification on: BoringSSL requires a client certificate; the custom verifier checks its chain.
         tls.certificateVerification = .noHostnameVerification
         tls.trustRoots = .certificates(roots)
@@ -188,10 +188,24 @@ public struct Gateway: Sendable {
         var roots: [NIOSSLCertificate] = []
         for path in configuration.adminCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        tls.minimumTLSVersion = .tlsv12
+        harden(&tls)
         tls.certificateVerification = .noHostnameVerification
         tls.trustRoots = .certificates(roots)
         return tls
+    }
+
+    /// The TLS 1.2 suites both listeners offer: forward-secret AEAD only (Mozilla's "intermediate" list), no CBC.
+    /// Every suite is strong, so the client's order may decide (NIOSSL has no server-preference switch).
+    /// TLS 1.3's three suites are BoringSSL's fixed set.
+    static let tls12CipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
+
+    static func harden(_ tls: inout TLSConfiguration) {
+        tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuiteValues = tls12CipherSuites
     }
 
     /// Runs every service (and `companions`, started first: the demo's mock partners) until SIGTERM or SIGINT,

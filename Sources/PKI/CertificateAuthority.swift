@@ -67,8 +67,9 @@ public struct CertificateAuthority: Sendable {
         return CertificateAuthority(credential: IssuedCredential(certificate: certificate, privateKey: key))
     }
 
-    /// A TLS server certificate for the given DNS names and IP addresses.
-    public func issueServer(dnsNames: [String], ipAddresses: [[UInt8]], days: Int = 825) throws -> IssuedCredential {
+    /// A TLS server certificate for the given DNS names and IP addresses; 397 days by default, the most
+    /// browsers and the CA/Browser Forum accept (testssl.sh flags longer ones).
+    public func issueServer(dnsNames: [String], ipAddresses: [[UInt8]], days: Int = 396) throws -> IssuedCredential {
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let names = dnsNames.map { GeneralName.dnsName($0) } + ipAddresses.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: $0[...])) }
         return try issue(

@@ -110,7 +110,9 @@ struct ExchangeTests {
         #expect(!found, "the national id appears nowhere in the log")
     }
 
-    @Test("No certificate, one from an untrusted CA, or TLS older than 1.2: the handshake fails", arguments: ["anonymous", "untrusted", "tls11"])
+    @Test(
+        "No certificate, one from an untrusted CA, TLS older than 1.2, or TLS 1.2 with CBC suites only: the handshake fails",
+        arguments: ["anonymous", "untrusted", "tls11", "cbc"])
     func handshakeRefused(caller: String) async throws {
         let fixture = try await Shared.fixture.value
         await #expect(throws: (any Error).self) {

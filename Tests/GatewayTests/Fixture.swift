@@ -135,6 +135,10 @@ final class Fixture: Sendable {
                     mouReference: "MoU LB-EG", scopeNationalities: ["EG"]), by: setup)
             // The NSSF's own certificate, offered over TLS 1.1: refused, Jisr speaks TLS 1.2 and 1.3 only.
             clients["tls11"] = try httpClient(credential: nssfCredential, trusting: authority, maximumVersion: .tlsv11)
+            // The same over TLS 1.2 offering only CBC suites: refused, the listener offers forward-secret AEAD only.
+            clients["cbc"] = try httpClient(
+                credential: nssfCredential, trusting: authority, maximumVersion: .tlsv12,
+                cipherSuites: [.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, .TLS_RSA_WITH_AES_128_CBC_SHA])
             return clients
         }
         var allClients = clients
@@ -243,12 +247,15 @@ final class Fixture: Sendable {
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 4 << 20)))
     }
 
-    static func httpClient(credential: IssuedCredential?, trusting authority: CertificateAuthority, maximumVersion: TLSVersion? = nil) throws -> HTTPClient {
+    static func httpClient(
+        credential: IssuedCredential?, trusting authority: CertificateAuthority, maximumVersion: TLSVersion? = nil, cipherSuites: [NIOTLSCipher]? = nil
+    ) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let maximumVersion {
             tls.minimumTLSVersion = .tlsv1
             tls.maximumTLSVersion = maximumVersion
         }
+        if let cipherSuites { tls.cipherSuiteValues = cipherSuites }
         tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.credential.certificatePEM.utf8), format: .pem)])
         if let credential {
             tls.certificateChain = [.certificate(try NIOSSLCertificate(bytes: Array(try credential.certificatePEM.utf8), format: .pem))]
