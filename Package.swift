@@ -199,3 +199,19 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (`scripts/fuzz`), declared only when JISR_FUZZ=1: they call libFuzzer's driver, which only a
+// `-sanitize=fuzzer` build links, so an ordinary build could not.
+if Context.environment["JISR_FUZZ"] == "1" {
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzXML", ["FuzzDriver", "Schemas"]),
+        ("FuzzJSON", ["FuzzDriver", "Schemas"]),
+        ("FuzzMapping", ["FuzzDriver", "Adapters", "Schemas"]),
+        ("FuzzQuery", ["FuzzDriver", "Gateway", "MessageLog", .product(name: "HummingbirdCore", package: "hummingbird")]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: dependencies, path: "Fuzz/\(name)", swiftSettings: strict))
+    }
+}

@@ -3,6 +3,7 @@ import Administration
 import Foundation
 import Gateway
 import MessageLog
+import NIOHTTP1
 import PKI
 import Records
 import Registry
@@ -21,8 +22,10 @@ struct CrashRecoveryTests {
     final class ServeProcess {
         let process = Process()
         let output: FileHandle
+        let logFile: String
 
         init(fixture: Fixture, logFile: String) throws {
+            self.logFile = logFile
             let directory = fixture.directory
             let binary = try JisrCLI.binary()
             _ = FileManager.default.createFile(atPath: logFile, contents: nil)
@@ -40,6 +43,17 @@ struct CrashRecoveryTests {
             try process.run()
         }
 
+        /// The exchange listener's port, as `jisr serve` announces it.
+        func exchangePort(within timeout: Duration = .seconds(30)) async throws -> Int {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                if let match = text.firstMatch(of: /exchange listener on 127\.0\.0\.1:(\d+)/), let port = Int(match.1) { return port }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw ServeError(description: "jisr serve announced no exchange listener within \(timeout): \((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "")")
+        }
+
         func kill() {
             Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -54,6 +68,65 @@ struct CrashRecoveryTests {
         }
     }
 
+    struct ServeError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// What a client under load was told: every acknowledged exchange (status, message id, log seq) and every
+    /// send that got no answer (the kill cut it off), which a careful partner retries under the same key.
+    actor Ledger {
+        struct Acknowledged {
+            let status: Int
+            let messageId: UUID
+            let seq: Int64
+            let key: String?
+        }
+        var acknowledged: [Acknowledged] = []
+        var unanswered: [String] = []
+        var refused: [String] = []
+        var stopped = false
+
+        func record(_ reply: Reply, key: String?) {
+            guard let id = reply.messageId, let seq = reply.headers.first(name: "X-Log-Seq").flatMap(Int64.init) else {
+                refused.append("\(reply.status) without X-Message-Id/X-Log-Seq: \(reply.text.prefix(200))")
+                return
+            }
+            acknowledged.append(Acknowledged(status: reply.status, messageId: id, seq: seq, key: key))
+        }
+        func lost(key: String?) { if let key { unanswered.append(key) } }
+        func stop() { stopped = true }
+    }
+
+    /// Lookups by the NSSF and notices sent by Egypt's ministry, `workers` at a time, until the ledger is stopped.
+    static func load(_ fixture: Fixture, port: Int, ledger: Ledger, workers: Int = 4) -> Task<Void, Never> {
+        let nationalIds = fixture.samples.nationalIds
+        return Task {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<workers {
+                    group.addTask {
+                        var count = 0
+                        while !(await ledger.stopped) {
+                            count += 1
+                            let key = worker % 2 == 1 ? "crash-\(worker)-\(count)" : nil
+                            do {
+                                let reply =
+                                    if let key {
+                                        try await fixture.send(Array(InboundSendTests.notice.utf8), key: key, port: port)
+                                    } else {
+                                        try await fixture.get("/v1/employment-records?nationalId=\(nationalIds[count % nationalIds.count])", as: "LB-NSSF", port: port)
+                                    }
+                                await ledger.record(reply, key: key)
+                            } catch {
+                                await ledger.lost(key: key)
+                                try? await Task.sleep(for: .milliseconds(50))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func outbox(_ fixture: Fixture, partner: String) async throws -> [(id: UUID, state: String)] {
         var rows: [(UUID, String)] = []
         for row in try await fixture.store.query("SELECT message_id, state FROM relay_outbox WHERE partner_id = \(partner)").decode((UUID, String).self) {
@@ -62,9 +135,15 @@ struct CrashRecoveryTests {
         return rows
     }
 
-    @Test("SIGKILL in the middle of deliveries, then a restart: every outbox message delivered, none lost, a repeat only under its own message id")
-    func killedMidDelivery() async throws {
+    @Test(
+        """
+        SIGKILL under load (lookups, inbound sends, deliveries), then a restart: every acknowledged exchange in the log under its seq, \
+        every accepted send in the inbox once (an unanswered one retried under its key), every outbox message delivered, a repeat \
+        only under its own message id, the log verifies
+        """)
+    func killedUnderLoad() async throws {
         let fixture = try await Self.fixture.value
+        try await fixture.grantEgyptSend()
         let partner = try await TestPartner(authority: fixture.authority, directory: fixture.directory, name: "mock-crash")
         partner.partner.slow(.milliseconds(150))
         try PEMFiles.write(
@@ -105,15 +184,56 @@ struct CrashRecoveryTests {
             renewed += 1
         }
         #expect(renewed >= 10)
-        // Kill it once a few deliveries are through and more are in flight.
+        let ledger = Ledger()
+        let load = Self.load(fixture, port: try await serve.exchangePort(), ledger: ledger)
+        // Kill it once a few deliveries are through and more are in flight, with exchanges under way.
         _ = try await partner.waitFor(4, timeout: .seconds(30))
+        let busy = ContinuousClock.now + .seconds(30)
+        while await ledger.acknowledged.count < 40, ContinuousClock.now < busy { try await Task.sleep(for: .milliseconds(50)) }
         serve.kill()
+        await ledger.stop()
+        await load.value
         let deliveredBeforeKill = partner.deliveries.count
         let atKill = try await outbox(fixture, partner: "EG-CRASH")
         #expect(deliveredBeforeKill < renewed, "the kill came before the end")
         #expect(atKill.contains { $0.state == "in-flight" }, "some deliveries were under way when it died: \(Dictionary(grouping: atKill, by: \.state).mapValues(\.count))")
 
         serve = try ServeProcess(fixture: fixture, logFile: fixture.directory + "/serve-2.log")
+        let port = try await serve.exchangePort()
+        let acknowledged = await ledger.acknowledged
+        let unanswered = await ledger.unanswered
+        let refused = await ledger.refused
+        #expect(refused.isEmpty, "\(refused.prefix(3))")
+        #expect(acknowledged.filter { $0.key == nil }.count >= 10 && acknowledged.filter { $0.key != nil }.count >= 10, "load on both paths before the kill")
+        // A partner whose send was cut off sends it again under the same key; one whose send was acknowledged and
+        // sends again hears the same message id.
+        var accepted: [String: UUID] = [:]
+        for key in unanswered {
+            let reply = try await fixture.send(Array(InboundSendTests.notice.utf8), key: key, port: port)
+            #expect(reply.status == 202, "retry of \(key): \(reply.status) \(reply.text)")
+            accepted[key] = reply.json?["messageId"]?.stringValue.flatMap(UUID.init(uuidString:))
+        }
+        for entry in acknowledged {
+            guard let key = entry.key else { continue }
+            #expect(entry.status == 202)
+            accepted[key] = entry.messageId
+            let again = try await fixture.send(Array(InboundSendTests.notice.utf8), key: key, port: port)
+            #expect(again.status == 202 && again.json?["duplicate"] == .bool(true) && again.json?["messageId"]?.stringValue.flatMap(UUID.init(uuidString:)) == entry.messageId, "resend of \(key): \(again.text)")
+        }
+        // Every acknowledged exchange is in the log, with the seq its answer named.
+        let log = fixture.log()
+        for entry in acknowledged {
+            let logged = try await log.entry(messageId: entry.messageId)
+            #expect(logged?.seq == entry.seq && logged?.draft.status == entry.status, "acknowledged \(entry.messageId) (seq \(entry.seq)): \(String(describing: logged?.seq))")
+        }
+        // Every accepted send is in the inbox once, under the message id it was answered with.
+        var stored: [String: [UUID]] = [:]
+        for (key, id) in try await fixture.store.query("SELECT idempotency_key, message_id FROM inbox WHERE idempotency_key LIKE 'crash-%'").decode((String, UUID).self) {
+            stored[key, default: []].append(id)
+        }
+        #expect(Set(stored.keys) == Set(accepted.keys), "inbox keys \(stored.count), accepted \(accepted.count)")
+        for (key, id) in accepted { #expect(stored[key] == [id], "\(key): \(stored[key] ?? [])") }
+
         let deadline = ContinuousClock.now + .seconds(90)
         var rows = try await outbox(fixture, partner: "EG-CRASH")
         while rows.contains(where: { $0.state != "delivered" }) || rows.count < renewed, ContinuousClock.now < deadline {
