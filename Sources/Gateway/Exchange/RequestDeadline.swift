@@ -41,7 +41,9 @@ final class RequestActivityHandler: ChannelInboundHandler, RemovableChannelHandl
 /// Closes connections that send too slowly (slow-loris): the idle timeout alone never fires for a client that
 /// trickles a byte a second. A request whose head or body is late gets 408 `request-timeout` and the connection is
 /// closed; nothing of it reaches the routes or the log. A connection that sends nothing at all is left to the idle
-/// timeout. Sits right after NIO's HTTP/1 request decoder.
+/// timeout. Sits right after NIO's HTTP/1 request decoder, so it also answers what that decoder refuses — a head
+/// over its 80 KiB limit (431) or bytes that are not HTTP (400) — with a problem document, where Hummingbird would
+/// send an empty 400.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -53,7 +55,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var timer: Scheduled<Void>?
     /// Requests read whose answer has not been written yet (pipelined requests queue).
     private var unanswered = 0
-    private var timedOut = false
+    /// Answered with a refusal and closing: nothing more is read.
+    private var refused = false
 
     init(deadlines: RequestDeadlines, activity: RequestActivity) {
         self.deadlines = deadlines
@@ -79,7 +82,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !timedOut else { return }
+        guard !refused else { return }
         switch unwrapInboundIn(data) {
         case .head:
             unanswered += 1
@@ -113,16 +116,34 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A request already passed on is the routes' to answer (Hummingbird closes the connection for them).
+        guard let parseError = error as? HTTPParserError, unanswered == 0 || refused else {
+            context.fireErrorCaught(error)
+            return
+        }
+        // The decoder refuses everything after its first error; one answer, then the connection closes.
+        guard !refused else { return }
+        timer?.cancel()
+        timer = nil
+        refuse(context, with: parseError == .headerOverflow ? .headersTooLarge : .malformedRequest)
+    }
+
     private func expire(_ context: ChannelHandlerContext) {
         timer = nil
-        timedOut = true
-        let problem = Problem.requestTimeout
+        refuse(context, with: .requestTimeout)
+    }
+
+    /// Answers `problem` and closes. The request never reached the routes, so it has no log entry.
+    private func refuse(_ context: ChannelHandlerContext, with problem: Problem) {
+        refused = true
         let body = #"{"type":"\#(problem.type)","title":"\#(problem.title)","status":\#(problem.status)}"#
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/problem+json")
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .requestTimeout, headers: headers))), promise: nil)
+        let status = HTTPResponseStatus(statusCode: problem.status)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         // A lingering close: what the client still sends is read and dropped for a moment, so that closing does not
         // reset the connection (a TCP reset can destroy the 408 before the client reads it).

@@ -35,6 +35,9 @@ public struct Problem: Error, Sendable, Hashable {
     public static let purposeNotGranted = Problem(code: "purpose-not-granted", status: 403, title: "The agreement does not list this purpose")
     public static let agreementNotInForce = Problem(code: "agreement-not-in-force", status: 403, title: "The agreement is not in force at this time")
     public static let requestTimeout = Problem(code: "request-timeout", status: 408, title: "The request was not received in time")
+    public static let headersTooLarge = Problem(
+        code: "request-headers-too-large", status: 431, title: "The request's head is larger than the gateway accepts (80 KiB)")
+    public static let malformedRequest = Problem(code: "malformed-request", status: 400, title: "The request is not valid HTTP/1.1")
     public static let notFound = Problem(code: "not-found", status: 404, title: "No such resource")
     public static let personNotFound = Problem(code: "person-not-found", status: 404, title: "No person matches the identifier")
     /// Also the answer for a permit outside the caller's scope: indistinguishable from one that does not exist.
