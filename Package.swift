@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "MessageLog",
             dependencies: [
-                "Storage",
+                "Storage", "Schemas",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -204,11 +204,12 @@ let package = Package(
 // `-sanitize=fuzzer` build links, so an ordinary build could not.
 if Context.environment["JISR_FUZZ"] == "1" {
     package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["FuzzDriver", "Schemas"], path: "Fuzz/FuzzSupport", swiftSettings: strict))
     let fuzzTargets: [(String, [Target.Dependency])] = [
-        ("FuzzXML", ["FuzzDriver", "Schemas"]),
-        ("FuzzJSON", ["FuzzDriver", "Schemas"]),
-        ("FuzzMapping", ["FuzzDriver", "Adapters", "Schemas"]),
-        ("FuzzQuery", ["FuzzDriver", "Gateway", "MessageLog", .product(name: "HummingbirdCore", package: "hummingbird")]),
+        ("FuzzXML", ["FuzzSupport", "Schemas"]),
+        ("FuzzJSON", ["FuzzSupport", "Schemas"]),
+        ("FuzzMapping", ["FuzzSupport", "Adapters", "Schemas"]),
+        ("FuzzQuery", ["FuzzSupport", "Gateway", "MessageLog", .product(name: "HummingbirdCore", package: "hummingbird")]),
     ]
     for (name, dependencies) in fuzzTargets {
         package.targets.append(

@@ -1,5 +1,4 @@
-import FuzzDriver
-import Foundation
+import FuzzSupport
 import HummingbirdCore
 import MessageLog
 
@@ -7,11 +6,11 @@ import MessageLog
 
 let cursors = PageCursors(referencer: SubjectReferencer(key: Array(repeating: 7, count: 32)))
 
-/// One input (`scripts/fuzz query`): any bytes as the query string of a lookup, decoded as Hummingbird
-/// decodes a request's, then checked as the person lookups and the work-permit pages check theirs. A typed
-/// `Problem` is the expected answer; a crash, a leak or a hang is a finding.
+/// One input (`scripts/fuzz query`): any bytes as the query string of a lookup, decoded as Hummingbird decodes a
+/// request's, then checked as the person lookups and the work-permit pages check theirs. A typed `Problem` is the
+/// expected answer; a crash, a leak or a hang is a finding.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let query = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let parameters = URI("/v1/work-permits?" + query).queryParameters
     _ = try? ExchangeRoutes.personKey(parameters)
@@ -19,6 +18,4 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data!, size) })
+FuzzSupport.run(fuzz)

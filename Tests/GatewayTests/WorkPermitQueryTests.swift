@@ -99,6 +99,17 @@ struct WorkPermitQueryTests {
         #expect(try await fixture.get("/v1/work-permits?nationality=egypt", as: "EG-MOL", purpose: Self.purpose).status == 400)
         #expect(try await fixture.get("/v1/work-permits?changedSince=yesterday", as: "EG-MOL", purpose: Self.purpose).status == 400)
     }
+
+    @Test("A changedSince with a seventy-digit fraction is read, not handed to ICU (regression: SIGFPE stopped the gateway; scripts/fuzz query)")
+    func longFraction() async throws {
+        let fixture = try await Self.fixture.value
+        // Fuzz/regressions/query/icu-fraction-sigfpe, as a partner would send it.
+        let finding = try String(contentsOf: Fixture.repository.appendingPathComponent("Fuzz/regressions/query/icu-fraction-sigfpe"), encoding: .utf8)
+        let reply = try await fixture.get("/v1/work-permits?nationality=EG&\(finding)", as: "EG-MOL", purpose: Self.purpose)
+        #expect(reply.status == 200, "\(reply.text)")
+        let page = try await fixture.get("/v1/work-permits?nationality=EG&limit=3", as: "EG-MOL", purpose: Self.purpose)
+        #expect(page.status == 200)
+    }
 }
 
 /// A cursor with a plausible shape and a wrong MAC.

@@ -1,5 +1,5 @@
-// libFuzzer's driver, exported by the runtime that `-sanitize=fuzzer` links. The fuzz targets call it from their
-// own `main`: SwiftPM gives every executable one, so libFuzzer's `main` is not the entry point.
+// libFuzzer's driver, exported by the runtime that `-sanitize=fuzzer` links. FuzzSupport.run calls it from the
+// targets' own `main`: SwiftPM gives every executable one, so libFuzzer's `main` is not the entry point.
 #include <stddef.h>
 #include <stdint.h>
 

@@ -61,10 +61,10 @@ struct PermitQuery {
                 guard value.wholeMatch(of: /[A-Z]{2}/) != nil else { throw Problem.invalidParameters("nationality must be an ISO 3166-1 alpha-2 code") }
                 nationality = value
             case "changedSince":
-                guard JSONSchema.isDateTime(value), let date = ISO8601DateFormatter.withFractions.date(from: value) ?? ISO8601DateFormatter().date(from: value) else {
+                guard let instant = RFC3339.microseconds(value) else {
                     throw Problem.invalidParameters("changedSince must be an RFC 3339 date-time, e.g. 2026-01-31T00:00:00Z")
                 }
-                changedSince = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+                changedSince = instant
             case "limit":
                 guard let number = Int(value), (1...500).contains(number) else { throw Problem.invalidParameters("limit must be 1–500") }
                 limit = number
@@ -78,13 +78,5 @@ struct PermitQuery {
             guard let key = cursors.decode(cursor, for: filter) else { throw Problem.invalidParameters("cursor is not one this query issued") }
             after = key
         }
-    }
-}
-
-extension ISO8601DateFormatter {
-    static var withFractions: ISO8601DateFormatter {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
     }
 }

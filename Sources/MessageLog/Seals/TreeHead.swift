@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Schemas
 
 /// A signed statement of the log's size and Merkle root at a moment: what a seal commits to.
 ///
@@ -46,10 +47,10 @@ public struct TreeHead: Sendable, Hashable, Codable {
         return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
+    /// Read without Foundation's formatter: a tree head may come from an evidence bundle, and ICU's parser can be
+    /// crashed by a crafted fraction (see `RFC3339`).
     static func parse(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+        RFC3339.microseconds(text).map { $0 >= 0 ? $0 / 1000 : ($0 - 999) / 1000 }
     }
 }
 
