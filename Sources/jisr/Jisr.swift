@@ -23,6 +23,7 @@ struct Jisr: AsyncParsableCommand {
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
     static func main() async {
+        MemoryTuning.apply()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 results, peak_rss_kb, entries, verify_seconds, seed_seconds, persons, body_bytes, requests = sys.argv[1:9]
+notes = open(sys.argv[9]).read().strip().splitlines() if len(sys.argv) > 9 else []
 rows = [line.rstrip("\n").split("\t") for line in open(results) if line.strip()]
 nginx = {(r[0], r[2]): r for r in rows if r[1] == "nginx"}
 
@@ -20,7 +21,8 @@ print("| " + " | ".join(header) + " |")
 print("|" + "|".join(["---"] * len(header)) + "|")
 verdicts = []
 for r in rows:
-    scenario, target, conc, complete, errors, rps, p50, p99, longest, keepalive, logged = r
+    scenario, target, conc, complete, errors, rps, p50, p99, longest, keepalive, logged = r[:11]
+    deliveries = r[11] if len(r) > 11 else None
     base = nginx.get(("nssf-json", conc))
     ratio_rps = ratio_p99 = ""
     if target == "jisr" and base:
@@ -31,7 +33,9 @@ for r in rows:
             verdicts.append(f"audited JSON lookups at concurrency {conc}: {ratio_rps} × NGINX req/s, p99 {ratio_p99} × NGINX's, "
                             f"{errors} errors — {'MET' if ok else 'MISSED'} (target ≥ 0.5, ≤ 2, 0)")
     entries_cell = logged if target == "jisr" else "—"
-    if target == "jisr" and logged != complete:
+    if deliveries is not None:
+        entries_cell += f" (with {deliveries} relay deliveries)"
+    elif target == "jisr" and logged != complete:
         entries_cell += f" (≠ {complete} answered!)"
     print(f"| {scenario} | {target} | {conc} | {float(rps):.0f} | {p50} | {p99} | {longest} | {errors} | {keepalive} | {entries_cell} | {ratio_rps} | {ratio_p99} |")
 
@@ -45,3 +49,5 @@ print(f"- Jisr peak RSS: {rss_mb:.0f} MB — {'MET' if rss_mb <= 150 else 'MISSE
 print(f"- jisr log verify: {entries} entries in {verify_seconds} s = {rate:,.0f} entries/min, chain intact — "
       f"{'MET' if rate >= 1_000_000 else 'MISSED'} (target ≥ 1,000,000/min)")
 print(f"- seeding {persons} persons: {seed_seconds} s — {'MET' if float(seed_seconds) < 60 else 'MISSED'} (target < 60 s)")
+for note in notes:
+    print(f"- {note}")
