@@ -225,13 +225,20 @@ final class Fixture: Sendable {
         self.clients = clients
     }
 
+    /// A test client. The connect timeout also bounds a request's wait for one of the pool's connections: at the
+    /// start of a run every suite seeds its store at once, and 40 concurrent requests queued on a pool of 8 waited
+    /// over 5 s in a CI run (getConnectionFromPoolTimeout); the tests' own 15 s request deadlines still apply.
+    static func httpClient(tls: TLSConfiguration) -> HTTPClient {
+        HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(15), read: .seconds(10))))
+    }
+
     /// A client presenting a certificate and key given as PEM (made outside Jisr, e.g. with openssl).
     static func httpClient(certificatePEM: String, keyPEM: String, trusting authority: CertificateAuthority) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.credential.certificatePEM.utf8), format: .pem)])
         tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+        return httpClient(tls: tls)
     }
 
     /// The administrative operations, on the running gateway's own log writer (as the admin API uses them).
@@ -261,7 +268,7 @@ final class Fixture: Sendable {
             tls.certificateChain = [.certificate(try NIOSSLCertificate(bytes: Array(try credential.certificatePEM.utf8), format: .pem))]
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(try credential.privateKeyPEM.utf8), format: .pem))
         }
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+        return httpClient(tls: tls)
     }
 
     /// One exchange as a given caller.
