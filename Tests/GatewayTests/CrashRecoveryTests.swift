@@ -171,6 +171,12 @@ struct CrashRecoveryTests {
         let startLog = (try? String(contentsOfFile: fixture.directory + "/serve-1.log", encoding: .utf8)) ?? ""
         #expect(started, "jisr serve did not start its relay: \(startLog)")
 
+        // Exchanges under way from here to the kill; enough answered before the relay's work begins.
+        let ledger = Ledger()
+        let load = Self.load(fixture, port: try await serve.exchangePort(), ledger: ledger)
+        let busy = ContinuousClock.now + .seconds(30)
+        while await ledger.acknowledged.count < 40, ContinuousClock.now < busy { try await Task.sleep(for: .milliseconds(50)) }
+
         var renewed = 0
         for _ in try await fixture.store.query(
             """
@@ -184,12 +190,13 @@ struct CrashRecoveryTests {
             renewed += 1
         }
         #expect(renewed >= 10)
-        let ledger = Ledger()
-        let load = Self.load(fixture, port: try await serve.exchangePort(), ledger: ledger)
-        // Kill it once a few deliveries are through and more are in flight, with exchanges under way.
+        // Kill it once a few deliveries are through and more are in flight, with exchanges under way. (Under the
+        // exchange load the workers can be between picks when the fourth delivery lands: wait for one in flight.)
         _ = try await partner.waitFor(4, timeout: .seconds(30))
-        let busy = ContinuousClock.now + .seconds(30)
-        while await ledger.acknowledged.count < 40, ContinuousClock.now < busy { try await Task.sleep(for: .milliseconds(50)) }
+        let inFlight = ContinuousClock.now + .seconds(10)
+        while try await !outbox(fixture, partner: "EG-CRASH").contains(where: { $0.state == "in-flight" }), ContinuousClock.now < inFlight {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         serve.kill()
         await ledger.stop()
         await load.value
