@@ -8,7 +8,7 @@ import Foundation
 /// Under a steady load (docs/soak.md) Jisr's heap in use stayed at 80–100 MB while RSS crept from 153 to 185 MB:
 /// glibc gives each thread that contends for the heap an arena of its own (up to eight per core), and an arena
 /// keeps the pages freed in its middle. Two arenas, and a `malloc_trim` once a minute that hands free pages back,
-/// keep RSS near the heap; allocation on Jisr's few busy threads does not contend measurably (docs/benchmarks.md).
+/// keep RSS near the heap; the soak served as many requests with two arenas as with glibc's default.
 /// `MALLOC_ARENA_MAX`, when set, still decides the arenas.
 enum MemoryTuning {
     static func apply() {
