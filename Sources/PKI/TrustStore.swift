@@ -43,11 +43,6 @@ public struct TrustStore: Sendable {
         self.roots = CertificateStore(certificates)
     }
 
-    /// Whether the chain (leaf first, DER) is a valid client certificate under one of the roots.
-    public func acceptsClient(chainDER: [[UInt8]]) async -> Bool {
-        await refusal(chainDER: chainDER) == nil
-    }
-
     /// Why the chain (leaf first, DER) is refused now, or nil when it is a valid client certificate.
     public func refusal(chainDER: [[UInt8]]) async -> ClientCertificateRefusal? {
         let time = Date()
