@@ -13,7 +13,7 @@ enum MessageLogStore {
         """
 
     static func head(on connection: DatabaseConnection) async throws -> (Int64, String) {
-        let rows = try await connection.query("SELECT seq, entry_hash FROM message_log ORDER BY seq DESC LIMIT 1")
+        let rows = try await connection.query(SQL("SELECT seq, entry_hash FROM message_log ORDER BY seq DESC LIMIT 1").prepared)
         return try rows.first?.decode((Int64, String).self) ?? (0, LogEntry.genesisHash)
     }
 

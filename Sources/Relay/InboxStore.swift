@@ -51,7 +51,7 @@ public enum InboxStore {
 
     /// The row a partner's idempotency key already names, if any.
     public static func find(partner: String, key: String, database: Database) async throws -> InboxRow? {
-        try await database.query("SELECT \(unescaped: columns) FROM inbox WHERE partner_id = \(partner) AND idempotency_key = \(key)")
+        try await database.query(SQL("SELECT \(unescaped: columns) FROM inbox WHERE partner_id = \(partner) AND idempotency_key = \(key)").prepared)
             .first.map(decode)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import SQLiteNIO
 import ServiceLifecycle
@@ -71,7 +72,8 @@ public final class Database: Service, Sendable {
     public func query(_ sql: SQL) async throws -> [DatabaseRow] {
         switch backend {
         case .postgres(let client):
-            return try await DatabaseConnection.postgres(sql) { try await client.query($0, logger: logger) }
+            return try await DatabaseConnection.postgres(
+                sql, query: { try await client.query($0, logger: logger) }, prepared: { try await client.execute($0, logger: logger) })
         case .sqlite(let pool):
             return try await pool.withConnection { connection in
                 try await DatabaseConnection(backend: .sqlite(connection), logger: logger).query(sql)
@@ -132,19 +134,22 @@ public final class Database: Service, Sendable {
     /// The body runs in a task of its own, cancelled at the deadline but not waited for: postgres-nio's pool was
     /// seen not to answer a cancelled lease while its server was down (the outage test hung on exactly that), so a
     /// structured child would hold the caller until the server came back. A body that finishes late finishes alone.
+    ///
+    /// The deadline is a timer on an event loop, cancelled with the answer: a sleeping task per call outlived its
+    /// call by the whole limit and kept the body's task (and its result, the rows read) alive until then — under load,
+    /// thousands of them (docs/benchmarks.md).
     public func withDeadline<Result: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
-        let work = Task { try await body() }
         let answer = FirstAnswer<Result>()
+        let work = Task {
+            do { answer.give(.success(try await body())) } catch { answer.give(.failure(error)) }
+        }
+        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(limit)) {
+            answer.give(.failure(DatabaseUnavailableError(reason: "no answer within \(limit)")))
+            work.cancel()
+        }
+        defer { timer.cancel() }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                answer.wait(continuation)
-                Task { answer.give(await work.result) }
-                Task {
-                    try? await Task.sleep(for: limit)
-                    answer.give(.failure(DatabaseUnavailableError(reason: "no answer within \(limit)")))
-                    work.cancel()
-                }
-            }
+            try await withCheckedThrowingContinuation { continuation in answer.wait(continuation) }
         } onCancel: {
             work.cancel()
             answer.give(.failure(CancellationError()))
@@ -205,7 +210,8 @@ public struct DatabaseConnection: Sendable {
     public func query(_ sql: SQL) async throws -> [DatabaseRow] {
         switch backend {
         case .postgres(let connection):
-            return try await Self.postgres(sql) { try await connection.query($0, logger: logger) }
+            return try await Self.postgres(
+                sql, query: { try await connection.query($0, logger: logger) }, prepared: { try await connection.execute($0, logger: logger) })
         case .sqlite(let connection):
             let (text, binds) = sql.render(.sqlite)
             do {
@@ -220,7 +226,7 @@ public struct DatabaseConnection: Sendable {
     /// Serialises the holders of `key` until the transaction ends, across processes. On SQLite the transaction's
     /// write lock already does.
     public func lock(_ key: Int64) async throws {
-        if case .postgres = backend { try await query("SELECT pg_advisory_xact_lock(\(key))") }
+        if case .postgres = backend { try await query(SQL("SELECT pg_advisory_xact_lock(\(key))").prepared) }
     }
 
     /// Runs `body` under a savepoint: its changes are undone if it throws, the rest of the transaction stays.
@@ -246,9 +252,25 @@ public struct DatabaseConnection: Sendable {
         }
     }
 
-    /// Runs `sql` through `send` (a client's or a connection's `query`), rows collected, errors typed.
-    static func postgres(_ sql: SQL, _ send: (PostgresQuery) async throws -> PostgresRowSequence) async throws -> [DatabaseRow] {
-        try await translatingPostgresErrors { try await postgresRows(try await send(postgresQuery(sql))) }
+    /// Runs `sql` through a client's or a connection's `query` — or, for a statement marked `prepared`, its `execute`,
+    /// which parses and plans it once per connection — rows collected, errors typed.
+    static func postgres(
+        _ sql: SQL, query: (PostgresQuery) async throws -> PostgresRowSequence,
+        prepared: (PreparedPostgresStatement) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
+    ) async throws -> [DatabaseRow] {
+        try await translatingPostgresErrors {
+            let statement = try postgresQuery(sql)
+            guard sql.isPrepared, let text = PreparedPostgresStatement.text(for: statement.sql) else {
+                return try await postgresRows(try await query(statement))
+            }
+            return try await PreparedPostgresStatement.$current.withValue(text) {
+                var result: [DatabaseRow] = []
+                for try await row in try await prepared(PreparedPostgresStatement(bindings: statement.binds)) {
+                    result.append(DatabaseRow(cells: row.map { .postgres($0) }))
+                }
+                return result
+            }
+        }
     }
 
     static func postgresQuery(_ sql: SQL) throws -> PostgresQuery {
@@ -367,5 +389,43 @@ final class FirstAnswer<Value: Sendable>: Sendable {
             return continuation
         }
         waiting?.resume(with: result)
+    }
+}
+
+/// A statement that postgres-nio prepares once on each connection and then only binds and executes.
+///
+/// Planning was most of PostgreSQL's time per lookup (pgbench on the employment-record query: 0.47 ms a round trip
+/// unprepared, 0.14 ms prepared). postgres-nio names a prepared statement's text by its type's static `name` and
+/// `sql`, read as `execute` starts; Jisr's statements are values, so the text is handed over in a task-local for the
+/// length of that call, under a name given once per distinct text. Only fixed texts are marked `prepared` (their
+/// values are bound), and past `limit` distinct texts further ones run unprepared, so no connection collects
+/// statements without end.
+struct PreparedPostgresStatement: PostgresPreparedStatement {
+    struct Text: Sendable {
+        let name: String
+        let sql: String
+    }
+
+    static let limit = 256
+    private static let names = Mutex<[String: String]>([:])
+    @TaskLocal static var current: Text?
+
+    static var name: String { current?.name ?? "" }
+    static var sql: String { current?.sql ?? "" }
+
+    let bindings: PostgresBindings
+
+    func makeBindings() -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+
+    /// The name under which `sql` is prepared; nil once `limit` texts have names.
+    static func text(for sql: String) -> Text? {
+        names.withLock { names in
+            if let name = names[sql] { return Text(name: name, sql: sql) }
+            guard names.count < limit else { return nil }
+            let name = "jisr_\(names.count + 1)"
+            names[sql] = name
+            return Text(name: name, sql: sql)
+        }
     }
 }

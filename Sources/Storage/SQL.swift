@@ -48,6 +48,8 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     }
 
     var pieces: [Piece]
+    /// Whether PostgreSQL should keep the statement prepared on each connection (see `prepared`).
+    var isPrepared = false
 
     public init(stringLiteral value: String) { pieces = [.text(value)] }
 
@@ -76,6 +78,14 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     }
 
     public mutating func append(_ fragment: SQL) { pieces += fragment.pieces }
+
+    /// The same statement, parsed and planned once per PostgreSQL connection instead of at every run. For statements
+    /// on the hot path whose text does not vary with the values (those are bound); SQLite runs it as it is.
+    public var prepared: SQL {
+        var statement = self
+        statement.isPrepared = true
+        return statement
+    }
 
     public static func + (left: SQL, right: SQL) -> SQL {
         var joined = left

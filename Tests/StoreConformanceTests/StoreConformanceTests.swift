@@ -153,6 +153,56 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("A prepared statement runs again and again with other values, on the pool and in transactions; its refusals are typed", arguments: stores)
+    func prepared(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "prepared", migrate: false) { database in
+            try await database.query("CREATE TABLE notes (id bigint PRIMARY KEY, text text)")
+            let insert = { @Sendable (id: Int64, text: String?) -> SQL in SQL("INSERT INTO notes VALUES (\(id), \(text))").prepared }
+            let select = { @Sendable (id: Int64) -> SQL in SQL("SELECT id, text FROM notes WHERE id = \(id)").prepared }
+            // More runs than the pool has connections: each connection prepares the text once, then reuses it.
+            for id in Int64(1)...40 { try await database.query(insert(id, id % 5 == 0 ? nil : "note \(id)")) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in Int64(1)...40 {
+                    group.addTask {
+                        let rows = try await database.query(select(id))
+                        #expect(rows.count == 1)
+                        let (readId, text) = try rows[0].decode((Int64, String?).self)
+                        #expect(readId == id && text == (id % 5 == 0 ? nil : "note \(id)"))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await database.withTransaction { connection in
+                try await connection.query(insert(41, "in a transaction"))
+                #expect(try await connection.query(select(41)).count == 1)
+            }
+            do {
+                try await database.query(insert(1, "again"))
+                Issue.record("a second note with the same id was accepted")
+            } catch let error as DatabaseConstraintError {
+                #expect(error.kind == .unique)
+            }
+            #expect(try await database.query(select(1)).first?[1].decode(String?.self) == "note 1")
+            #expect(try await database.query(select(999)).isEmpty)
+        }
+    }
+
+    @Test("A deadline gives the answer when the body is in time, and a typed unavailability when it is not", arguments: stores)
+    func deadline(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "deadline", migrate: false) { database in
+            let value = try await database.withDeadline(.seconds(5)) { try await database.query("SELECT 42").first?[0].decode(Int64.self) }
+            #expect(value == 42)
+            let start = ContinuousClock.now
+            await #expect(throws: DatabaseUnavailableError.self) {
+                try await database.withDeadline(.milliseconds(200)) { try await Task.sleep(for: .seconds(30)) }
+            }
+            #expect(ContinuousClock.now - start < .seconds(10), "the caller is answered at the deadline, not when the body ends")
+            await #expect(throws: StoreTestError.self) {
+                try await database.withDeadline(.seconds(5)) { () async throws -> Int in throw StoreTestError("refused") }
+            }
+        }
+    }
+
     @Test("Concurrent read-modify-write transactions under the lock lose no update", arguments: stores)
     func serialisedWrites(_ dialect: SQLDialect) async throws {
         try await TestStore.with(dialect, "lock", migrate: false) { database in
@@ -242,6 +292,20 @@ struct StoreConformanceTests {
                     for number in samples.establishmentNumbers {
                         text += String(decoding: try encoder.encode(try await source.establishment(registrationNumber: number)), as: UTF8.self)
                     }
+                    // One read per record: every employment, in the order they started; a person without any has an empty list.
+                    let busiest = try await database.query(
+                        "SELECT p.national_id, count(*) FROM ministry.persons p JOIN ministry.employments m ON m.person_id = p.id WHERE p.national_id IS NOT NULL GROUP BY p.national_id ORDER BY count(*) DESC, p.national_id LIMIT 1"
+                    ).first.map { try $0.decode((String, Int64).self) }
+                    let several = try #require(busiest)
+                    #expect(several.1 >= 2)
+                    let record = try #require(try await source.employmentRecord(for: .nationalId(several.0)))
+                    #expect(record.employments.count == Int(several.1))
+                    #expect(record.employments.map(\.startDate) == record.employments.map(\.startDate).sorted())
+                    try await database.query(
+                        "DELETE FROM ministry.employments WHERE person_id = (SELECT id FROM ministry.persons WHERE national_id = \(several.0))")
+                    let unemployed = try #require(try await source.employmentRecord(for: .nationalId(several.0)))
+                    #expect(unemployed.employments.isEmpty && unemployed.person == record.person)
+                    #expect(try await source.employmentRecord(for: .nationalId("999999999999")) == nil)
                     let page = try await source.workPermits(nationalities: ["EG", "SY"], changedSince: nil, after: nil, limit: 25)
                     text += String(decoding: try encoder.encode(page.map(\.0)), as: UTF8.self)
                     #expect(!page.isEmpty)
