@@ -25,57 +25,63 @@ public struct DatabaseRecordSource: RecordSource {
         return try await database.withDeadline(.seconds(5)) { try await database.query(sql) }
     }
 
+    /// One round trip: the person and each employment on a row of their own (a person with none on one row of nulls).
     public func employmentRecord(for key: PersonKey) async throws -> EmploymentRecord? {
         let condition: SQL
         switch key {
-        case .nationalId(let id): condition = "national_id = \(id)"
-        case .passport(let number, let nationality): condition = "passport_number = \(number) AND nationality = \(nationality)"
-        case .nssfNumber(let number): condition = "nssf_number = \(number)"
+        case .nationalId(let id): condition = "p.national_id = \(id)"
+        case .passport(let number, let nationality): condition = "p.passport_number = \(number) AND p.nationality = \(nationality)"
+        case .nssfNumber(let number): condition = "p.nssf_number = \(number)"
         }
-        var found: (Int64, EmploymentRecord.Person)?
-        for c in try await read("SELECT \(unescaped: columns.person) FROM ministry.persons WHERE \(condition)") {
-            let person = EmploymentRecord.Person(
-                nationalId: try c[1].decode(String?.self), passportNumber: try c[2].decode(String?.self),
-                nationality: try c[3].decode(String.self), nssfNumber: try c[4].decode(String?.self),
-                name: .init(
-                    ar: PersonName(given: try c[5].decode(String.self), father: try c[6].decode(String.self), family: try c[7].decode(String.self)),
-                    latin: PersonName(given: try c[8].decode(String.self), father: try c[9].decode(String.self), family: try c[10].decode(String.self))),
-                motherName: LocalizedName(ar: try c[11].decode(String.self), latin: try c[12].decode(String.self)),
-                dateOfBirth: try c[13].decode(String.self), sex: try c[14].decode(String.self))
-            found = (try c[0].decode(Int64.self), person)
-        }
-        guard let (personID, person) = found else { return nil }
         let rows = try await read(
-            """
-            SELECT e.registration_number, e.nssf_employer_number, e.name_ar, e.name_latin, m.occupation_isco08,
-                   \(unescaped: columns.day("m.start_date")), \(unescaped: columns.day("m.end_date")), m.monthly_salary, m.currency, m.work_permit_number
-            FROM ministry.employments m JOIN ministry.establishments e ON e.id = m.establishment_id
-            WHERE m.person_id = \(personID) ORDER BY m.start_date, m.id
-            """)
+            SQL(
+                """
+                SELECT \(unescaped: columns.person), e.registration_number, e.nssf_employer_number, e.name_ar, e.name_latin, m.occupation_isco08,
+                       \(unescaped: columns.day("m.start_date")), \(unescaped: columns.day("m.end_date")), m.monthly_salary, m.currency, m.work_permit_number
+                FROM ministry.persons p
+                LEFT JOIN ministry.employments m ON m.person_id = p.id LEFT JOIN ministry.establishments e ON e.id = m.establishment_id
+                WHERE \(condition) ORDER BY p.id, m.start_date, m.id
+                """
+            ).prepared)
+        guard let first = rows.first else { return nil }
+        let c = first
+        let person = EmploymentRecord.Person(
+            nationalId: try c[1].decode(String?.self), passportNumber: try c[2].decode(String?.self),
+            nationality: try c[3].decode(String.self), nssfNumber: try c[4].decode(String?.self),
+            name: .init(
+                ar: PersonName(given: try c[5].decode(String.self), father: try c[6].decode(String.self), family: try c[7].decode(String.self)),
+                latin: PersonName(given: try c[8].decode(String.self), father: try c[9].decode(String.self), family: try c[10].decode(String.self))),
+            motherName: LocalizedName(ar: try c[11].decode(String.self), latin: try c[12].decode(String.self)),
+            dateOfBirth: try c[13].decode(String.self), sex: try c[14].decode(String.self))
+        let personID = try c[0].decode(Int64.self)
         var employments: [EmploymentRecord.Employment] = []
+        // Each key names one person (unique indexes); the guard keeps a second match from mixing into the record.
         for c in rows {
-            let endDate = try c[6].decode(String?.self)
+            guard try c[0].decode(Int64.self) == personID, let registrationNumber = try c[15].decode(String?.self) else { continue }
+            let endDate = try c[21].decode(String?.self)
             employments.append(
                 EmploymentRecord.Employment(
                     establishment: .init(
-                        registrationNumber: try c[0].decode(String.self), nssfEmployerNumber: try c[1].decode(String?.self),
-                        name: LocalizedName(ar: try c[2].decode(String.self), latin: try c[3].decode(String.self))),
-                    occupation: try c[4].decode(String.self), startDate: try c[5].decode(String.self), endDate: endDate,
+                        registrationNumber: registrationNumber, nssfEmployerNumber: try c[16].decode(String?.self),
+                        name: LocalizedName(ar: try c[17].decode(String.self), latin: try c[18].decode(String.self))),
+                    occupation: try c[19].decode(String.self), startDate: try c[20].decode(String.self), endDate: endDate,
                     status: endDate == nil ? "active" : "ended",
-                    monthlySalary: .init(amount: Int(try c[7].decode(Int64.self)), currency: try c[8].decode(String.self)),
-                    workPermitNumber: try c[9].decode(String?.self)))
+                    monthlySalary: .init(amount: Int(try c[22].decode(Int64.self)), currency: try c[23].decode(String.self)),
+                    workPermitNumber: try c[24].decode(String?.self)))
         }
         return EmploymentRecord(person: person, employments: employments)
     }
 
     public func establishment(registrationNumber: String) async throws -> Establishment? {
         let rows = try await read(
-            """
-            SELECT registration_number, nssf_employer_number, name_ar, name_latin, legal_form, isic_section, isic_class,
-                   governorate, district, locality, \(unescaped: columns.day("registered_on")), status,
-                   (SELECT count(*) FROM ministry.employments m WHERE m.establishment_id = e.id AND m.end_date IS NULL)
-            FROM ministry.establishments e WHERE registration_number = \(registrationNumber)
-            """)
+            SQL(
+                """
+                SELECT registration_number, nssf_employer_number, name_ar, name_latin, legal_form, isic_section, isic_class,
+                       governorate, district, locality, \(unescaped: columns.day("registered_on")), status,
+                       (SELECT count(*) FROM ministry.employments m WHERE m.establishment_id = e.id AND m.end_date IS NULL)
+                FROM ministry.establishments e WHERE registration_number = \(registrationNumber)
+                """
+            ).prepared)
         for c in rows {
             return Establishment(
                 registrationNumber: try c[0].decode(String.self), nssfEmployerNumber: try c[1].decode(String?.self),
@@ -90,7 +96,7 @@ public struct DatabaseRecordSource: RecordSource {
     }
 
     public func workPermit(number: String) async throws -> WorkPermit? {
-        try await read("SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin) WHERE w.permit_number = \(number)")
+        try await read(SQL("SELECT \(unescaped: columns.permit) \(unescaped: RecordColumns.permitJoin) WHERE w.permit_number = \(number)").prepared)
             .first.map { try Self.permit($0).0 }
     }
 
@@ -162,8 +168,8 @@ struct RecordColumns: Sendable {
 
     var person: String {
         """
-        id, national_id, passport_number, nationality, nssf_number, given_ar, father_ar, family_ar,
-        given_latin, father_latin, family_latin, mother_ar, mother_latin, \(day("date_of_birth")), sex
+        p.id, p.national_id, p.passport_number, p.nationality, p.nssf_number, p.given_ar, p.father_ar, p.family_ar,
+        p.given_latin, p.father_latin, p.family_latin, p.mother_ar, p.mother_latin, \(day("p.date_of_birth")), p.sex
         """
     }
 
