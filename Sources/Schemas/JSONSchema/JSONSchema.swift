@@ -36,18 +36,24 @@ public final class JSONSchema: Sendable {
     static let supportedFormats: Set<String> = ["date", "date-time"]
 
     public let root: JSONValue
-    private let patterns: [String: NSRegularExpressionBox]
-    /// Every `$ref` of the schema, resolved once: validation follows references on every document.
+    /// Every `$ref` of the schema, resolved once (for `resolve`, which the XML form asks).
     private let references: [String: JSONValue]
+    /// The schema compiled for validation, and each of its `$defs`.
+    private let compiled: SchemaNode
+    private let definitions: [String: SchemaNode]
 
     public init(_ root: JSONValue) throws {
         self.root = root
         var patterns: [String: NSRegularExpressionBox] = [:]
         try Self.check(root, location: "#", root: root, patterns: &patterns)
-        self.patterns = patterns
         var references: [String: JSONValue] = [:]
         Self.collectReferences(root, root: root, into: &references)
         self.references = references
+        var compiler = SchemaCompiler(root: root, references: references, patterns: patterns)
+        self.compiled = compiler.compile(root)
+        var definitions: [String: SchemaNode] = [:]
+        for member in root["$defs"]?.objectValue?.members ?? [] { definitions[member.key] = compiler.compile(member.value) }
+        self.definitions = definitions
     }
 
     private static func collectReferences(_ node: JSONValue, root: JSONValue, into references: inout [String: JSONValue]) {
@@ -71,8 +77,9 @@ public final class JSONSchema: Sendable {
 
     private init(permissive: Void) {
         self.root = .bool(true)
-        self.patterns = [:]
         self.references = [:]
+        self.compiled = SchemaNode()
+        self.definitions = [:]
     }
 
     public convenience init(data: some Collection<UInt8>) throws {
@@ -82,17 +89,17 @@ public final class JSONSchema: Sendable {
     /// Every violation in `document`; empty when it is valid.
     public func validate(_ document: JSONValue) -> [SchemaViolation] {
         var violations: [SchemaViolation] = []
-        validate(document, against: root, path: "", into: &violations)
+        compiled.validate(document, path: { "" }, into: &violations)
         return violations
     }
 
     /// Every violation of `document` against the definition `$defs/NAME` of this schema.
     public func validate(_ document: JSONValue, definition name: String) -> [SchemaViolation] {
-        guard let definition = root["$defs"]?[name] else {
+        guard let definition = definitions[name] else {
             return [SchemaViolation(path: "", keyword: "$defs", message: "the schema has no definition \(name)")]
         }
         var violations: [SchemaViolation] = []
-        validate(document, against: definition, path: "", into: &violations)
+        definition.validate(document, path: { "" }, into: &violations)
         return violations
     }
 
@@ -144,89 +151,9 @@ public final class JSONSchema: Sendable {
         }
     }
 
-    private func validate(_ value: JSONValue, against schema: JSONValue, path: String, into violations: inout [SchemaViolation]) {
-        if case .bool(let allowed) = schema {
-            if !allowed { violations.append(.init(path: path, keyword: "false", message: "no value is allowed here")) }
-            return
-        }
-        guard let rules = schema.objectValue else { return }
-        for (keyword, rule) in rules.members {
-            switch keyword {
-            case "$ref":
-                if let target = rule.stringValue.flatMap({ references[$0] ?? Self.lookup($0, in: root) }) {
-                    validate(value, against: target, path: path, into: &violations)
-                }
-            case "type":
-                let allowed = rule.arrayValue?.compactMap(\.stringValue) ?? [rule.stringValue ?? ""]
-                if !allowed.contains(where: { Self.matches(value, type: $0) }) {
-                    violations.append(.init(path: path, keyword: "type", message: "expected \(allowed.joined(separator: " or ")), found \(value.typeName)"))
-                }
-            case "enum":
-                if let options = rule.arrayValue, !options.contains(where: { Self.equal($0, value) }) {
-                    violations.append(.init(path: path, keyword: "enum", message: "not one of the allowed values"))
-                }
-            case "const":
-                if !Self.equal(rule, value) { violations.append(.init(path: path, keyword: "const", message: "not the required value")) }
-            case "properties":
-                guard let object = value.objectValue, let properties = rule.objectValue else { continue }
-                for member in object.members {
-                    if let propertySchema = properties[member.key] {
-                        validate(member.value, against: propertySchema, path: path + "/" + Self.escape(member.key), into: &violations)
-                    }
-                }
-            case "additionalProperties":
-                guard let object = value.objectValue else { continue }
-                let declared = Set(rules["properties"]?.objectValue?.keys ?? [])
-                for member in object.members where !declared.contains(member.key) {
-                    if case .bool(false) = rule {
-                        violations.append(.init(path: path, keyword: "additionalProperties", message: "property \(member.key) is not allowed"))
-                    } else {
-                        validate(member.value, against: rule, path: path + "/" + Self.escape(member.key), into: &violations)
-                    }
-                }
-            case "required":
-                guard let object = value.objectValue else { continue }
-                for name in rule.arrayValue?.compactMap(\.stringValue) ?? [] where object[name] == nil {
-                    violations.append(.init(path: path, keyword: "required", message: "missing property \(name)"))
-                }
-            case "items":
-                guard let elements = value.arrayValue else { continue }
-                for (position, element) in elements.enumerated() {
-                    validate(element, against: rule, path: path + "/\(position)", into: &violations)
-                }
-            case "minItems", "maxItems":
-                guard let elements = value.arrayValue, let bound = Self.integer(rule) else { continue }
-                if keyword == "minItems" ? elements.count < bound : elements.count > bound {
-                    violations.append(.init(path: path, keyword: keyword, message: "\(elements.count) items"))
-                }
-            case "minLength", "maxLength":
-                guard let text = value.stringValue, let bound = Self.integer(rule) else { continue }
-                let length = text.unicodeScalars.count
-                if keyword == "minLength" ? length < bound : length > bound {
-                    violations.append(.init(path: path, keyword: keyword, message: "length \(length)"))
-                }
-            case "pattern":
-                guard let text = value.stringValue, let pattern = rule.stringValue, let compiled = patterns[pattern] else { continue }
-                if !compiled.matches(text) {
-                    violations.append(.init(path: path, keyword: "pattern", message: "does not match \(pattern)"))
-                }
-            case "minimum", "maximum":
-                guard let number = Self.double(value), let bound = Self.double(rule) else { continue }
-                if keyword == "minimum" ? number < bound : number > bound {
-                    violations.append(.init(path: path, keyword: keyword, message: "out of range"))
-                }
-            case "format":
-                guard let text = value.stringValue, let format = rule.stringValue else { continue }
-                let valid = format == "date" ? Self.isDate(text) : Self.isDateTime(text)
-                if !valid { violations.append(.init(path: path, keyword: "format", message: "not a valid \(format)")) }
-            default:
-                continue
-            }
-        }
-    }
-
     static func escape(_ key: String) -> String {
-        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
+        return key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
     static func matches(_ value: JSONValue, type: String) -> Bool {
