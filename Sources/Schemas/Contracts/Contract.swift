@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The name and version of a shared record format, written `employment-record/1`.
 public struct ContractID: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
@@ -77,6 +78,8 @@ public final class Contract: Sendable {
 
     /// The contract's valid golden examples (JSON form) by file name, so a mapping can be tried on them.
     public let examples: [(name: String, document: JSONValue)]
+    /// Selections already worked out, by grant: every exchange asks for its agreement's, and agreements are few.
+    private let selections = Mutex<[[String]: FieldSelection]>([:])
 
     public init(
         id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8],
@@ -126,7 +129,17 @@ public final class Contract: Sendable {
     /// The selection for an agreement's grant: the granted fields, the record's identifying fields, and the
     /// members the schema requires inside any object that is sent, so a minimised document stays valid.
     /// Required objects are kept as structure only: their other members still need a grant.
-    public func selection(granting granted: some Sequence<String>) -> FieldSelection {
+    public func selection(granting granted: [String]) -> FieldSelection {
+        if let known = selections.withLock({ $0[granted] }) { return known }
+        let selection = makeSelection(granting: granted)
+        selections.withLock { cache in
+            // Bounded whatever the registry holds: past the bound, selections are worked out each time.
+            if cache.count < 1024 { cache[granted] = selection }
+        }
+        return selection
+    }
+
+    private func makeSelection(granting granted: [String]) -> FieldSelection {
         var leaves = Set(granted)
         var structure: Set<String> = []
         var pending: [String] = [""]
