@@ -154,6 +154,8 @@ let package = Package(
                 "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay", "Evidence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -26,6 +26,7 @@ struct Jisr: AsyncParsableCommand {
         MemoryTuning.apply()
         do {
             var command = try parseAsRoot()
+            if command is Serve || command is Demo { EventLoopExecutor.adopt() }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
