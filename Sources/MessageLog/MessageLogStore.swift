@@ -18,6 +18,12 @@ enum MessageLogStore {
     }
 
     static func insert(_ entries: [LogEntry], on connection: DatabaseConnection) async throws {
+        try await connection.query(insertion(entries))
+    }
+
+    /// One multi-row `INSERT` of `entries`. A second writer that got to a seq first makes it fail as a unique violation
+    /// (the primary key), whole: the chain cannot fork.
+    static func insertion(_ entries: [LogEntry]) -> SQL {
         let rows = entries.map { entry -> SQL in
             let draft = entry.draft
             let row: SQL = """
@@ -28,7 +34,7 @@ enum MessageLogStore {
                 """
             return row
         }
-        try await connection.query("INSERT INTO message_log (\(unescaped: columns)) VALUES " + SQL.joined(rows, separator: ","))
+        return "INSERT INTO message_log (\(unescaped: columns)) VALUES " + SQL.joined(rows, separator: ",")
     }
 
     static func decode(_ row: DatabaseRow) throws -> LogEntry {

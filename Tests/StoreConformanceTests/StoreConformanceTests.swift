@@ -273,6 +273,39 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("Two log writers on one database (two gateways) build one chain: a writer whose head is stale chains its batch again")
+    func twoWriters() async throws {
+        try await TestStore.with(.postgres, "writers") { database in
+            let other = Database(database.location, connections: 2, logger: TestStore.logger)
+            let first = LogWriter(database: database, logger: TestStore.logger)
+            let second = LogWriter(database: other, logger: TestStore.logger)
+            let running = [Task { try await other.run() }, Task { try await first.run() }, Task { try await second.run() }]
+            defer { for task in running { task.cancel() } }
+            func draft(_ index: Int) -> EntryDraft {
+                EntryDraft(
+                    messageId: UUID(), partner: "LB-NSSF", certificateFingerprint: nil, direction: .inboundQuery, contract: "employment-record/1",
+                    operation: "query", purpose: "p", caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
+                    requestDigest: "r\(index)", responseDigest: nil)
+            }
+            // In turn: each writer's second append finds the other's entry where it expected its own head.
+            #expect(try await first.append(draft(1)).seq == 1)
+            #expect(try await second.append(draft(2)).seq == 2)
+            #expect(try await first.append(draft(3)).seq == 3)
+            #expect(try await second.append(draft(4)).seq == 4)
+            #expect(first.statistics.collisions == 1 && second.statistics.collisions == 1)
+            // Then both at once, many batches each.
+            let seqs = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for index in 5...204 {
+                    group.addTask { try await (index.isMultiple(of: 2) ? first : second).append(draft(index)).seq }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(seqs) == Set(5...204))
+            let report = try await LogReader(database: database, logger: TestStore.logger).verify()
+            #expect(report.firstBreak == nil && report.verified == 204)
+        }
+    }
+
     @Test("The same seed gives the same ministry records, read back identically from both stores")
     func recordsAgree() async throws {
         let encoder = JSONEncoder()
