@@ -6,7 +6,7 @@ import Foundation
 /// document has exactly the fields the value holds, in the order the schemas list them.
 public enum DocumentEncoder {
     public static func encode(_ value: some Encodable) throws -> JSONValue {
-        try leaf(value, codingPath: []).resolved ?? .null
+        try leaf(value, at: []).resolved ?? .null
     }
 }
 
@@ -54,7 +54,9 @@ private final class TreeEncoder: Encoder {
     }
 }
 
-private func leaf(_ value: some Encodable, codingPath: [any CodingKey]) throws -> Slot {
+/// `path` is worked out only for a nested value or an error: most leaves are scalars, and building the coding path
+/// of each (an array of existentials) was a good part of encoding a record.
+private func leaf(_ value: some Encodable, at path: @autoclosure () -> [any CodingKey]) throws -> Slot {
     let slot = Slot()
     switch value {
     case let text as String: slot.value = .string(text)
@@ -64,13 +66,13 @@ private func leaf(_ value: some Encodable, codingPath: [any CodingKey]) throws -
     case let number as Int32: slot.value = .integer(Int64(number))
     case let number as Double:
         guard number.isFinite else {
-            throw EncodingError.invalidValue(number, .init(codingPath: codingPath, debugDescription: "not a finite number"))
+            throw EncodingError.invalidValue(number, .init(codingPath: path(), debugDescription: "not a finite number"))
         }
         slot.value = .number(number)
     case let decimal as Decimal:
         slot.value = .number(NSDecimalNumber(decimal: decimal).doubleValue)
     default:
-        try value.encode(to: TreeEncoder(codingPath: codingPath, slot: slot))
+        try value.encode(to: TreeEncoder(codingPath: path(), slot: slot))
     }
     return slot
 }
@@ -81,7 +83,7 @@ private struct KeyedTree<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func encodeNil(forKey key: Key) throws { append(key, { let s = Slot(); s.value = .null; return s }()) }
     mutating func encode(_ value: some Encodable, forKey key: Key) throws {
-        append(key, try leaf(value, codingPath: codingPath + [key]))
+        append(key, try leaf(value, at: codingPath + [key]))
     }
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let nested = Slot()
@@ -114,7 +116,7 @@ private struct UnkeyedTree: UnkeyedEncodingContainer {
     var count: Int { slot.array?.count ?? 0 }
 
     mutating func encodeNil() throws { let s = Slot(); s.value = .null; slot.array?.append(s) }
-    mutating func encode(_ value: some Encodable) throws { slot.array?.append(try leaf(value, codingPath: codingPath)) }
+    mutating func encode(_ value: some Encodable) throws { slot.array?.append(try leaf(value, at: codingPath)) }
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = Slot()
         nested.object = []
@@ -140,7 +142,7 @@ private struct SingleTree: SingleValueEncodingContainer {
 
     mutating func encodeNil() throws { slot.value = .null }
     mutating func encode(_ value: some Encodable) throws {
-        let encoded = try leaf(value, codingPath: codingPath)
+        let encoded = try leaf(value, at: codingPath)
         slot.value = encoded.value
         slot.object = encoded.object
         slot.array = encoded.array

@@ -12,18 +12,62 @@ final class SchemaNode: @unchecked Sendable {
     enum Rule {
         case nothing
         case reference(SchemaNode)
-        case type([String])
+        case type(TypeSet)
         case oneOf([JSONValue])
         case constant(JSONValue)
         case properties([String: SchemaNode])
         case additionalProperties(declared: Set<String>, schema: SchemaNode?)
         case required([String])
         case items(SchemaNode)
-        case itemCount(keyword: String, bound: Int)
-        case length(keyword: String, bound: Int)
+        case itemCount(Bound, Int)
+        case length(Bound, Int)
         case pattern(String, NSRegularExpressionBox)
-        case range(keyword: String, bound: Double)
-        case format(String)
+        case range(Bound, Double)
+        case format(date: Bool, name: String)
+    }
+
+    /// Which end a `min…`/`max…` keyword bounds.
+    enum Bound {
+        case minimum, maximum
+
+        func excludes<Value: Comparable>(_ value: Value, _ bound: Value) -> Bool { self == .minimum ? value < bound : value > bound }
+        func keyword(_ suffix: String) -> String { (self == .minimum ? "min" : "max") + suffix }
+    }
+
+    /// The JSON types a `type` keyword allows, as bits, with their names for the message.
+    struct TypeSet {
+        let bits: UInt8
+        let names: [String]
+
+        init(_ names: [String]) {
+            self.names = names
+            bits = names.reduce(0) { bits, name in bits | Self.bit(name) }
+        }
+
+        static func bit(_ name: String) -> UInt8 {
+            switch name {
+            case "null": 1
+            case "boolean": 2
+            case "string": 4
+            case "array": 8
+            case "object": 16
+            case "integer": 32
+            case "number": 64
+            default: 0
+            }
+        }
+
+        func allows(_ value: JSONValue) -> Bool {
+            switch value {
+            case .null: bits & 1 != 0
+            case .bool: bits & 2 != 0
+            case .string: bits & 4 != 0
+            case .array: bits & 8 != 0
+            case .object: bits & 16 != 0
+            case .integer: bits & (32 | 64) != 0
+            case .number(let number): bits & 64 != 0 || (bits & 32 != 0 && number == number.rounded())
+            }
+        }
     }
 
     fileprivate(set) var rules: [Rule] = []
@@ -36,8 +80,8 @@ final class SchemaNode: @unchecked Sendable {
             case .reference(let target):
                 target.validate(value, path: path, into: &violations)
             case .type(let allowed):
-                if !allowed.contains(where: { JSONSchema.matches(value, type: $0) }) {
-                    violations.append(.init(path: path(), keyword: "type", message: "expected \(allowed.joined(separator: " or ")), found \(value.typeName)"))
+                if !allowed.allows(value) {
+                    violations.append(.init(path: path(), keyword: "type", message: "expected \(allowed.names.joined(separator: " or ")), found \(value.typeName)"))
                 }
             case .oneOf(let options):
                 if !options.contains(where: { JSONSchema.equal($0, value) }) {
@@ -71,31 +115,31 @@ final class SchemaNode: @unchecked Sendable {
                 for (position, element) in elements.enumerated() {
                     schema.validate(element, path: { path() + "/\(position)" }, into: &violations)
                 }
-            case .itemCount(let keyword, let bound):
+            case .itemCount(let end, let bound):
                 guard case .array(let elements) = value else { continue }
-                if keyword == "minItems" ? elements.count < bound : elements.count > bound {
-                    violations.append(.init(path: path(), keyword: keyword, message: "\(elements.count) items"))
+                if end.excludes(elements.count, bound) {
+                    violations.append(.init(path: path(), keyword: end.keyword("Items"), message: "\(elements.count) items"))
                 }
-            case .length(let keyword, let bound):
+            case .length(let end, let bound):
                 guard case .string(let text) = value else { continue }
                 let length = text.unicodeScalars.count
-                if keyword == "minLength" ? length < bound : length > bound {
-                    violations.append(.init(path: path(), keyword: keyword, message: "length \(length)"))
+                if end.excludes(length, bound) {
+                    violations.append(.init(path: path(), keyword: end.keyword("Length"), message: "length \(length)"))
                 }
             case .pattern(let pattern, let compiled):
                 guard case .string(let text) = value else { continue }
                 if !compiled.matches(text) {
                     violations.append(.init(path: path(), keyword: "pattern", message: "does not match \(pattern)"))
                 }
-            case .range(let keyword, let bound):
+            case .range(let end, let bound):
                 guard let number = JSONSchema.double(value) else { continue }
-                if keyword == "minimum" ? number < bound : number > bound {
-                    violations.append(.init(path: path(), keyword: keyword, message: "out of range"))
+                if end.excludes(number, bound) {
+                    violations.append(.init(path: path(), keyword: end.keyword("imum"), message: "out of range"))
                 }
-            case .format(let format):
+            case .format(let date, let name):
                 guard case .string(let text) = value else { continue }
-                let valid = format == "date" ? JSONSchema.isDate(text) : JSONSchema.isDateTime(text)
-                if !valid { violations.append(.init(path: path(), keyword: "format", message: "not a valid \(format)")) }
+                let valid = date ? JSONSchema.isDate(text) : JSONSchema.isDateTime(text)
+                if !valid { violations.append(.init(path: path(), keyword: "format", message: "not a valid \(name)")) }
             }
         }
     }
@@ -141,7 +185,7 @@ struct SchemaCompiler {
             case "$ref":
                 if let target = rule.stringValue.flatMap({ target($0) }) { compiled.append(.reference(target)) }
             case "type":
-                compiled.append(.type(rule.arrayValue?.compactMap(\.stringValue) ?? [rule.stringValue ?? ""]))
+                compiled.append(.type(SchemaNode.TypeSet(rule.arrayValue?.compactMap(\.stringValue) ?? [rule.stringValue ?? ""])))
             case "enum":
                 if let options = rule.arrayValue { compiled.append(.oneOf(options)) }
             case "const":
@@ -164,15 +208,15 @@ struct SchemaCompiler {
             case "items":
                 compiled.append(.items(compile(rule)))
             case "minItems", "maxItems":
-                if let bound = JSONSchema.integer(rule) { compiled.append(.itemCount(keyword: keyword, bound: bound)) }
+                if let bound = JSONSchema.integer(rule) { compiled.append(.itemCount(keyword == "minItems" ? .minimum : .maximum, bound)) }
             case "minLength", "maxLength":
-                if let bound = JSONSchema.integer(rule) { compiled.append(.length(keyword: keyword, bound: bound)) }
+                if let bound = JSONSchema.integer(rule) { compiled.append(.length(keyword == "minLength" ? .minimum : .maximum, bound)) }
             case "pattern":
                 if let pattern = rule.stringValue, let matcher = patterns[pattern] { compiled.append(.pattern(pattern, matcher)) }
             case "minimum", "maximum":
-                if let bound = JSONSchema.double(rule) { compiled.append(.range(keyword: keyword, bound: bound)) }
+                if let bound = JSONSchema.double(rule) { compiled.append(.range(keyword == "minimum" ? .minimum : .maximum, bound)) }
             case "format":
-                if let format = rule.stringValue { compiled.append(.format(format)) }
+                if let format = rule.stringValue { compiled.append(.format(date: format == "date", name: format)) }
             default:
                 continue
             }
