@@ -64,7 +64,7 @@ public struct Gateway: Sendable {
         let (tls, partnerRoots) = try exchangeTLS(configuration)
         var claim: EmbeddedStoreClaim?
         if case .sqlite(let path) = configuration.database { claim = try EmbeddedStoreClaim(path: path) }
-        let database = Database(configuration.database, connections: configuration.databaseConnections, claim: claim, logger: logger)
+        let database = Database(configuration.database, connections: configuration.databaseConnections, steady: true, claim: claim, logger: logger)
         let logWriter = LogWriter(database: database, logger: logger)
         let registry = RegistryWatcher(store: RegistryStore(database: database, logger: logger), logger: logger)
         let records = DatabaseRecordSource(database: database, logger: logger)

@@ -42,13 +42,14 @@ public final class Database: Service, Sendable {
     let claim: EmbeddedStoreClaim?
 
     /// A store at `location` with a pool of at most `connections`; `claim` is kept until the store is released.
-    public init(_ location: StoreLocation, connections: Int = 16, claim: EmbeddedStoreClaim? = nil, logger: Logger) {
+    /// A `steady` pool keeps its connections open, for a process that serves (`DatabaseURL.clientConfiguration`).
+    public init(_ location: StoreLocation, connections: Int = 16, steady: Bool = false, claim: EmbeddedStoreClaim? = nil, logger: Logger) {
         self.location = location
         self.logger = logger
         self.claim = claim
         switch location {
         case .postgres(let url):
-            backend = .postgres(PostgresClient(configuration: url.clientConfiguration(connections: connections), backgroundLogger: logger))
+            backend = .postgres(PostgresClient(configuration: url.clientConfiguration(connections: connections, steady: steady), backgroundLogger: logger))
         case .sqlite(let path):
             // One writer at a time whatever the pool size: more connections only add readers, and eight outpace two cores.
             backend = .sqlite(SQLitePool(path: path, connections: max(2, min(connections, 8)), logger: logger))
