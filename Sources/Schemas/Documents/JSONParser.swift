@@ -285,6 +285,8 @@ public struct LocatedJSON: Sendable {
 
     /// Escapes a member name for a JSON pointer (RFC 6901).
     public static func escape(_ key: String) -> String {
+        // Nearly every name needs nothing: no copy then.
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
         var escaped = ""
         for character in key {
             switch character {

@@ -151,20 +151,6 @@ public final class JSONSchema: Sendable {
         }
     }
 
-    static func escape(_ key: String) -> String {
-        guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
-        return key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
-    }
-
-    static func matches(_ value: JSONValue, type: String) -> Bool {
-        switch (type, value) {
-        case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object): true
-        case ("integer", .integer), ("number", .integer), ("number", .number): true
-        case ("integer", .number(let number)): number == number.rounded()
-        default: false
-        }
-    }
-
     static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
         if let left = double(lhs), let right = double(rhs) { return left == right }
         return lhs == rhs

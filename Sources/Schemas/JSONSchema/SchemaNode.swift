@@ -93,14 +93,14 @@ final class SchemaNode: @unchecked Sendable {
                 guard case .object(let object) = value else { continue }
                 for member in object.members {
                     if let schema = properties[member.key] {
-                        schema.validate(member.value, path: { path() + "/" + JSONSchema.escape(member.key) }, into: &violations)
+                        schema.validate(member.value, path: { path() + "/" + LocatedJSON.escape(member.key) }, into: &violations)
                     }
                 }
             case .additionalProperties(let declared, let schema):
                 guard case .object(let object) = value else { continue }
                 for member in object.members where !declared.contains(member.key) {
                     if let schema {
-                        schema.validate(member.value, path: { path() + "/" + JSONSchema.escape(member.key) }, into: &violations)
+                        schema.validate(member.value, path: { path() + "/" + LocatedJSON.escape(member.key) }, into: &violations)
                     } else {
                         violations.append(.init(path: path(), keyword: "additionalProperties", message: "property \(member.key) is not allowed"))
                     }
