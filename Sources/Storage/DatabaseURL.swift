@@ -41,8 +41,8 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         "postgres://\(username)@\(socketDirectory.map { "[\($0)]" } ?? "\(host):\(port)")/\(database)"
     }
 
-    /// A client configuration with a pool of `connections`.
-    /// The pool's settings; `steady` for a long-running process that keeps its connections (the gateway).
+    /// A client configuration with a pool of `connections`; `steady` for a long-running process that keeps its
+    /// connections (the gateway).
     ///
     /// postgres-nio starts a keep-alive timer (and, for a connection above the minimum, an idle timer) each time a
     /// connection returns to the pool, and a timer it cancels still holds about 0.8 KB until it would have fired.

@@ -23,10 +23,13 @@ struct Jisr: AsyncParsableCommand {
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
     static func main() async {
-        MemoryTuning.apply()
         do {
             var command = try parseAsRoot()
-            if command is Serve || command is Demo { EventLoopExecutor.adopt() }
+            // Tuning for a process that serves for days; a short command ends before either would matter.
+            if command is Serve || command is Demo {
+                MemoryTuning.apply()
+                EventLoopExecutor.adopt()
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
