@@ -21,7 +21,7 @@ public struct LogWriterStatistics: Sendable, Hashable {
     public var transactions = 0
     public var entries = 0
     public var largestBatch = 0
-    /// Batches chained onto this writer's last head that met another writer's entries there, and were chained again.
+    /// Batches that met another writer's entries at the seqs they were chained onto, and were chained again.
     public var collisions = 0
 }
 
@@ -203,6 +203,29 @@ public final class LogWriter: Service, Sendable {
             }
         }
         state.withLock { $0.head = nil }
+        // Under the lock no other batch chained under the lock can interleave, but another process's plain batch
+        // (the statement above, which takes no lock) can land between this transaction's reading of the head and
+        // its insert: the insert then collides on the seq key, the transaction rolls back whole (its work too) and
+        // the batch is chained again on the new head. Two gateways under load met this every few hundred entries,
+        // and answered those exchanges 503 although the log was there.
+        var attempt = 1
+        while true {
+            do {
+                return try await commitUnderLock(items, unless: abandoned)
+            } catch let error as DatabaseConstraintError where error.kind == .unique && database.dialect == .postgres && attempt < Self.lockedAttempts {
+                attempt += 1
+                state.withLock { $0.statistics.collisions += 1 }
+            }
+        }
+    }
+
+    /// How often a batch chained under the lock is chained again after colliding with a lock-free insert; each
+    /// collision means another process committed meanwhile, so this bounds a race, not a wait.
+    static let lockedAttempts = 8
+
+    /// The batch in one transaction under the chain lock: the head read, each unit's work, the entries inserted.
+    private func commitUnderLock(_ items: [([EntryDraft], GroupWork?)], unless abandoned: AbandonedBatch) async throws -> [Result<[LogEntry], any Error>] {
+        let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
         let (outcomes, head) = try await database.withTransaction { connection -> ([Result<[LogEntry], any Error>], (Int64, String)) in
             try await connection.lock(MessageLogStore.chainLock)
             if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
