@@ -11,8 +11,8 @@ import Testing
 struct CLIWalkthroughTests {
     static let fixture = Task { try await Fixture.make("walkthrough") }
 
-    func jisr(_ fixture: Fixture, _ arguments: [String]) throws -> String {
-        let result = try JisrCLI.run(arguments + ["--database-url", fixture.databaseURL, "--contracts", Fixture.repository.appendingPathComponent("contracts").path])
+    func jisr(_ fixture: Fixture, _ arguments: [String]) async throws -> String {
+        let result = try await JisrCLI.run(arguments + ["--database-url", fixture.databaseURL, "--contracts", Fixture.repository.appendingPathComponent("contracts").path])
         #expect(result.status == 0, "jisr \(arguments.joined(separator: " ")): \(result.output)")
         return result.output
     }
@@ -20,16 +20,16 @@ struct CLIWalkthroughTests {
     @Test("CSR → partner add → pki sign-csr → resume → agreement grant → query; suspend, resume, cert revoke")
     func walkthrough() async throws {
         let fixture = try await Self.fixture.value
-        let (csr, key) = try OnboardingTests.csr(subject: "/C=JO/O=Ministry of Labour/CN=JO-MOL")
+        let (csr, key) = try await OnboardingTests.csr(subject: "/C=JO/O=Ministry of Labour/CN=JO-MOL")
         let work = fixture.directory + "/walkthrough"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         try csr.write(toFile: work + "/jo-mol.csr", atomically: true, encoding: .utf8)
 
-        _ = try jisr(fixture, ["partner", "add", "--id", "JO-MOL", "--name-ar", "وزارة العمل الأردنية", "--name-en", "Ministry of Labour, Jordan", "--contact", "integration@mol.gov.jo"])
-        let signed = try jisr(fixture, ["pki", "sign-csr", "--partner", "JO-MOL", "--csr", work + "/jo-mol.csr", "--days", "365", "--out", work + "/jo-mol.crt", "--pki", fixture.directory + "/pki"])
+        _ = try await jisr(fixture, ["partner", "add", "--id", "JO-MOL", "--name-ar", "وزارة العمل الأردنية", "--name-en", "Ministry of Labour, Jordan", "--contact", "integration@mol.gov.jo"])
+        let signed = try await jisr(fixture, ["pki", "sign-csr", "--partner", "JO-MOL", "--csr", work + "/jo-mol.csr", "--days", "365", "--out", work + "/jo-mol.crt", "--pki", fixture.directory + "/pki"])
         #expect(signed.contains("issued and registered JO-MOL"))
-        _ = try jisr(fixture, ["partner", "resume", "JO-MOL"])
-        let granted = try jisr(fixture, [
+        _ = try await jisr(fixture, ["partner", "resume", "JO-MOL"])
+        let granted = try await jisr(fixture, [
             "agreement", "grant", "--partner", "JO-MOL", "--contract", "establishment/1", "--operations", "query",
             "--purposes", "nssf-contribution-verification", "--fields", "all-except:nssfEmployerNumber",
             "--valid-from", "2026-01-01", "--valid-until", "2030-12-31", "--mou-ref", "MoU LB-JO 2026/7", "--rate-limit", "600/min",
@@ -40,19 +40,19 @@ struct CLIWalkthroughTests {
         let jordan = try Fixture.httpClient(certificatePEM: chain, keyPEM: key, trusting: fixture.authority)
         let path = "/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))"
         let onboarding = OnboardingTests()
-        #expect(try await onboarding.eventually(200, fixture, path, with: jordan).status == 200)
+        #expect(try await onboarding.nextReply(fixture, path, with: jordan).status == 200)
 
-        _ = try jisr(fixture, ["partner", "suspend", "JO-MOL"])
-        #expect(try await onboarding.eventually(403, fixture, path, with: jordan).problemType?.hasSuffix("/partner-not-active") == true)
-        _ = try jisr(fixture, ["partner", "resume", "JO-MOL"])
-        #expect(try await onboarding.eventually(200, fixture, path, with: jordan).status == 200)
-        let shown = try jisr(fixture, ["partner", "show", "JO-MOL"])
+        _ = try await jisr(fixture, ["partner", "suspend", "JO-MOL"])
+        #expect(try await onboarding.nextReply(fixture, path, with: jordan).problemType?.hasSuffix("/partner-not-active") == true)
+        _ = try await jisr(fixture, ["partner", "resume", "JO-MOL"])
+        #expect(try await onboarding.nextReply(fixture, path, with: jordan).status == 200)
+        let shown = try await jisr(fixture, ["partner", "show", "JO-MOL"])
         let fingerprint = try #require(shown.firstMatch(of: /certificate ([0-9a-f]{64})/).map { String($0.1) })
-        _ = try jisr(fixture, ["cert", "revoke", fingerprint, "--reason", "key compromise"])
-        #expect(try await onboarding.eventually(403, fixture, path, with: jordan).problemType?.hasSuffix("/certificate-revoked") == true)
+        _ = try await jisr(fixture, ["cert", "revoke", fingerprint, "--reason", "key compromise"])
+        #expect(try await onboarding.nextReply(fixture, path, with: jordan).problemType?.hasSuffix("/certificate-revoked") == true)
         try await jordan.shutdown()
 
-        let verify = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let verify = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("OK: "))
     }
 
@@ -68,48 +68,48 @@ struct CLIWalkthroughTests {
         let line = 1 + broken.components(separatedBy: "\n").firstIndex { $0.contains(#""dateFormat""#) }!
         let contracts = Fixture.repository.appendingPathComponent("contracts").path
 
-        let refused = try JisrCLI.run([
+        let refused = try await JisrCLI.run([
             "partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة العمل العراقية", "--name-en", "MOLSA Iraq", "--mapping", folder + "/broken.json",
             "--database-url", fixture.databaseURL, "--contracts", contracts,
         ])
         #expect(refused.status != 0)
         #expect(refused.output.contains("broken.json: the mapping is refused at line \(line): "), "\(refused.output)")
         #expect(refused.output.contains(#"date pattern "dd/MM/yy" has an unknown letter "y""#), "\(refused.output)")
-        #expect(try JisrCLI.run(["partner", "show", "IQ-MOLSA", "--database-url", fixture.databaseURL, "--contracts", contracts]).status != 0, "nothing registered")
-        let unknown = try JisrCLI.run([
+        #expect(try await JisrCLI.run(["partner", "show", "IQ-MOLSA", "--database-url", fixture.databaseURL, "--contracts", contracts]).status != 0, "nothing registered")
+        let unknown = try await JisrCLI.run([
             "partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة", "--name-en", "MOLSA", "--adapter", "telex", "--database-url", fixture.databaseURL, "--contracts", contracts,
         ])
         #expect(unknown.status != 0 && unknown.output.contains("there is no adapter telex"), "\(unknown.output)")
 
-        let added = try jisr(fixture, ["partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة العمل العراقية", "--name-en", "MOLSA Iraq", "--mapping", folder + "/mapping.json"])
+        let added = try await jisr(fixture, ["partner", "add", "--id", "IQ-MOLSA", "--name-ar", "وزارة العمل العراقية", "--name-en", "MOLSA Iraq", "--mapping", folder + "/mapping.json"])
         #expect(added.contains("with the mapping adapter"))
-        let shown = try jisr(fixture, ["partner", "show", "IQ-MOLSA"])
+        let shown = try await jisr(fixture, ["partner", "show", "IQ-MOLSA"])
         #expect(shown.contains("adapter: mapping") && shown.contains("mapping sha256:"), "\(shown)")
-        let back = try jisr(fixture, ["partner", "set-adapter", "IQ-MOLSA", "--adapter", "standard-xml"])
+        let back = try await jisr(fixture, ["partner", "set-adapter", "IQ-MOLSA", "--adapter", "standard-xml"])
         #expect(back.contains("now uses the standard-xml adapter"))
-        let again = try JisrCLI.run(["partner", "set-adapter", "IQ-MOLSA", "--mapping", folder + "/broken.json", "--database-url", fixture.databaseURL, "--contracts", contracts])
+        let again = try await JisrCLI.run(["partner", "set-adapter", "IQ-MOLSA", "--mapping", folder + "/broken.json", "--database-url", fixture.databaseURL, "--contracts", contracts])
         #expect(again.status != 0 && again.output.contains("line \(line)"), "\(again.output)")
-        #expect(try jisr(fixture, ["partner", "show", "IQ-MOLSA"]).contains("adapter: standard-xml"), "a refused mapping changes nothing")
+        #expect(try await jisr(fixture, ["partner", "show", "IQ-MOLSA"]).contains("adapter: standard-xml"), "a refused mapping changes nothing")
     }
 
     @Test("CLI refusals name the problem and exit non-zero")
     func refusals() async throws {
         let fixture = try await Self.fixture.value
-        let unknownField = try JisrCLI.run([
+        let unknownField = try await JisrCLI.run([
             "agreement", "grant", "--partner", "LB-NSSF", "--contract", "employment-record/1", "--operations", "query",
             "--purposes", "nssf-contribution-verification", "--fields", "person.religion", "--valid-from", "2026-01-01", "--valid-until", "2027-01-01",
             "--mou-ref", "M", "--database-url", fixture.databaseURL, "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
         ])
         #expect(unknownField.status != 0)
         #expect(unknownField.output.contains("employment-record/1 has no field person.religion"))
-        let inverted = try JisrCLI.run([
+        let inverted = try await JisrCLI.run([
             "agreement", "grant", "--partner", "LB-NSSF", "--contract", "employment-record/1", "--operations", "query",
             "--purposes", "nssf-contribution-verification", "--fields", "all", "--valid-from", "2027-01-01", "--valid-until", "2026-01-01",
             "--mou-ref", "M", "--database-url", fixture.databaseURL, "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
         ])
         #expect(inverted.status != 0)
         #expect(inverted.output.contains("inverted"))
-        let duplicate = try JisrCLI.run(["partner", "add", "--id", "LB-NSSF", "--name-ar", "x", "--name-en", "x", "--database-url", fixture.databaseURL])
+        let duplicate = try await JisrCLI.run(["partner", "add", "--id", "LB-NSSF", "--name-ar", "x", "--name-en", "x", "--database-url", fixture.databaseURL])
         #expect(duplicate.status != 0 && duplicate.output.contains("already exists"))
     }
 
@@ -120,28 +120,28 @@ struct CLIWalkthroughTests {
         let other: SQLDialect = Fixture.storeKind == .postgres ? .sqlite : .postgres
         let name = "jisr_copy_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
         let target = try await Fixture.freshStore(name, directory: fixture.directory + "/" + name, kind: other).description
-        let copied = try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
+        let copied = try await JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
         #expect(copied.status == 0, "\(copied.output)")
         #expect(copied.output.contains("message_log: "), "progress per table")
         let head = try #require(copied.output.firstMatch(of: /log verified on the target: ([0-9]+) entries, chain head ([0-9a-f]{64})/), "\(copied.output)")
-        let verified = try JisrCLI.run(["log", "verify", "--database-url", target])
+        let verified = try await JisrCLI.run(["log", "verify", "--database-url", target])
         #expect(verified.status == 0 && verified.output.contains(String(head.2)), "\(verified.output)")
-        let again = try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
+        let again = try await JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
         #expect(again.status != 0 && again.output.contains("not empty"), "\(again.output)")
-        #expect(try JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target, "--replace"]).status == 0)
+        #expect(try await JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target, "--replace"]).status == 0)
     }
 
     @Test("Without --database-url the CLI uses the embedded store in the current folder and says so; migrating twice changes nothing")
-    func embeddedDefault() throws {
+    func embeddedDefault() async throws {
         let folder = NSTemporaryDirectory() + "jisr-default-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let migrate = "cd '\(folder)' && env -u JISR_DATABASE_URL '\(try JisrCLI.binary())' migrate"
-        let first = try JisrCLI.runProgram("/bin/sh", ["-c", migrate])
+        let first = try await JisrCLI.runProgram("/bin/sh", ["-c", migrate])
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("using the embedded store sqlite:\(folder)/jisr.sqlite"), "\(first.output)")
         #expect(first.output.contains("applied message-log/1"))
         #expect(FileManager.default.fileExists(atPath: folder + "/jisr.sqlite") && FileManager.default.fileExists(atPath: folder + "/jisr-ministry.sqlite"))
-        let second = try JisrCLI.runProgram("/bin/sh", ["-c", migrate])
+        let second = try await JisrCLI.runProgram("/bin/sh", ["-c", migrate])
         #expect(second.status == 0 && second.output.contains("schema is up to date"), "\(second.output)")
     }
 
@@ -159,7 +159,7 @@ struct CLIWalkthroughTests {
             "--database-url", "sqlite:\(folder)/jisr.sqlite",
         ]
         let command = "JISR_LOG_LEVEL=critical exec '\(try JisrCLI.binary())' " + arguments.map { "'\($0)'" }.joined(separator: " ")
-        let serve = try JisrCLI.runProgram("/bin/sh", ["-c", command])
+        let serve = try await JisrCLI.runProgram("/bin/sh", ["-c", command])
         #expect(serve.status != 0)
         #expect(serve.output.contains("run `jisr migrate` first"), "\(serve.output)")
     }

@@ -38,7 +38,7 @@ struct CertificateRefusalTests {
                 fingerprint: fingerprint, partnerID: "LB-NSSF", subject: "LB-NSSF \(kind.rawValue)", notBefore: Date().addingTimeInterval(-3600),
                 notAfter: Date().addingTimeInterval(86_400)),
             by: Administrator(fingerprint: nil, name: "test: a registration made by mistake"))
-        try await Task.sleep(for: Fixture.registryChangeWindow)
+        try await fixture.registryInForce()
 
         let client = try Fixture.httpClient(certificatePEM: certificatePEM, keyPEM: keyPEM, trusting: fixture.authority)
         let nationalId = try #require(fixture.samples.nationalIds.first)

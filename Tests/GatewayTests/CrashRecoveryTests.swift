@@ -13,7 +13,7 @@ import Storage
 import Testing
 
 /// `jisr serve` killed with SIGKILL while it delivers: nothing queued is lost, nothing is delivered under a new id.
-@Suite("Crash recovery of the relay", .serialized)
+@Suite("Crash recovery of the relay", .serialized, TestPass.heavy)
 struct CrashRecoveryTests {
     // Kept for the whole run, like every suite's fixture: its HTTP clients must outlive the tests.
     static let fixture = Task { try await Fixture.make("crash", serving: false) }
@@ -54,17 +54,39 @@ struct CrashRecoveryTests {
             throw ServeError(description: "jisr serve announced no exchange listener within \(timeout): \((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "")")
         }
 
-        func kill() {
+        /// SIGKILL, and back once the process is gone; the wait runs off the concurrency pool, which a blocking
+        /// `waitUntilExit` would hold from the gateways in this test process.
+        func kill() async {
             Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await exited()
         }
 
-        func stop() {
+        /// SIGTERM, and back once the process has stopped: a `jisr serve` still shutting down would go on reading
+        /// the change feed behind the next test's back.
+        func stop() async {
             if process.isRunning {
                 process.terminate()
-                process.waitUntilExit()
+                await exited()
             }
             try? output.close()
+        }
+
+        /// SIGTERM without waiting, for a test that ends early (its `defer`); the process is reaped off the pool.
+        func abandon() {
+            guard process.isRunning else { return }
+            process.terminate()
+            let process = self.process
+            DispatchQueue.global().async { process.waitUntilExit() }
+        }
+
+        private func exited() async {
+            let process = self.process
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    process.waitUntilExit()
+                    done.resume()
+                }
+            }
         }
     }
 
@@ -160,7 +182,7 @@ struct CrashRecoveryTests {
             by: actor)
 
         var serve = try ServeProcess(fixture: fixture, logFile: fixture.directory + "/serve-1.log")
-        defer { serve.stop() }
+        defer { serve.abandon() }
         // The producer starts at the end of the change feed: wait until it has taken its place.
         let ready = ContinuousClock.now + .seconds(30)
         var started = false
@@ -192,12 +214,12 @@ struct CrashRecoveryTests {
         #expect(renewed >= 10)
         // Kill it once a few deliveries are through and more are in flight, with exchanges under way. (Under the
         // exchange load the workers can be between picks when the fourth delivery lands: wait for one in flight.)
-        _ = try await partner.waitFor(4, timeout: .seconds(30))
+        _ = try await partner.waitFor(4)
         let inFlight = ContinuousClock.now + .seconds(10)
         while try await !outbox(fixture, partner: "EG-CRASH").contains(where: { $0.state == "in-flight" }), ContinuousClock.now < inFlight {
             try await Task.sleep(for: .milliseconds(10))
         }
-        serve.kill()
+        await serve.kill()
         await ledger.stop()
         await load.value
         let deliveredBeforeKill = partner.deliveries.count
@@ -247,7 +269,7 @@ struct CrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(200))
             rows = try await outbox(fixture, partner: "EG-CRASH")
         }
-        serve.stop()
+        await serve.stop()
 
         #expect(rows.count == renewed, "one outbox message per change: \(rows.count) for \(renewed) (at the kill: \(atKill.count))")
         #expect(rows.allSatisfy { $0.state == "delivered" }, "\(Dictionary(grouping: rows, by: \.state).mapValues(\.count))")
@@ -257,7 +279,7 @@ struct CrashRecoveryTests {
         let repeats = received.count - Set(received).count
         #expect(partner.deliveries.filter(\.duplicate).count == repeats, "a repeat carries the id of a message delivered before")
         // Every delivered message is the logged one, and the chain still verifies.
-        let verify = try JisrCLI.run(["log", "verify", "--database-url", fixture.configuration.database.description])
+        let verify = try await JisrCLI.run(["log", "verify", "--database-url", fixture.configuration.database.description])
         #expect(verify.status == 0, "\(verify.output)")
         partner.stop()
     }

@@ -11,16 +11,16 @@ import Testing
 /// PostgreSQL stopped under load and started again: every answer in the meantime is a 503 with Retry-After (none
 /// hangs, none is answered without its log entry), readiness says so, and service resumes without a restart.
 ///
-/// It loads the machine (a PostgreSQL of its own, four clients, a restart), so `scripts/test` runs it on its own after
-/// the parallel suites, with `JISR_TEST_OUTAGE=1`; beside them it made their timing-sensitive tests flake.
+/// It loads the machine (a PostgreSQL of its own, four clients, a restart), so `scripts/test` runs it in its heavy
+/// pass, alone; beside the parallel suites it made their timing-sensitive tests flake.
 @Suite(
     "Database outage",
     .enabled(if: Fixture.storeKind == .postgres, "stops a PostgreSQL server of its own"),
-    .enabled(if: ProcessInfo.processInfo.environment["JISR_TEST_OUTAGE"] == "1", "run alone by scripts/test (JISR_TEST_OUTAGE=1)"))
+    TestPass.heavy)
 struct DatabaseOutageTests {
     /// A PostgreSQL server of the suite's own (the other suites share the test server, which must stay up).
     static let server = Task { () throws -> LocalPostgres in
-        let server = LocalPostgres(directory: NSTemporaryDirectory() + "jisr-outage-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))", port: try freePort())
+        let server = LocalPostgres(directory: NSTemporaryDirectory() + "jisr-outage-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))", port: try await freePort())
         try await blocking { try server.start() }
         return server
     }
@@ -52,7 +52,8 @@ struct DatabaseOutageTests {
                 try await group.waitForAll()
             }
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // The load is under way (answered) before the database goes.
+        try await Fixture.until("the load answered before the outage") { answers.snapshot().replies.contains { $0.status == 200 } }
         try await Self.blocking { try server.stop() }
         // Refusals come at the deadlines (about 5 s); wait for the first one rather than for a fixed time.
         let down = ContinuousClock.now
@@ -104,8 +105,8 @@ struct DatabaseOutageTests {
         }
     }
 
-    static func freePort() throws -> Int {
-        let (status, output) = try ChildProcess.run("/usr/bin/python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+    static func freePort() async throws -> Int {
+        let (status, output) = try await ChildProcess.run("/usr/bin/python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
         guard status == 0, let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw FixtureError("no free port") }
         return port
     }

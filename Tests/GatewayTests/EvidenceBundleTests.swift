@@ -22,7 +22,7 @@ struct EvidenceBundleTests {
         let path = "/v1/establishments/\(fixture.samples.establishmentNumbers.first ?? "")"
         for round in 0..<2 {
             for caller in ["LB-NSSF", "LB-NSSF", "LB-FLIP"] { _ = try await fixture.get(path, as: caller) }
-            let sealed = try JisrCLI.run(["log", "seal", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
+            let sealed = try await JisrCLI.run(["log", "seal", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
             guard sealed.status == 0, let size = sealed.output.firstMatch(of: /sealed ([0-9]+) entries/).flatMap({ Int64($0.1) }) else {
                 throw FixtureError("seal \(round): \(sealed.output)")
             }
@@ -31,7 +31,7 @@ struct EvidenceBundleTests {
         }
         let head = try await store.head()
         let out = fixture.directory + "/bundle"
-        let exported = try JisrCLI.run([
+        let exported = try await JisrCLI.run([
             "log", "export", "--from", "1", "--to", String(head), "--partner", "LB-NSSF", "--out", out, "--tsa-root", tsa.root, "--database-url", fixture.databaseURL,
         ])
         guard exported.status == 0 else { throw FixtureError("export: \(exported.output)") }
@@ -41,7 +41,7 @@ struct EvidenceBundleTests {
     @Test("The bundle verifies offline; its README's OpenSSL commands succeed as written")
     func verifiesOffline() async throws {
         let (fixture, tsa, bundle) = try await Self.setup.value
-        let verified = try JisrCLI.run(["log", "verify", "--bundle", bundle, "--tsa-root", tsa.root])
+        let verified = try await JisrCLI.run(["log", "verify", "--bundle", bundle, "--tsa-root", tsa.root])
         #expect(verified.status == 0, "\(verified.output)")
         var expected: Int64 = 0
         for count in try await fixture.store.query("SELECT count(*) FROM message_log WHERE partner = 'LB-NSSF'").decode(Int64.self) { expected = count }
@@ -49,7 +49,7 @@ struct EvidenceBundleTests {
         #expect(Int64(counts.1) == expected, "exactly LB-NSSF's entries: \(verified.output)")
         #expect(counts.2 == counts.3, "every seal in the bundle is timestamped")
         let ca = try String(contentsOfFile: fixture.directory + "/ca.crt", encoding: .utf8)
-        #expect(verified.output.contains(try PKICertificateFingerprint.of(pem: ca)), "the CA fingerprint is printed for comparison")
+        #expect(verified.output.contains(try await PKICertificateFingerprint.of(pem: ca)), "the CA fingerprint is printed for comparison")
 
         // Every openssl command the README lists, run in the bundle as a partner would (with the ministry's CA at hand).
         try FileManager.default.copyItem(atPath: fixture.directory + "/ca.crt", toPath: bundle + "/ministry-ca.crt")
@@ -57,7 +57,7 @@ struct EvidenceBundleTests {
         let commands = readme.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("openssl ") }
         #expect(commands.count >= 5)
         for command in commands {
-            let result = try JisrCLI.runProgram("/bin/sh", ["-c", "cd '\(bundle)' && \(command)"])
+            let result = try await JisrCLI.runProgram("/bin/sh", ["-c", "cd '\(bundle)' && \(command)"])
             #expect(result.status == 0, "\(command): \(result.output)")
             if command.contains("dgst") { #expect(result.output.contains("Verified OK")) }
             if command.contains("ts -verify") { #expect(result.output.contains("Verification: OK")) }
@@ -138,8 +138,8 @@ struct EvidenceBundleTests {
 
 /// The SHA-256 fingerprint of a PEM certificate, as `jisr log verify --bundle` prints the CA's.
 enum PKICertificateFingerprint {
-    static func of(pem: String) throws -> String {
-        let result = try JisrCLI.runProgram("/bin/sh", ["-c", "printf '%s' \"$0\" | openssl x509 -outform DER | sha256sum", pem])
+    static func of(pem: String) async throws -> String {
+        let result = try await JisrCLI.runProgram("/bin/sh", ["-c", "printf '%s' \"$0\" | openssl x509 -outform DER | sha256sum", pem])
         return String(result.output.prefix(64))
     }
 }

@@ -17,7 +17,7 @@ struct HostilePayloadTests {
         try await fixture.grantEgyptSend()
         // A certificate of EG-MOL's on disk, for the raw-socket clients.
         try await fixture.writeRegisteredCredential(partner: "EG-MOL", name: "raw-client")
-        try await Task.sleep(for: Fixture.registryChangeWindow)
+        try await fixture.registryInForce()
         return fixture
     }
 

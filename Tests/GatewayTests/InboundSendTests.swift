@@ -17,7 +17,7 @@ struct InboundSendTests {
     static let fixture = Task { () throws -> Fixture in
         let fixture = try await Fixture.make("inbound")
         try await fixture.grantEgyptSend()
-        try await Task.sleep(for: Fixture.registryChangeWindow)
+        try await fixture.registryInForce()
         return fixture
     }
 
@@ -124,7 +124,7 @@ struct InboundSendTests {
                 partnerID: "QA-MOL", contract: WorkPermitEvent.contract, operations: [.send], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
                 validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU"),
             by: Administrator(fingerprint: nil, name: "test"))
-        try await Task.sleep(for: Fixture.registryChangeWindow)
+        try await fixture.registryInForce()
 
         let notice = """
             <?xml version="1.0" encoding="UTF-8"?>

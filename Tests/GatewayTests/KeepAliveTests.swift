@@ -41,7 +41,7 @@ struct KeepAliveTests {
                     except (TimeoutError, socket.timeout):
                         print("open")
             """
-        let result = try JisrCLI.runProgram(
+        let result = try await JisrCLI.runProgram(
             "/usr/bin/python3",
             ["-c", script, String(fixture.exchangePort), fixture.directory + "/keepalive-client.crt", fixture.directory + "/keepalive-client.key", fixture.directory + "/ca.crt"])
         let lines = result.output.split(separator: "\n").map(String.init)

@@ -28,7 +28,7 @@ struct LogIntegrityTests {
         let report = try await fixture.log().verify()
         #expect(report.firstBreak?.seq == seq, "\(String(describing: report.firstBreak))")
         #expect(report.firstBreak?.kind == kind, "\(String(describing: report.firstBreak))")
-        let cli = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let cli = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(cli.status != 0)
         #expect(cli.output.contains("BROKEN at seq \(seq)"), "\(cli.output)")
         try await fixture.sql("DELETE FROM message_log; INSERT INTO message_log SELECT * FROM message_log_backup")
@@ -39,7 +39,7 @@ struct LogIntegrityTests {
     func tampering() async throws {
         let fixture = try await Self.fixture.value
         try await traffic(fixture, count: 12)
-        let clean = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let clean = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(clean.status == 0, "\(clean.output)")
         #expect(clean.output.contains("OK: "))
         try await expectBreak(fixture, "UPDATE message_log SET status = status + 1 WHERE seq = 4", seq: 4, kind: .modified)
@@ -73,30 +73,25 @@ struct LogIntegrityTests {
         let id = try #require(fixture.samples.nationalIds.first)
         #expect(try await fixture.get("/v1/employment-records?nationalId=\(id)", as: "LB-FLIP").status == 200)
         try await fixture.sql("UPDATE partners SET status = 'suspended' WHERE id = 'LB-FLIP'")
-        #expect(try await eventually(fixture, caller: "LB-FLIP", id: id, problem: "partner-not-active"))
+        #expect(try await nextRequest(fixture, caller: "LB-FLIP", id: id, problem: "partner-not-active"))
         try await fixture.sql("UPDATE partners SET status = 'active' WHERE id = 'LB-FLIP'")
-        #expect(try await eventually(fixture, caller: "LB-FLIP", id: id, problem: nil))
+        #expect(try await nextRequest(fixture, caller: "LB-FLIP", id: id, problem: nil))
         try await fixture.sql("UPDATE partner_certificates SET status = 'revoked' WHERE partner_id = 'LB-FLIP'")
-        #expect(try await eventually(fixture, caller: "LB-FLIP", id: id, problem: "certificate-revoked"))
+        #expect(try await nextRequest(fixture, caller: "LB-FLIP", id: id, problem: "certificate-revoked"))
     }
 
-    /// Polls on the same connection until the change is in force (see `Fixture.registryChangeWindow`).
-    func eventually(_ fixture: Fixture, caller: String, id: String, problem: String?) async throws -> Bool {
-        let deadline = ContinuousClock.now + Fixture.registryChangeWindow
-        while ContinuousClock.now < deadline {
-            let reply = try await fixture.get("/v1/employment-records?nationalId=\(id)", as: caller)
-            if let problem, reply.problemType?.hasSuffix("/" + problem) == true { return true }
-            if problem == nil, reply.status == 200 { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
+    /// Whether the partner's next request, once the registry as it now stands is in force, has the outcome.
+    func nextRequest(_ fixture: Fixture, caller: String, id: String, problem: String?) async throws -> Bool {
+        try await fixture.registryInForce()
+        let reply = try await fixture.get("/v1/employment-records?nationalId=\(id)", as: caller)
+        return problem.map { reply.problemType?.hasSuffix("/" + $0) == true } ?? (reply.status == 200)
     }
 }
 
 /// The `jisr` executable that `swift build` produced next to the tests.
 enum JisrCLI {
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runProgram(try binary(), arguments)
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await runProgram(try binary(), arguments)
     }
 
     /// The path of the built executable.

@@ -30,7 +30,7 @@ struct OpenAPITests {
     func validAndServed() async throws {
         for file in ["exchange.json", "admin.json"] {
             let path = Fixture.repository.appendingPathComponent("openapi/\(file)").path
-            let result = try JisrCLI.runProgram(
+            let result = try await JisrCLI.runProgram(
                 "/usr/bin/env", ["python3", "-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))", path])
             #expect(result.status == 0, "\(file): \(result.output)")
         }

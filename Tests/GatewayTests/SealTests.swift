@@ -28,8 +28,8 @@ struct SealTests {
         return try #require(reply.messageId)
     }
 
-    func seal(_ fixture: Fixture) throws -> Int64 {
-        let result = try JisrCLI.run(["log", "seal", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
+    func seal(_ fixture: Fixture) async throws -> Int64 {
+        let result = try await JisrCLI.run(["log", "seal", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(result.status == 0, "\(result.output)")
         return Int64(try #require(result.output.firstMatch(of: /sealed ([0-9]+) entries/)).1) ?? 0
     }
@@ -46,7 +46,7 @@ struct SealTests {
         #expect(try await fixture.get(path, as: "EG-MOL", purpose: nil).status == 404, "another partner's message is nobody's business")
         #expect(try await fixture.get("/v1/messages/\(UUID().uuidString)/receipt", as: "LB-NSSF", purpose: nil).status == 404)
 
-        let size = try seal(fixture)
+        let size = try await seal(fixture)
         let reply = try await fixture.get(path, as: "LB-NSSF", purpose: nil)
         let receipt = try #require(reply.json)
         #expect(receipt["status"] == .string("sealed"), "\(reply.text)")
@@ -80,12 +80,12 @@ struct SealTests {
         try signedText.write(toFile: work + "/tree-head.txt", atomically: true, encoding: .utf8)
         try Data(base64Encoded: try #require(head["signature"]?.stringValue))!.write(to: URL(fileURLWithPath: work + "/tree-head.sig"))
         try (head["certificate"]?.stringValue ?? "").write(toFile: work + "/log-signing.crt", atomically: true, encoding: .utf8)
-        let key = try JisrCLI.runProgram("/usr/bin/openssl", ["x509", "-in", work + "/log-signing.crt", "-pubkey", "-noout", "-out", work + "/log-signing.pub"])
+        let key = try await JisrCLI.runProgram("/usr/bin/openssl", ["x509", "-in", work + "/log-signing.crt", "-pubkey", "-noout", "-out", work + "/log-signing.pub"])
         #expect(key.status == 0, "\(key.output)")
-        let checked = try JisrCLI.runProgram(
+        let checked = try await JisrCLI.runProgram(
             "/usr/bin/openssl", ["dgst", "-sha256", "-verify", work + "/log-signing.pub", "-signature", work + "/tree-head.sig", work + "/tree-head.txt"])
         #expect(checked.status == 0 && checked.output.contains("Verified OK"), "\(checked.output)")
-        let chain = try JisrCLI.runProgram("/usr/bin/openssl", ["verify", "-CAfile", fixture.directory + "/ca.crt", work + "/log-signing.crt"])
+        let chain = try await JisrCLI.runProgram("/usr/bin/openssl", ["verify", "-CAfile", fixture.directory + "/ca.crt", work + "/log-signing.crt"])
         #expect(chain.status == 0, "the signing certificate chains to the gateway CA: \(chain.output)")
     }
 
@@ -93,9 +93,9 @@ struct SealTests {
     func consistency() async throws {
         let fixture = try await Self.fixture.value
         _ = try await query(fixture)
-        let first = try seal(fixture)
+        let first = try await seal(fixture)
         for _ in 0..<5 { _ = try await query(fixture) }
-        let second = try seal(fixture)
+        let second = try await seal(fixture)
         #expect(second > first)
         let reply = try await fixture.get("/v1/log/consistency?from=\(first)&to=\(second)", as: "EG-MOL", purpose: nil)
         #expect(reply.status == 200, "\(reply.text)")
@@ -109,7 +109,7 @@ struct SealTests {
             let refused = try await fixture.get("/v1/log/consistency?\(bad)", as: "EG-MOL", purpose: nil)
             #expect(refused.status == 400, "\(bad): \(refused.text)")
         }
-        let verify = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let verify = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("seals verified"), "\(verify.output)")
     }
 
@@ -125,18 +125,19 @@ struct SealTests {
             if sealed < 5 { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(sealed >= 5, "sealed after five entries without anyone asking")
+        // The gateway stopped (its sealer too), so that nothing writes behind the edits below.
         fixture.serverTask.cancel()
-        try await Task.sleep(for: .milliseconds(300))
-        let before = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        _ = await fixture.serverTask.result
+        let before = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(before.status == 0, "\(before.output)")
 
         // Cut off the newest entries, which the chain alone cannot notice; then put them back.
         try await fixture.sql("CREATE TABLE cut_off AS SELECT * FROM message_log WHERE seq > \(sealed - 2)")
         try await fixture.sql("DELETE FROM message_log WHERE seq > \(sealed - 2)")
-        let truncated = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let truncated = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(truncated.status == 1 && truncated.output.contains("truncated"), "\(truncated.output)")
         try await fixture.sql("INSERT INTO message_log SELECT * FROM cut_off")
-        #expect(try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL]).status == 0)
+        #expect(try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL]).status == 0)
 
         // Rewrite an early entry and recompute the whole chain after it, as a database administrator could.
         var entries: [LogEntry] = []
@@ -154,7 +155,7 @@ struct SealTests {
             try await fixture.store.query(
                 "UPDATE message_log SET status = \(entry.draft.status), prev_hash = \(entry.prevHash), entry_hash = \(entry.entryHash) WHERE seq = \(entry.seq)")
         }
-        let rewritten = try JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let rewritten = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
         #expect(rewritten.status == 1 && rewritten.output.contains("seal-broken"), "the chain is whole again, the seal is not: \(rewritten.output)")
     }
 }

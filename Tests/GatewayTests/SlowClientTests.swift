@@ -22,7 +22,7 @@ struct SlowClientTests {
         // Egypt's ministry may send notices: a slow body reaches the route, which waits for it.
         try await fixture.grantEgyptSend()
         try await fixture.writeRegisteredCredential(partner: "EG-MOL", name: "slow-client")
-        try await Task.sleep(for: Fixture.registryChangeWindow)
+        try await fixture.registryInForce()
         return fixture
     }
 

@@ -57,7 +57,7 @@ struct TimestampTests {
     func exchangeAndSeal(_ fixture: Fixture) async throws -> Int64 {
         let reply = try await fixture.get("/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))", as: "LB-NSSF")
         #expect(reply.status == 200)
-        let result = try JisrCLI.run(["log", "seal", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
+        let result = try await JisrCLI.run(["log", "seal", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(result.status == 0, "\(result.output)")
         return Int64(try #require(result.output.firstMatch(of: /sealed ([0-9]+) entries/)).1) ?? 0
     }
@@ -99,13 +99,13 @@ struct TimestampTests {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         try Data(seal.treeHead.signedBytes).write(to: URL(fileURLWithPath: work + "/tree-head.txt"))
         try Data(token).write(to: URL(fileURLWithPath: work + "/tree-head.tsr"))
-        let checked = try JisrCLI.runProgram(
+        let checked = try await JisrCLI.runProgram(
             "/usr/bin/openssl",
             ["ts", "-verify", "-data", work + "/tree-head.txt", "-in", work + "/tree-head.tsr", "-token_in", "-CAfile", tsa.root])
         #expect(checked.status == 0 && checked.output.contains("Verification: OK"), "\(checked.output)")
 
         // The receipt carries the token; `jisr log verify --tsa-root` checks every token.
-        let verify = try JisrCLI.run(["log", "verify", "--tsa-root", tsa.root, "--database-url", fixture.databaseURL])
+        let verify = try await JisrCLI.run(["log", "verify", "--tsa-root", tsa.root, "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("RFC 3161 timestamps verified"), "\(verify.output)")
         // The gauge follows the stamping loop's next pass.
         var (status, metrics) = try await ops(fixture, "/metrics")
@@ -122,18 +122,16 @@ struct TimestampTests {
         let (fixture, tsa) = try await Self.setup.value
         await tsa.stop()
         let size = try await exchangeAndSeal(fixture)
-        try await Task.sleep(for: .milliseconds(800))
+        var (readyStatus, ready) = (0, "")
+        try await Fixture.until("readiness degraded with the TSA down") {
+            (readyStatus, ready) = try await ops(fixture, "/health/ready")
+            return ready.contains("degraded")
+        }
+        #expect(readyStatus == 200, "\(ready)")
         let waiting = try #require(try await SealStore(database: fixture.store, logger: Fixture.quiet).seal(size: size))
         #expect(waiting.timestampToken == nil)
         let reply = try await fixture.get("/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))", as: "LB-NSSF")
         #expect(reply.status == 200, "exchanges go on (policy: continue)")
-        var (readyStatus, ready) = try await ops(fixture, "/health/ready")
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !ready.contains("degraded"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-            (readyStatus, ready) = try await ops(fixture, "/health/ready")
-        }
-        #expect(readyStatus == 200 && ready.contains("degraded"), "\(ready)")
         let (_, metrics) = try await ops(fixture, "/metrics")
         #expect(metrics.contains("jisr_log_seals_awaiting_timestamp 1") && metrics.contains("jisr_seconds_since_last_timestamp "), "\(metrics)")
 
@@ -149,12 +147,11 @@ struct TimestampTests {
     func refusePolicy() async throws {
         let fixture = try await Self.refusing.value
         _ = try await exchangeAndSeal(fixture)
-        try await Task.sleep(for: .milliseconds(2500))
+        // Past the grace period the gateway says it is not ready; from then on it refuses.
+        try await Fixture.until("not ready past the timestamp grace period") { try await ops(fixture, "/health/ready").0 == 503 }
         let refused = try await fixture.get("/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))", as: "LB-NSSF")
         #expect(refused.status == 503 && refused.problemType?.hasSuffix("/timestamping-unavailable") == true, "\(refused.text)")
         #expect(refused.headers.first(name: "Retry-After") != nil)
-        let (status, ready) = try await ops(fixture, "/health/ready")
-        #expect(status == 503, "\(ready)")
     }
 
     /// Policy refuse, one second of grace, and a TSA address where nothing listens.

@@ -24,9 +24,9 @@ struct GoldenExampleTests {
     }
 
     @Test("Python jsonschema (Draft 2020-12, formats checked) gives the same verdict and violations on every JSON example")
-    func agreesWithPythonJSONSchema() throws {
+    func agreesWithPythonJSONSchema() async throws {
         let script = Repository.root.appendingPathComponent("scripts/check-json-examples.py").path
-        let (status, output) = try Repository.run("python3", [script, Repository.contracts.path])
+        let (status, output) = try await Repository.run("python3", [script, Repository.contracts.path])
         try #require(status == 0, "python jsonschema failed: \(output)")
         var verdicts: [String: (valid: Bool, violations: [String])] = [:]
         var current: String?
@@ -51,9 +51,9 @@ struct GoldenExampleTests {
     }
 
     @Test("xmllint --schema gives the same verdict on every XML example", arguments: Repository.examples().filter { $0.format == .xml })
-    func agreesWithXmllint(_ example: Example) throws {
+    func agreesWithXmllint(_ example: Example) async throws {
         let xsd = Repository.contracts.appendingPathComponent("\(example.contract.name)/\(example.contract.version)/schema.xsd").path
-        let (status, output) = try Repository.run("xmllint", ["--noout", "--nonet", "--schema", xsd, example.url.path])
+        let (status, output) = try await Repository.run("xmllint", ["--noout", "--nonet", "--schema", xsd, example.url.path])
         #expect((status == 0) == example.valid, "\(example.relativePath): xmllint said \(output)")
         if let expected = example.expected { #expect(output.contains(expected)) }
     }

@@ -21,7 +21,7 @@ struct MappingTests {
     }
 
     @Test("IQ-MOLSA's notice: its element names, its codes, dd/MM/yyyy dates, Baghdad time — and xmllint accepts it against its XSD")
-    func iraqiDialect() throws {
+    func iraqiDialect() async throws {
         let adapter = try Self.iraqi()
         let contract = try #require(Repository.catalog[Self.event])
         #expect(adapter.pushFormat == .xml)
@@ -38,7 +38,7 @@ struct MappingTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("iq-notice-\(UUID()).xml")
         try Data(wire.bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, output) = try Repository.run("xmllint", ["--noout", "--nonet", "--schema", Self.xsdPath, file.path])
+        let (status, output) = try await Repository.run("xmllint", ["--noout", "--nonet", "--schema", Self.xsdPath, file.path])
         #expect(status == 0, "xmllint: \(output)")
     }
 

@@ -28,7 +28,15 @@ enum Repository {
         return found
     }
 
-    static func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs a program to completion off the concurrency pool: the gateway suites share this test process, and a
+    /// blocking wait on one of the pool's two threads stalls every gateway in it.
+    static func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try runBlocking(program, arguments) }) }
+        }
+    }
+
+    private static func runBlocking(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
