@@ -26,6 +26,10 @@ final class SQLitePool: Sendable {
     private let threads: NIOThreadPool
     private let state = Mutex(State())
     private let writeGate: AsyncGate
+    /// Connections are opened and configured one at a time. On a new file the first one switches it to WAL, which
+    /// takes an exclusive lock that SQLite's busy wait does not cover: a second connection configured meanwhile got
+    /// "database is locked" (`jisr serve` on a new store, 2 starts in 250 on a loaded machine).
+    private let openGate: AsyncGate
 
     init(path: String, connections: Int, logger: Logger) {
         self.path = path
@@ -35,6 +39,7 @@ final class SQLitePool: Sendable {
         self.threads = NIOThreadPool(numberOfThreads: connections + 2)
         self.threads.start()
         self.writeGate = AsyncGate()
+        self.openGate = AsyncGate()
     }
 
 
@@ -132,7 +137,7 @@ final class SQLitePool: Sendable {
         case .closed: throw SQLiteStoreError(reason: "the store is closed")
         case .open:
             do {
-                return try await open()
+                return try await openGate.withLock { try await open() }
             } catch {
                 state.withLock { $0.opened -= 1 }
                 throw error
@@ -202,7 +207,7 @@ final class SQLitePool: Sendable {
             // an unclosed connection must not be dropped.
             let closed: EventLoopFuture<Void> = connection.close()
             try? await closed.get()
-            throw error
+            throw SQLiteStoreError(reason: "opening \(path): \(error)")
         }
         return connection
     }
