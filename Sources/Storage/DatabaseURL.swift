@@ -41,15 +41,20 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         "postgres://\(username)@\(socketDirectory.map { "[\($0)]" } ?? "\(host):\(port)")/\(database)"
     }
 
-    /// A client configuration with a pool of `connections`; `steady` for a long-running process that keeps its
-    /// connections (the gateway).
+    /// A client configuration with a pool of `connections`; `steady` for a long-running process that serves (the
+    /// gateway).
     ///
-    /// postgres-nio starts a keep-alive timer (and, for a connection above the minimum, an idle timer) each time a
-    /// connection returns to the pool, and a timer it cancels still holds about 0.8 KB until it would have fired.
-    /// With the defaults (30 s keep-alive, 60 s idle) a gateway answering 1,500 lookups a second held 60–100 MB that
-    /// way (docs/benchmarks.md). A steady pool keeps all its connections open (no idle timers) and checks idle ones
-    /// every 5 seconds.
-    public func clientConfiguration(connections: Int = 16, steady: Bool = false) -> PostgresClient.Configuration {
+    /// postgres-nio starts a keep-alive timer (and an idle timer for a connection above the minimum) each time a
+    /// connection returns to the pool, and a timer it cancels still holds about 0.8 KB until it would have fired: with
+    /// the defaults (30 s keep-alive, 60 s idle) a gateway answering 1,500 lookups a second held 60–100 MB that way
+    /// (docs/benchmarks.md). A steady pool checks idle connections every 5 seconds and closes a connection idle for
+    /// 10, so cancelled timers live seconds, not a minute.
+    ///
+    /// The minimum stays 0. postgres-nio requires it below the maximum, and its pool traps (a precondition) when a
+    /// request must wait while fewer connections than the minimum are open — connections running a keep-alive or
+    /// closing do not count as open, and an outage closes them all: with the minimum at the maximum, a gateway crashed
+    /// in 1 of 6 database outages under load (DatabaseOutageTests).
+        public func clientConfiguration(connections: Int = 16, steady: Bool = false) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         if let socketDirectory {
             configuration = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
@@ -60,9 +65,12 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             )
         }
         configuration.options.maximumConnections = connections
-        configuration.options.minimumConnections = steady ? connections : 1
+        configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(3)
-        if steady { configuration.options.keepAliveBehavior = .init(frequency: .seconds(5)) }
+        if steady {
+            configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
+            configuration.options.connectionIdleTimeout = .seconds(10)
+        }
         return configuration
     }
 }
