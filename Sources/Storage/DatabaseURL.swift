@@ -54,7 +54,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     /// request must wait while fewer connections than the minimum are open — connections running a keep-alive or
     /// closing do not count as open, and an outage closes them all: with the minimum at the maximum, a gateway crashed
     /// in 1 of 6 database outages under load (DatabaseOutageTests).
-        public func clientConfiguration(connections: Int = 16, steady: Bool = false) -> PostgresClient.Configuration {
+    public func clientConfiguration(connections: Int = 16, steady: Bool = false) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         if let socketDirectory {
             configuration = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
