@@ -65,9 +65,11 @@ public struct Gateway: Sendable {
         var claim: EmbeddedStoreClaim?
         if case .sqlite(let path) = configuration.database { claim = try EmbeddedStoreClaim(path: path) }
         let database = Database(configuration.database, connections: configuration.databaseConnections, steady: true, claim: claim, logger: logger)
-        let logWriter = LogWriter(database: database, logger: logger)
+        var logWriting = LogWriterConfiguration()
+        logWriting.commitTimeout = configuration.logDeadline
+        let logWriter = LogWriter(database: database, configuration: logWriting, logger: logger)
         let registry = RegistryWatcher(store: RegistryStore(database: database, logger: logger), logger: logger)
-        let records = DatabaseRecordSource(database: database, logger: logger)
+        let records = DatabaseRecordSource(database: database, deadline: configuration.storeDeadline, logger: logger)
 
         let router = Router(context: ExchangeContext.self)
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))

@@ -29,7 +29,9 @@ public struct LogWriterStatistics: Sendable, Hashable {
 public struct LogWriterConfiguration: Sendable {
     /// Most entries committed in one transaction.
     public var maximumBatch: Int = 256
-    /// How long an append may wait for its commit before the request is answered 503.
+    /// How long an append may wait for its commit, counted from the moment it is asked for, before the request is
+    /// answered 503. An append queued behind a batch that is itself waiting for the database shares that wait: it
+    /// is not given a fresh limit when its own batch starts (during an outage that tripled the wait).
     public var commitTimeout: Duration = .seconds(5)
 
     public init() {}
@@ -49,6 +51,7 @@ public final class LogWriter: Service, Sendable {
     private struct Pending {
         let drafts: [EntryDraft]
         let work: GroupWork?
+        let deadline: ContinuousClock.Instant
         let continuation: CheckedContinuation<[LogEntry], any Error>
     }
 
@@ -102,10 +105,11 @@ public final class LogWriter: Service, Sendable {
     }
 
     private func enqueue(_ drafts: [EntryDraft], work: GroupWork?) async throws -> [LogEntry] {
-        try await withCheckedThrowingContinuation { continuation in
+        let deadline = ContinuousClock.now + configuration.commitTimeout
+        return try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard !state.closed else { return false }
-                state.pending.append(Pending(drafts: drafts, work: work, continuation: continuation))
+                state.pending.append(Pending(drafts: drafts, work: work, deadline: deadline, continuation: continuation))
                 return true
             }
             if accepted {
@@ -136,7 +140,7 @@ public final class LogWriter: Service, Sendable {
 
     private func drain() async {
         while true {
-            let batch = state.withLock { state -> [Pending] in
+            let queued = state.withLock { state -> [Pending] in
                 // At least one unit, then whole units up to the batch size.
                 var count = 0
                 var entries = 0
@@ -147,9 +151,16 @@ public final class LogWriter: Service, Sendable {
                 defer { state.pending.removeFirst(count) }
                 return Array(state.pending.prefix(count))
             }
-            if batch.isEmpty { return }
+            if queued.isEmpty { return }
+            // Appends whose time ran out while an earlier batch waited are refused without another wait.
+            let now = ContinuousClock.now
+            let batch = queued.filter { $0.deadline > now }
+            for item in queued where item.deadline <= now {
+                item.continuation.resume(throwing: LogUnavailableError(reason: "no answer within \(configuration.commitTimeout)"))
+            }
+            guard let earliest = batch.map(\.deadline).min() else { continue }
             do {
-                let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) })
+                let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) }, within: earliest - now)
                 let committed = outcomes.reduce(0) { total, outcome in total + ((try? outcome.get().count) ?? 0) }
                 state.withLock {
                     $0.statistics.transactions += 1
@@ -167,10 +178,10 @@ public final class LogWriter: Service, Sendable {
 
     /// A batch that misses its deadline is answered 503 and abandoned: if its transaction gets a connection later
     /// (the database back), it rolls itself back rather than log exchanges whose callers were told they failed.
-    private func commitWithTimeout(_ items: [([EntryDraft], GroupWork?)]) async throws -> [Result<[LogEntry], any Error>] {
+    private func commitWithTimeout(_ items: [([EntryDraft], GroupWork?)], within limit: Duration) async throws -> [Result<[LogEntry], any Error>] {
         let abandoned = AbandonedBatch()
         do {
-            return try await database.withDeadline(configuration.commitTimeout) { try await self.commit(items, unless: abandoned) }
+            return try await database.withDeadline(limit) { try await self.commit(items, unless: abandoned) }
         } catch let error as DatabaseUnavailableError {
             abandoned.set()
             throw LogUnavailableError(reason: error.reason)

@@ -10,19 +10,21 @@ import Schemas
 public struct DatabaseRecordSource: RecordSource {
     let database: Database
     let logger: Logger
+    /// Every read answers within this or fails as unavailable: an exchange waiting on a store that is down is
+    /// answered 503, not held.
+    let deadline: Duration
     private let columns: RecordColumns
 
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, deadline: Duration = .seconds(5), logger: Logger) {
         self.database = database
+        self.deadline = deadline
         self.logger = logger
         self.columns = RecordColumns(database.dialect)
     }
 
-    /// Every read answers within five seconds or fails as unavailable: an exchange waiting on a store that is down
-    /// is answered 503, not held.
     private func read(_ sql: SQL) async throws -> [DatabaseRow] {
         let database = self.database
-        return try await database.withDeadline(.seconds(5)) { try await database.query(sql) }
+        return try await database.withDeadline(deadline) { try await database.query(sql) }
     }
 
     /// One round trip: the person and each employment on a row of their own (a person with none on one row of nulls).

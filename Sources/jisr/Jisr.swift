@@ -173,6 +173,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a client may take to send a request's head (slower: 408 and the connection closed).") var requestHeadTimeoutSeconds: Int64 = 10
     @Option(help: "Seconds a client may take to send a request's body.") var requestBodyTimeoutSeconds: Int64 = 30
     @Option(help: "Seconds an idle connection stays open.") var idleTimeoutSeconds: Int64 = 30
+    @Option(help: "Seconds an exchange waits for the records it reads (then 503).") var storeTimeoutSeconds: Int64 = 5
+    @Option(help: "Seconds an exchange waits for its message log entry (then 503).") var logTimeoutSeconds: Int64 = 5
     @Flag(inversion: .prefixedNo, help: "Apply missing schema migrations at start (with --no-migrate a store that lacks one is refused).")
     var migrate = true
     @OptionGroup var pkiOptions: PKIOptions
@@ -188,9 +190,11 @@ struct Serve: AsyncParsableCommand {
         configuration.exchangeHost = host
         configuration.exchangePort = port
         configuration.migrateOnStart = migrate
-        guard requestHeadTimeoutSeconds >= 1, requestBodyTimeoutSeconds >= 1, idleTimeoutSeconds >= 1 else {
-            throw ValidationError("--request-head-timeout-seconds, --request-body-timeout-seconds and --idle-timeout-seconds are at least 1")
+        guard requestHeadTimeoutSeconds >= 1, requestBodyTimeoutSeconds >= 1, idleTimeoutSeconds >= 1, storeTimeoutSeconds >= 1, logTimeoutSeconds >= 1 else {
+            throw ValidationError("--request-head-timeout-seconds, --request-body-timeout-seconds, --idle-timeout-seconds, --store-timeout-seconds and --log-timeout-seconds are at least 1")
         }
+        configuration.storeDeadline = .seconds(storeTimeoutSeconds)
+        configuration.logDeadline = .seconds(logTimeoutSeconds)
         configuration.requestDeadlines.head = .seconds(requestHeadTimeoutSeconds)
         configuration.requestDeadlines.body = .seconds(requestBodyTimeoutSeconds)
         configuration.idleTimeoutSeconds = idleTimeoutSeconds

@@ -45,6 +45,10 @@ public struct GatewayConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64 = 30
     /// How long a client may take over a request's head and body on the exchange listener (slow senders get 408).
     public var requestDeadlines = RequestDeadlines()
+    /// How long an exchange waits for the records it reads, then for its log entry: with the database down, a
+    /// request is answered 503 within their sum.
+    public var storeDeadline: Duration = .seconds(5)
+    public var logDeadline: Duration = .seconds(5)
 
     public init(
         serverCertificatePath: String, serverKeyPath: String, partnerCAPaths: [String], subjectKeyPath: String, database: StoreLocation,
