@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "MessageLog",
             dependencies: [
-                "Storage", "Schemas",
+                "Storage", "Schemas", "PKI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

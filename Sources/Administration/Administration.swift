@@ -351,11 +351,8 @@ extension Administration {
     public static func withLocal<Result: Sendable>(
         database: Database, catalog: ContractCatalog, logger: Logger, _ body: @Sendable (Administration) async throws -> Result
     ) async throws -> Result {
-        let writer = LogWriter(database: database, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await writer.run() }
-            defer { group.cancelAll() }
-            return try await body(Administration(database: database, log: writer, catalog: catalog, logger: logger))
+        try await LogWriter.withLocal(database: database, logger: logger) { writer in
+            try await body(Administration(database: database, log: writer, catalog: catalog, logger: logger))
         }
     }
 }

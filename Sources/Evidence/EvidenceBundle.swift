@@ -24,11 +24,15 @@ public struct EvidenceError: Error, Sendable, Hashable, CustomStringConvertible 
 /// README.md                      how to check it, with the exact openssl commands
 /// manifest.json                  what it covers, and the SHA-256 of every other file
 /// entries.jsonl                  the entries, one JSON object per line (every field their hash covers)
-/// seals/SIZE/tree-head.txt       each seal's signed tree head, its signature (.sig, DER) and timestamp (.tsr)
+/// seals/SIZE/tree-head.txt       each seal's signed tree head, its signature (.sig, DER) and timestamp (.tsr),
+/// seals/SIZE/log-signing.crt     and the certificate chain and public key (.pub) of the key that signed it
 /// proofs/inclusion/SEQ.json      each entry's RFC 9162 audit path to the first seal that covers it
 /// proofs/consistency/M-N.json    consistency between successive seals
-/// certificates/log-signing.crt   the log-signing certificate chain, its public key, and the TSA root
+/// certificates/tsa-root.crt      the TSA root the exporter used (a verifier brings its own)
 /// ```
+///
+/// The keys and certificates in a bundle say who signed; they are not why to believe it: the verifier trusts a
+/// CA or pinned keys of its own (`LogSigningTrust`), as it would against the database.
 public enum EvidenceBundle {
     /// What an export wrote.
     public struct Summary: Sendable {
@@ -43,8 +47,8 @@ public enum EvidenceBundle {
         public let entries: Int
         public let seals: Int
         public let timestamps: Int
-        /// SHA-256 of the CA certificate the log-signing certificate chains to: compare it with the ministry's.
-        public let signingCAFingerprint: String?
+        /// Seals younger than the grace period that have no token yet.
+        public let timestampsAwaited: Int
     }
 
     static let encoder: JSONEncoder = {
@@ -82,20 +86,19 @@ public enum EvidenceBundle {
         }
         files["entries.jsonl"] = lines
         let sizes = sealsBySize.keys.sorted()
+        // PEM files end with a newline, as OpenSSL writes them (the README diffs one against OpenSSL's output).
+        func pem(_ text: String) -> [UInt8] { Array((text.hasSuffix("\n") ? text : text + "\n").utf8) }
         for (size, seal) in sealsBySize {
             files["seals/\(size)/tree-head.txt"] = seal.treeHead.signedBytes
             files["seals/\(size)/tree-head.sig"] = seal.signature
+            files["seals/\(size)/log-signing.crt"] = pem(seal.certificatePEM)
+            files["seals/\(size)/log-signing.pub"] = pem(seal.publicKeyPEM)
             if let token = seal.timestampToken { files["seals/\(size)/tree-head.tsr"] = token }
         }
         for (old, new) in zip(sizes, sizes.dropFirst()) {
             let proof = ConsistencyProof(from: old, to: new, path: try await store.consistencyProof(oldSize: old, newSize: new).map(\.hex))
             files["proofs/consistency/\(old)-\(new).json"] = Array(try encoder.encode(proof))
         }
-        guard let anySeal = sealsBySize.values.first else { throw EvidenceError("seals", "none") }
-        // PEM files end with a newline, as OpenSSL writes them (the README diffs one against OpenSSL's output).
-        func pem(_ text: String) -> [UInt8] { Array((text.hasSuffix("\n") ? text : text + "\n").utf8) }
-        files["certificates/log-signing.crt"] = pem(anySeal.certificatePEM)
-        files["certificates/log-signing.pub"] = pem(anySeal.publicKeyPEM)
         if let tsaRootPEM { files["certificates/tsa-root.crt"] = pem(tsaRootPEM) }
         files["README.md"] = Array(readme(sizes: sizes, partner: partner, seqs: seqs, timestamped: sealsBySize.values.contains { $0.timestampToken != nil }).utf8)
 
@@ -114,9 +117,9 @@ public enum EvidenceBundle {
 
     // MARK: Verification
 
-    /// Checks everything the bundle claims, naming the first item that does not hold.
-    /// `tsaRootsPEM` overrides the bundle's own TSA root (a verifier should bring the one it trusts).
-    public static func verify(directory: String, tsaRootsPEM: [String] = []) async throws -> Report {
+    /// Checks everything the bundle claims, naming the first item that does not hold: each seal must be signed by a
+    /// key `trust` trusts; with `timestamps`, each seal past the grace period must carry a token from its TSA roots.
+    public static func verify(directory: String, trust: LogSigningTrust, timestamps: TimestampRequirement?) async throws -> Report {
         func read(_ name: String) throws -> [UInt8] {
             guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { throw EvidenceError(name, "is missing") }
             return Array(data)
@@ -132,31 +135,28 @@ public enum EvidenceBundle {
             guard Array(SHA256.hash(data: try read(name))).hex == digest else { throw EvidenceError(name, "was changed after the export (its SHA-256 differs from the manifest's)") }
         }
 
-        // Seals: the signature of each tree head, with the bundle's key, whose certificate carries that key.
-        let publicKeyPEM = String(decoding: try read("certificates/log-signing.pub"), as: UTF8.self)
-        let chainPEM = String(decoding: try read("certificates/log-signing.crt"), as: UTF8.self)
-        let signing: SigningCertificate
-        do { signing = try SigningCertificate(chainPEM: chainPEM) } catch { throw EvidenceError("certificates/log-signing.crt", "\(error)") }
-        guard signing.publicKeyMatches(pem: publicKeyPEM) else {
-            throw EvidenceError("certificates/log-signing.pub", "is not the public key of certificates/log-signing.crt")
-        }
-        guard await signing.chainsToItsCA() else { throw EvidenceError("certificates/log-signing.crt", "does not chain to the CA it carries") }
-        let tsaRoots = tsaRootsPEM.isEmpty ? [String(decoding: (try? read("certificates/tsa-root.crt")) ?? [], as: UTF8.self)].filter { !$0.isEmpty } : tsaRootsPEM
+        // Seals: the signature of each tree head by the key beside it, which the verifier's trust must accept.
         var heads: [Int64: TreeHead] = [:]
-        var timestamps = 0
+        var stamped = 0
+        var awaitedCount = 0
         for size in manifest.seals {
             let folder = "seals/\(size)/"
             guard let head = TreeHead(signedText: String(decoding: try read(folder + "tree-head.txt"), as: UTF8.self)), head.size == size else {
                 throw EvidenceError(folder + "tree-head.txt", "is not the tree head of \(size) entries")
             }
+            let publicKeyPEM = String(decoding: try read(folder + "log-signing.pub"), as: UTF8.self)
+            let chainPEM = String(decoding: try read(folder + "log-signing.crt"), as: UTF8.self)
             let seal = Seal(treeHead: head, signature: try read(folder + "tree-head.sig"), publicKeyPEM: publicKeyPEM, certificatePEM: chainPEM)
-            guard seal.isSignatureValid else { throw EvidenceError(folder + "tree-head.sig", "is not the log-signing key's signature of tree-head.txt") }
-            if let token = try? read(folder + "tree-head.tsr") {
-                guard !tsaRoots.isEmpty else { throw EvidenceError(folder + "tree-head.tsr", "cannot be checked: no TSA root in the bundle or given") }
-                do { try await TimestampToken(der: token).verify(stamping: head.signedBytes, trustedRootsPEM: tsaRoots) } catch {
-                    throw EvidenceError(folder + "tree-head.tsr", "\(error)")
+            if let reason = await trust.refusal(publicKeyPEM: publicKeyPEM, certificatePEM: chainPEM, at: head.time) {
+                throw EvidenceError(folder + "log-signing.pub", "the seal is not signed by a trusted log-signing key: \(reason)")
+            }
+            guard seal.isSignatureValid else { throw EvidenceError(folder + "tree-head.sig", "is not the signature of tree-head.txt by log-signing.pub") }
+            if let timestamps {
+                var awaited = false
+                if let reason = await timestamps.refusal(treeHead: head, token: try? read(folder + "tree-head.tsr"), awaited: &awaited) {
+                    throw EvidenceError(folder + "tree-head.tsr", reason)
                 }
-                timestamps += 1
+                if awaited { awaitedCount += 1 } else { stamped += 1 }
             }
             heads[size] = head
         }
@@ -187,7 +187,7 @@ public enum EvidenceBundle {
             count += 1
         }
         guard count == manifest.entries else { throw EvidenceError("entries.jsonl", "holds \(count) entries, the manifest says \(manifest.entries)") }
-        return Report(entries: count, seals: manifest.seals.count, timestamps: timestamps, signingCAFingerprint: signing.caFingerprint)
+        return Report(entries: count, seals: manifest.seals.count, timestamps: stamped, timestampsAwaited: awaitedCount)
     }
 
     // MARK: Files
@@ -234,24 +234,29 @@ public enum EvidenceBundle {
 
             ## Check everything at once
 
-                jisr log verify --bundle . [--tsa-root the-tsa-root-you-trust.crt]
+                jisr log verify --bundle . --signing-ca the-ministry-ca-you-trust.crt [--tsa-root the-tsa-root-you-trust.crt]
 
             It checks that no file changed since the export, that every entry hashes to its `entryHash`, that each
             entry's audit path (proofs/inclusion/SEQ.json, RFC 9162) leads to the signed root of its seal, that each
-            seal is signed by the log-signing key, that each timestamp token stamps its tree head, and that each seal
-            is consistent with the next (proofs/consistency/). Compare the CA fingerprint it prints with the one the
-            ministry gave you at onboarding.
+            seal is signed by a log-signing certificate of the CA you name (or by a key you pin with `--signing-key
+            SHA256-OF-ITS-SPKI`) — never merely by the key in the bundle —, that every seal older than the grace
+            period carries a timestamp token from the TSA you trust, and that each seal is consistent with the next
+            (proofs/consistency/). Use the CA certificate the ministry gave you at onboarding, not one from this folder.
 
             ## Check a seal by hand with OpenSSL
 
             The signature of a tree head (ECDSA P-256, SHA-256):
 
-                openssl dgst -sha256 -verify certificates/log-signing.pub -signature seals/\(example)/tree-head.sig seals/\(example)/tree-head.txt
+                openssl dgst -sha256 -verify seals/\(example)/log-signing.pub -signature seals/\(example)/tree-head.sig seals/\(example)/tree-head.txt
 
-            The log-signing certificate carries that key and chains to the ministry's CA:
+            The log-signing certificate carries that key and chains to the ministry's CA (the one you were given):
 
-                openssl x509 -in certificates/log-signing.crt -pubkey -noout | diff - certificates/log-signing.pub
-                openssl verify -CAfile ministry-ca.crt certificates/log-signing.crt
+                openssl x509 -in seals/\(example)/log-signing.crt -pubkey -noout | diff - seals/\(example)/log-signing.pub
+                openssl verify -CAfile ministry-ca.crt seals/\(example)/log-signing.crt
+
+            The key's fingerprint, to compare with a pinned one:
+
+                openssl pkey -pubin -in seals/\(example)/log-signing.pub -outform DER | sha256sum
             \(timestamped ? """
 
             The RFC 3161 timestamp of the tree head (use the TSA root you trust; the bundle's is in certificates/):

@@ -79,7 +79,7 @@ public struct Gateway: Sendable {
                 keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
                 certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
             let timestamper = try sealing.timestamping.map { try TimestampAuthorityClient(configuration: $0) }
-            logSealer = Sealer(database: database, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
+            logSealer = Sealer(database: database, log: logWriter, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
         }
         let gate = logSealer
         let auditor = ExchangeAuditor(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PKI
 import Storage
 
 /// The outcome of walking the whole chain.
@@ -7,12 +8,16 @@ public struct VerificationReport: Sendable {
     public let verified: Int64
     public let headHash: String
     public let firstBreak: ChainBreak?
-    /// Seals whose root and signature were checked against the entries, and the newest of them.
+    /// Seals whose root and signature hold against the entries; of those, the ones signed by a trusted key (zero
+    /// when no trust was given), and the newest seal.
+    public var sealsMatched = 0
     public var sealsVerified = 0
     public var latestSeal: TreeHead?
     /// Seals with an RFC 3161 token, and how many of those tokens were checked.
     public var timestampsPresent = 0
     public var timestampsVerified = 0
+    /// Seals younger than the grace period still waiting for their token (checked only with a requirement).
+    public var timestampsAwaited = 0
 }
 
 /// Reads the message log: single entries for receipts and tests, and the whole chain for verification.
@@ -53,16 +58,22 @@ public struct LogReader: Sendable {
     }
 
     /// Walks every entry in seq order; `progress` is called with the number verified every `progressEvery` entries.
-    /// `checkTimestamp` checks a seal's RFC 3161 token (nil: tokens are not checked) and returns why it fails.
+    ///
+    /// Every seal's root is matched against the entries. With `trust` — which must come from outside the database:
+    /// the CA the verifier names, or the keys it pins — every seal must also be signed by a key it trusts, and a key
+    /// change must be announced in the log. With `timestamps`, every seal past the grace period must carry a valid
+    /// token. Without them the walk proves only that the log is consistent with its own seals.
     public func verify(
-        batchSize: Int = 20_000, progressEvery: Int64 = 100_000, checkTimestamp: (@Sendable (Seal) async -> String?)? = nil,
+        trust: LogSigningTrust? = nil, timestamps: TimestampRequirement? = nil, batchSize: Int = 20_000, progressEvery: Int64 = 100_000,
         progress: (Int64) -> Void = { _ in }
     ) async throws -> VerificationReport {
         var auditor = ChainAuditor()
         let allSeals = try await SealStore(database: database, logger: logger).all()
-        var seals = SealAuditor(seals: allSeals)
+        let refusals: [Int64: String]? = if let trust { await SealAuditor.refusals(of: allSeals, by: trust) } else { nil }
+        var seals = SealAuditor(seals: allSeals, refusals: refusals)
         func report(_ found: ChainBreak?) -> VerificationReport {
             var report = VerificationReport(verified: auditor.verified, headHash: auditor.headHash, firstBreak: found)
+            report.sealsMatched = seals.matched
             report.sealsVerified = seals.verified
             report.latestSeal = seals.latest
             return report
@@ -86,6 +97,7 @@ public struct LogReader: Sendable {
                 seen += 1
                 if seen % progressEvery == 0 { progress(seen) }
                 if let found = auditor.feed(entry) { return report(found) }
+                if let key = SigningKeyChange.announcedKey(entry.draft) { seals.announce(keyFingerprint: key) }
                 // The seals are checked against the entry hashes as stored; the chain check above vouches for them.
                 if let found = seals.feed(entryHash: Hex.decode(entry.entryHash) ?? []), sealBreak == nil { sealBreak = found }
             }
@@ -94,14 +106,15 @@ public struct LogReader: Sendable {
         if let found = auditor.finish() { return report(found) }
         if let found = sealBreak ?? seals.finish() { return report(found) }
         var result = report(nil)
-        for seal in allSeals where seal.timestampToken != nil {
-            guard let checkTimestamp else { break }
-            if let reason = await checkTimestamp(seal) {
-                return report(ChainBreak(seq: seal.treeHead.size, kind: .sealBroken, reason: "the timestamp of the seal of \(seal.treeHead.size) entries: \(reason)"))
-            }
-            result.timestampsVerified += 1
-        }
         result.timestampsPresent = allSeals.filter { $0.timestampToken != nil }.count
+        guard let timestamps else { return result }
+        for seal in allSeals.sorted(by: { $0.treeHead.size < $1.treeHead.size }) {
+            var awaited = false
+            if let reason = await timestamps.refusal(treeHead: seal.treeHead, token: seal.timestampToken, awaited: &awaited) {
+                return report(ChainBreak(seq: seal.treeHead.size, kind: .sealBroken, reason: "the seal of \(seal.treeHead.size) entries: \(reason)"))
+            }
+            if awaited { result.timestampsAwaited += 1 } else { result.timestampsVerified += 1 }
+        }
         return result
     }
 }

@@ -288,3 +288,18 @@ final class AbandonedBatch: Sendable {
     var isSet: Bool { state.withLock { $0 } }
     func set() { state.withLock { $0 = true } }
 }
+
+extension LogWriter {
+    /// Runs `body` with a log writer that lives exactly as long (one-shot commands: `jisr log seal`, the CLI's
+    /// administration).
+    public static func withLocal<Result: Sendable>(
+        database: Database, logger: Logger, _ body: @Sendable (LogWriter) async throws -> Result
+    ) async throws -> Result {
+        let writer = LogWriter(database: database, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await writer.run() }
+            defer { group.cancelAll() }
+            return try await body(writer)
+        }
+    }
+}

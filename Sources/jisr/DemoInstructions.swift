@@ -58,11 +58,11 @@ enum DemoInstructions {
             "curl -s \(tls) '\(url)/v1/messages/MESSAGE-ID/receipt'",
             "# An evidence bundle of the NSSF's exchanges, checked offline (the development TSA's root is in \(directory)/tsa):",
             "swift run jisr log export --from 1 --to 1000000 --partner LB-NSSF --out /tmp/jisr-evidence --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
-            "swift run jisr log verify --bundle /tmp/jisr-evidence",
+            "swift run jisr log verify --bundle /tmp/jisr-evidence --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt",
         ]
         lines += [
             "", "# Every exchange above is in the chained message log; check it (another terminal):",
-            "swift run jisr log verify --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
+            "swift run jisr log verify --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
             "", "Stop with Ctrl-C.", "",
         ]
         return lines.joined(separator: "\n")

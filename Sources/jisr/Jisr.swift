@@ -304,7 +304,7 @@ struct StoreCommand: AsyncParsableCommand {
                     guard targetLog.verified == sourceLog.verified, targetLog.headHash == sourceLog.headHash else {
                         throw ValidationError("the copied log ends at \(targetLog.verified) \(targetLog.headHash), the source's at \(sourceLog.verified) \(sourceLog.headHash)")
                     }
-                    print("copied in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; log verified on the target: \(targetLog.verified) entries, chain head \(targetLog.headHash), \(targetLog.sealsVerified) seals")
+                    print("copied in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; log verified on the target: \(targetLog.verified) entries, chain head \(targetLog.headHash), \(targetLog.sealsMatched) seals matched")
                 }
             }
         }
@@ -393,7 +393,9 @@ struct Log: AsyncParsableCommand {
                 keyPEM: try pki.read(signingKey ?? pki.logSigningKey), certificatePEM: try pki.read(signingCert ?? pki.logSigningCertificate))
             let seal = try await withDatabase(try store.location(), logger: logger) { database in
                 try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
-                return try await Sealer(database: database, signer: signer, logger: logger).sealNow()
+                return try await LogWriter.withLocal(database: database, logger: logger) { log in
+                    try await Sealer(database: database, log: log, signer: signer, logger: logger).sealNow()
+                }
             }
             guard let seal else {
                 print("nothing to seal: the newest seal already covers every entry")
@@ -405,18 +407,55 @@ struct Log: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Walk the chain and check every seal; name the first modified, deleted, inserted or reordered entry, a broken seal, or a cut-off end.")
+            abstract: "Walk the chain and check every seal; name the first modified, deleted, inserted or reordered entry, a broken or untrusted seal, a missing timestamp, or a cut-off end.")
         @OptionGroup var store: StoreOptions
-        @Option(help: "Root certificate (PEM) of the timestamping authority; with it, every seal's RFC 3161 token is checked.") var tsaRoot: [String] = []
+        @OptionGroup var pkiOptions: PKIOptions
+        @Option(help: "The CA (PEM) whose log-signing certificates you trust (default: PKI/partner-ca.crt); repeat for several.") var signingCa: [String] = []
+        @Option(help: "Instead of a CA: a log-signing key you trust, as the SHA-256 of its SubjectPublicKeyInfo (hex); repeat across a key rotation.")
+        var signingKey: [String] = []
+        @Option(help: "Root certificate (PEM) of the timestamping authority; with it, every seal past the grace period must carry a valid RFC 3161 token.")
+        var tsaRoot: [String] = []
+        @Option(help: "Seconds a seal may wait for its timestamp before a missing token is a finding (with --tsa-root).") var timestampGraceSeconds = 3600
         @Option(help: "Check an evidence bundle (from `jisr log export`) offline instead of the database.") var bundle: String?
+        @Option(help: "Check a receipt (the JSON of GET /v1/messages/{id}/receipt) offline instead of the database.") var receipt: String?
+
+        /// What the seals' keys are trusted by: never a key the database (or a bundle, or a receipt) carries alone.
+        func trust() throws -> LogSigningTrust {
+            if !signingKey.isEmpty {
+                guard signingCa.isEmpty else { throw ValidationError("--signing-ca and --signing-key are alternatives: trust a CA or pin keys") }
+                return try LogSigningTrust.pinnedKeys(signingKey)
+            }
+            let paths = signingCa.isEmpty ? [pkiOptions.directory.partnerCACertificate] : signingCa
+            guard !signingCa.isEmpty || FileManager.default.fileExists(atPath: paths[0]) else {
+                throw ValidationError(
+                    "say what the log-signing key is trusted by: --signing-ca CA.crt (the ministry's CA) or --signing-key SHA256-OF-ITS-SPKI (there is no \(paths[0]))")
+            }
+            return try LogSigningTrust.authority(rootsPEM: try paths.map { try String(contentsOfFile: $0, encoding: .utf8) })
+        }
 
         func run() async throws {
-            if let bundle {
-                let roots = try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            let trust = try trust()
+            let timestamps =
+                tsaRoot.isEmpty
+                ? nil : TimestampRequirement(rootsPEM: try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }, grace: TimeInterval(timestampGraceSeconds))
+            if let receipt {
+                guard let data = FileManager.default.contents(atPath: receipt) else { throw ValidationError("cannot read \(receipt)") }
                 do {
-                    let report = try await EvidenceBundle.verify(directory: bundle, tsaRootsPEM: roots)
+                    let report = try await Receipt.verify(json: data, trust: trust, timestamps: timestamps)
+                    print("OK: entry \(report.seq) (\(report.entryHash)) is in the seal of \(report.treeSize) entries, signed by a key of \(trust.summary)")
+                    if report.timestamped { print("    its RFC 3161 timestamp verified") }
+                } catch let error as EvidenceError {
+                    print("BROKEN: \(error.item): \(error.reason)")
+                    throw ExitCode(1)
+                }
+                return
+            }
+            if let bundle {
+                do {
+                    let report = try await EvidenceBundle.verify(directory: bundle, trust: trust, timestamps: timestamps)
                     print("OK: \(report.entries) entries, \(report.seals) seals, \(report.timestamps) RFC 3161 timestamps verified offline")
-                    if let ca = report.signingCAFingerprint { print("    the seals are signed under the CA with SHA-256 fingerprint \(ca): compare it with the ministry's") }
+                    print("    the seals are signed by \(trust.summary)")
+                    if report.timestampsAwaited > 0 { print("    \(report.timestampsAwaited) seals are younger than the grace period and not timestamped yet") }
                 } catch let error as EvidenceError {
                     print("BROKEN: \(error.item): \(error.reason)")
                     throw ExitCode(1)
@@ -425,9 +464,10 @@ struct Log: AsyncParsableCommand {
             }
             let logger = Console.logger()
             let started = ContinuousClock.now
-            let checker = try TimestampChecker.make(roots: tsaRoot)
             let report = try await withDatabase(try store.location(), logger: logger) { database in
-                try await LogReader(database: database, logger: logger).verify(checkTimestamp: checker) { count in Console.say("verified \(count) entries…") }
+                try await LogReader(database: database, logger: logger).verify(trust: trust, timestamps: timestamps) { count in
+                    Console.say("verified \(count) entries…")
+                }
             }
             let elapsed = ContinuousClock.now - started
             if let found = report.firstBreak {
@@ -438,31 +478,14 @@ struct Log: AsyncParsableCommand {
             print("OK: \(report.verified) entries verified in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds]))); chain head \(report.headHash)")
             if let latest = report.latestSeal {
                 print("    \(report.sealsVerified) seals verified; the newest covers \(latest.size) entries, signed \(TreeHead.format(latest.timeMilliseconds))")
-                if report.timestampsPresent > 0 {
-                    print(
-                        checker == nil
-                            ? "    \(report.timestampsPresent) seals carry an RFC 3161 timestamp; pass --tsa-root to check them"
-                            : "    \(report.timestampsVerified) RFC 3161 timestamps verified")
+                print("    signed by \(trust.summary)")
+                if timestamps != nil {
+                    print("    \(report.timestampsVerified) RFC 3161 timestamps verified" + (report.timestampsAwaited > 0 ? ", \(report.timestampsAwaited) seals within the grace period await theirs" : ""))
+                } else if report.timestampsPresent > 0 {
+                    print("    \(report.timestampsPresent) seals carry an RFC 3161 timestamp; pass --tsa-root to check them (and require them past the grace period)")
                 }
             } else {
                 print("    no seals yet: without one, removing the newest entries would go unnoticed")
-            }
-        }
-    }
-}
-
-/// Checks seals' RFC 3161 tokens against the TSA roots given on the command line.
-enum TimestampChecker {
-    static func make(roots paths: [String]) throws -> (@Sendable (Seal) async -> String?)? {
-        guard !paths.isEmpty else { return nil }
-        let roots = try paths.map { try String(contentsOfFile: $0, encoding: .utf8) }
-        return { seal in
-            guard let der = seal.timestampToken else { return nil }
-            do {
-                try await TimestampToken(der: der).verify(stamping: seal.treeHead.signedBytes, trustedRootsPEM: roots)
-                return nil
-            } catch {
-                return "\(error)"
             }
         }
     }

@@ -52,7 +52,7 @@ struct CLIWalkthroughTests {
         #expect(try await onboarding.nextReply(fixture, path, with: jordan).problemType?.hasSuffix("/certificate-revoked") == true)
         try await jordan.shutdown()
 
-        let verify = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let verify = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("OK: "))
     }
 
@@ -124,7 +124,7 @@ struct CLIWalkthroughTests {
         #expect(copied.status == 0, "\(copied.output)")
         #expect(copied.output.contains("message_log: "), "progress per table")
         let head = try #require(copied.output.firstMatch(of: /log verified on the target: ([0-9]+) entries, chain head ([0-9a-f]{64})/), "\(copied.output)")
-        let verified = try await JisrCLI.run(["log", "verify", "--database-url", target])
+        let verified = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", target])
         #expect(verified.status == 0 && verified.output.contains(String(head.2)), "\(verified.output)")
         let again = try await JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
         #expect(again.status != 0 && again.output.contains("not empty"), "\(again.output)")

@@ -279,7 +279,7 @@ struct CrashRecoveryTests {
         let repeats = received.count - Set(received).count
         #expect(partner.deliveries.filter(\.duplicate).count == repeats, "a repeat carries the id of a message delivered before")
         // Every delivered message is the logged one, and the chain still verifies.
-        let verify = try await JisrCLI.run(["log", "verify", "--database-url", fixture.configuration.database.description])
+        let verify = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.configuration.database.description])
         #expect(verify.status == 0, "\(verify.output)")
         partner.stop()
     }

@@ -28,7 +28,7 @@ struct LogIntegrityTests {
         let report = try await fixture.log().verify()
         #expect(report.firstBreak?.seq == seq, "\(String(describing: report.firstBreak))")
         #expect(report.firstBreak?.kind == kind, "\(String(describing: report.firstBreak))")
-        let cli = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let cli = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(cli.status != 0)
         #expect(cli.output.contains("BROKEN at seq \(seq)"), "\(cli.output)")
         try await fixture.sql("DELETE FROM message_log; INSERT INTO message_log SELECT * FROM message_log_backup")
@@ -39,7 +39,7 @@ struct LogIntegrityTests {
     func tampering() async throws {
         let fixture = try await Self.fixture.value
         try await traffic(fixture, count: 12)
-        let clean = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let clean = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(clean.status == 0, "\(clean.output)")
         #expect(clean.output.contains("OK: "))
         try await expectBreak(fixture, "UPDATE message_log SET status = status + 1 WHERE seq = 4", seq: 4, kind: .modified)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOHTTP1
+import PKI
 import Records
 import Schemas
 import Storage
@@ -87,6 +88,27 @@ struct SealTests {
         #expect(checked.status == 0 && checked.output.contains("Verified OK"), "\(checked.output)")
         let chain = try await JisrCLI.runProgram("/usr/bin/openssl", ["verify", "-CAfile", fixture.directory + "/ca.crt", work + "/log-signing.crt"])
         #expect(chain.status == 0, "the signing certificate chains to the gateway CA: \(chain.output)")
+
+        // Offline, against the CA the partner holds: the receipt verifies; altered, or re-signed by another key, it does not.
+        try reply.text.write(toFile: work + "/receipt.json", atomically: true, encoding: .utf8)
+        let offline = try await JisrCLI.run(["log", "verify", "--signing-ca", fixture.directory + "/ca.crt", "--receipt", work + "/receipt.json"])
+        #expect(offline.status == 0 && offline.output.contains("OK: entry \(seq)"), "\(offline.output)")
+        try reply.text.replacingOccurrences(of: "\"status\":200", with: "\"status\":404").write(toFile: work + "/altered.json", atomically: true, encoding: .utf8)
+        let altered = try await JisrCLI.run(["log", "verify", "--signing-ca", fixture.directory + "/ca.crt", "--receipt", work + "/altered.json"])
+        #expect(altered.status == 1 && altered.output.contains("does not hash to its entryHash"), "\(altered.output)")
+        let rogue = try CertificateAuthority.create(commonName: "Jisr test partner CA")
+        let credential = try rogue.issueLogSigner()
+        let forger = try SealSigner(keyPEM: try credential.privateKeyPEM, certificatePEM: try credential.certificatePEM + (try rogue.credential.certificatePEM))
+        let forgedSeal = try forger.seal(try #require(TreeHead(signedText: signedText)))
+        var forged = try #require(try JSONSerialization.jsonObject(with: Data(reply.text.utf8)) as? [String: Any])
+        var forgedHead = try #require(forged["treeHead"] as? [String: Any])
+        forgedHead["signature"] = Data(forgedSeal.signature).base64EncodedString()
+        forgedHead["publicKey"] = forger.publicKeyPEM
+        forgedHead["certificate"] = forger.certificatePEM
+        forged["treeHead"] = forgedHead
+        try JSONSerialization.data(withJSONObject: forged).write(to: URL(fileURLWithPath: work + "/forged.json"))
+        let refused = try await JisrCLI.run(["log", "verify", "--signing-ca", fixture.directory + "/ca.crt", "--receipt", work + "/forged.json"])
+        #expect(refused.status == 1 && refused.output.contains("not signed by a trusted log-signing key"), "\(refused.output)")
     }
 
     @Test("A consistency proof between two seals shows the log only grew; sizes outside the sealed log are refused")
@@ -109,7 +131,7 @@ struct SealTests {
             let refused = try await fixture.get("/v1/log/consistency?\(bad)", as: "EG-MOL", purpose: nil)
             #expect(refused.status == 400, "\(bad): \(refused.text)")
         }
-        let verify = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let verify = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("seals verified"), "\(verify.output)")
     }
 
@@ -128,16 +150,16 @@ struct SealTests {
         // The gateway stopped (its sealer too), so that nothing writes behind the edits below.
         fixture.serverTask.cancel()
         _ = await fixture.serverTask.result
-        let before = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let before = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(before.status == 0, "\(before.output)")
 
         // Cut off the newest entries, which the chain alone cannot notice; then put them back.
         try await fixture.sql("CREATE TABLE cut_off AS SELECT * FROM message_log WHERE seq > \(sealed - 2)")
         try await fixture.sql("DELETE FROM message_log WHERE seq > \(sealed - 2)")
-        let truncated = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let truncated = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(truncated.status == 1 && truncated.output.contains("truncated"), "\(truncated.output)")
         try await fixture.sql("INSERT INTO message_log SELECT * FROM cut_off")
-        #expect(try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL]).status == 0)
+        #expect(try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL]).status == 0)
 
         // Rewrite an early entry and recompute the whole chain after it, as a database administrator could.
         var entries: [LogEntry] = []
@@ -155,7 +177,86 @@ struct SealTests {
             try await fixture.store.query(
                 "UPDATE message_log SET status = \(entry.draft.status), prev_hash = \(entry.prevHash), entry_hash = \(entry.entryHash) WHERE seq = \(entry.seq)")
         }
-        let rewritten = try await JisrCLI.run(["log", "verify", "--database-url", fixture.databaseURL])
+        let rewritten = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(rewritten.status == 1 && rewritten.output.contains("seal-broken"), "the chain is whole again, the seal is not: \(rewritten.output)")
+
+        // And re-sign every seal over the rewritten entries, as the review did: with a fresh key and a CA of the
+        // attacker's own, then with a partner's TLS certificate under the ministry's CA. Neither is trusted.
+        let rogue = try CertificateAuthority.create(commonName: "Jisr test partner CA")
+        let rogueSigner = try rogue.issueLogSigner()
+        let authority = try CertificateAuthority(
+            certificatePEM: try String(contentsOfFile: fixture.directory + "/ca.crt", encoding: .utf8),
+            privateKeyPEM: try String(contentsOfFile: fixture.directory + "/ca.key", encoding: .utf8))
+        let partnerCertificate = try authority.issueClient(partnerID: "LB-NSSF", organization: "NSSF", country: "LB")
+        for (credential, ca) in [(rogueSigner, rogue), (partnerCertificate, authority)] {
+            let forger = try SealSigner(keyPEM: try credential.privateKeyPEM, certificatePEM: try credential.certificatePEM + (try ca.credential.certificatePEM))
+            for seal in try await store.all() {
+                let head = TreeHead(size: seal.treeHead.size, rootHash: try await store.root(size: seal.treeHead.size).hex, timeMilliseconds: seal.treeHead.timeMilliseconds)
+                let forged = try forger.seal(head)
+                try await fixture.store.query(
+                    """
+                    UPDATE log_seals SET root_hash = \(head.rootHash), signature = \(forged.signature), public_key = \(forged.publicKeyPEM),
+                    certificate = \(forged.certificatePEM), timestamp_token = NULL WHERE tree_size = \(head.size)
+                    """)
+            }
+            let resigned = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
+            #expect(
+                resigned.status == 1 && resigned.output.contains("not signed by a trusted log-signing key"),
+                "a seal signed by a key the verifier does not trust: \(resigned.output)")
+            // The database alone (no trust given) is consistent with itself: that is all it can say.
+            #expect(try await fixture.log().verify().firstBreak == nil)
+        }
+        let realKey = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: fixture.directory + "/pki/log-signing.key", encoding: .utf8))
+        let pinned = try await JisrCLI.run([
+            "log", "verify", "--signing-key", try #require(LogSigningTrust.keyFingerprint(publicKeyPEM: realKey.publicKey.pemRepresentation)),
+            "--database-url", fixture.databaseURL,
+        ])
+        #expect(pinned.status == 1 && pinned.output.contains("not pinned"), "\(pinned.output)")
+        let untrusting = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/no-such-pki", "--database-url", fixture.databaseURL])
+        #expect(untrusting.status != 0 && untrusting.output.contains("--signing-ca"), "nothing to trust the key by: \(untrusting.output)")
+    }
+
+    @Test("The log-signing key rotates: the change is logged, and a seal by a new key the log never announced is refused")
+    func keyRotation() async throws {
+        let fixture = try await Self.fixture.value
+        _ = try await query(fixture)
+        _ = try await seal(fixture)
+        let authority = try CertificateAuthority(
+            certificatePEM: try String(contentsOfFile: fixture.directory + "/ca.crt", encoding: .utf8),
+            privateKeyPEM: try String(contentsOfFile: fixture.directory + "/ca.key", encoding: .utf8))
+        let rotated = fixture.directory + "/rotated"
+        try PEMFiles.write(try authority.issueLogSigner(), chain: [authority.credential.certificate], directory: rotated, name: "log-signing")
+        _ = try await query(fixture)
+        let sealed = try await JisrCLI.run([
+            "log", "seal", "--pki", fixture.directory + "/pki", "--signing-key", rotated + "/log-signing.key", "--signing-cert", rotated + "/log-signing.crt",
+            "--database-url", fixture.databaseURL,
+        ])
+        #expect(sealed.status == 0, "\(sealed.output)")
+        let signer = try SealSigner(
+            keyPEM: try String(contentsOfFile: rotated + "/log-signing.key", encoding: .utf8),
+            certificatePEM: try String(contentsOfFile: rotated + "/log-signing.crt", encoding: .utf8))
+        let announcements = try await fixture.store.query("SELECT seq, detail FROM message_log WHERE operation = 'log-signing-key'").decode((Int64, String?).self)
+        #expect(announcements.count == 1 && announcements.first?.1?.contains(signer.keyFingerprint) == true, "\(announcements)")
+        let store = SealStore(database: fixture.store, logger: Fixture.quiet)
+        let newest = try #require(try await store.latest())
+        #expect(newest.keyFingerprint == signer.keyFingerprint && newest.treeHead.size >= (announcements.first?.0 ?? .max), "the first seal by the new key covers its announcement")
+        let verified = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
+        #expect(verified.status == 0, "\(verified.output)")
+        let bothPinned = try await JisrCLI.run([
+            "log", "verify", "--signing-key", try #require(Set(try await store.all().compactMap(\.keyFingerprint)).sorted().first),
+            "--signing-key", try #require(Set(try await store.all().compactMap(\.keyFingerprint)).sorted().last), "--database-url", fixture.databaseURL,
+        ])
+        #expect(bothPinned.status == 0, "both keys pinned across the rotation: \(bothPinned.output)")
+
+        // A seal by yet another key from the same CA, slipped into the table without the log announcing it.
+        _ = try await query(fixture)
+        let other = try authority.issueLogSigner()
+        let otherSigner = try SealSigner(keyPEM: try other.privateKeyPEM, certificatePEM: try other.certificatePEM + (try authority.credential.certificatePEM))
+        let size = try await store.head()
+        let head = TreeHead(size: size, rootHash: try await store.root(size: size).hex, timeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        #expect(try await store.insertIfNewest(try otherSigner.seal(head)))
+        let refused = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
+        #expect(refused.status == 1 && refused.output.contains("never announced"), "\(refused.output)")
+        try await fixture.sql("DELETE FROM log_seals WHERE tree_size = \(size)")
     }
 }

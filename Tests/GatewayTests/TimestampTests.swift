@@ -105,7 +105,7 @@ struct TimestampTests {
         #expect(checked.status == 0 && checked.output.contains("Verification: OK"), "\(checked.output)")
 
         // The receipt carries the token; `jisr log verify --tsa-root` checks every token.
-        let verify = try await JisrCLI.run(["log", "verify", "--tsa-root", tsa.root, "--database-url", fixture.databaseURL])
+        let verify = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--tsa-root", tsa.root, "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("RFC 3161 timestamps verified"), "\(verify.output)")
         // The gauge follows the stamping loop's next pass.
         var (status, metrics) = try await ops(fixture, "/metrics")
@@ -134,6 +134,13 @@ struct TimestampTests {
         #expect(reply.status == 200, "exchanges go on (policy: continue)")
         let (_, metrics) = try await ops(fixture, "/metrics")
         #expect(metrics.contains("jisr_log_seals_awaiting_timestamp 1") && metrics.contains("jisr_seconds_since_last_timestamp "), "\(metrics)")
+        // A verifier with the TSA's root: within the grace period the seal awaits its token; past it, that is a finding.
+        let awaiting = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--tsa-root", tsa.root, "--database-url", fixture.databaseURL])
+        #expect(awaiting.status == 0 && awaiting.output.contains("await theirs"), "\(awaiting.output)")
+        let overdue = try await JisrCLI.run([
+            "log", "verify", "--pki", fixture.directory + "/pki", "--tsa-root", tsa.root, "--timestamp-grace-seconds", "0", "--database-url", fixture.databaseURL,
+        ])
+        #expect(overdue.status == 1 && overdue.output.contains("no timestamp token"), "a missing token past the grace period is not skipped: \(overdue.output)")
 
         let back = try await TestTSA(directory: Self.tsaDirectory, port: tsa.port)
         defer { Task { await back.stop() } }

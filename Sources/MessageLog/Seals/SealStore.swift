@@ -172,6 +172,19 @@ public struct SealStore: Sendable {
     /// Every seal, oldest first.
     public func all() async throws -> [Seal] { try await seals(where: "ORDER BY tree_size") }
 
+    /// The signing keys the log announced after entry `seq` (`SigningKeyChange`).
+    public func announcedKeys(after seq: Int64) async throws -> Set<String> {
+        let rows = try await database.query(
+            "SELECT direction, detail FROM message_log WHERE seq > \(seq) AND operation = \(SigningKeyChange.operation) ORDER BY seq")
+        var keys: Set<String> = []
+        for (direction, detail) in try rows.decode((String, String?).self) {
+            if let key = SigningKeyChange.announcedKey(direction: Direction(rawValue: direction), operation: SigningKeyChange.operation, detail: detail) {
+                keys.insert(key)
+            }
+        }
+        return keys
+    }
+
     /// Seals still waiting for their timestamp, oldest first.
     public func awaitingTimestamp(limit: Int = 100) async throws -> [Seal] {
         try await seals(where: "WHERE timestamp_token IS NULL ORDER BY tree_size LIMIT \(limit)")

@@ -48,8 +48,12 @@ public struct TimestampingStatus: Sendable {
 ///
 /// A seal is what makes the log evidence outside Jisr: an entry covered by a signed tree head cannot be changed,
 /// removed or reordered — and the newest entries cannot be cut off — without breaking that signature's root.
+///
+/// When its key is not the key of the newest seal (the key was rotated), it first writes the change into the log
+/// (`SigningKeyChange`), so that the first seal under the new key covers its own announcement.
 public final class Sealer: Service, Sendable {
     let store: SealStore
+    let log: LogWriter
     let signer: SealSigner
     let timestamper: (any TreeHeadTimestamper)?
     let configuration: SealerConfiguration
@@ -58,10 +62,11 @@ public final class Sealer: Service, Sendable {
     private let nextAttempt = Mutex(Date.distantPast)
 
     public init(
-        database: Database, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
+        database: Database, log: LogWriter, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
         logger: Logger
     ) {
         self.store = SealStore(database: database, logger: logger)
+        self.log = log
         self.signer = signer
         self.timestamper = timestamper
         self.configuration = configuration
@@ -152,17 +157,26 @@ public final class Sealer: Service, Sendable {
         let age = latest.map { now.timeIntervalSince($0.treeHead.time) } ?? .infinity
         let interval = Double(configuration.every.components.seconds) + Double(configuration.every.components.attoseconds) / 1e18
         guard head - sealed >= configuration.everyEntries || age >= interval else { return nil }
-        return try await seal(upTo: head, now: now)
+        return try await seal(upTo: head, after: latest, now: now)
     }
 
     /// Seals everything committed now (`jisr log seal`); nil when nothing is new since the last seal.
     public func sealNow() async throws -> Seal? {
         let head = try await store.head()
-        guard head > (try await store.latest()?.treeHead.size ?? 0) else { return nil }
-        return try await seal(upTo: head, now: Date())
+        let latest = try await store.latest()
+        guard head > (latest?.treeHead.size ?? 0) else { return nil }
+        return try await seal(upTo: head, after: latest, now: Date())
     }
 
-    private func seal(upTo size: Int64, now: Date) async throws -> Seal? {
+    private func seal(upTo head: Int64, after latest: Seal?, now: Date) async throws -> Seal? {
+        var size = head
+        if let latest, latest.publicKeyPEM != signer.publicKeyPEM,
+            !(try await store.announcedKeys(after: latest.treeHead.size).contains(signer.keyFingerprint))
+        {
+            let announcement = try await log.append(SigningKeyChange.draft(signer: signer, previousPublicKeyPEM: latest.publicKeyPEM))
+            size = max(size, announcement.seq)
+            logger.notice("log-signing key changed; the change is logged", metadata: ["jisr.log_seq": "\(announcement.seq)", "jisr.key": "\(signer.keyFingerprint)"])
+        }
         let root = try await store.root(size: size)
         let head = TreeHead(size: size, rootHash: root.hex, timeMilliseconds: Int64((now.timeIntervalSince1970 * 1000).rounded(.down)))
         let seal = try signer.seal(head)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PKI
 import Schemas
 
 /// A signed statement of the log's size and Merkle root at a moment: what a seal commits to.
@@ -73,7 +74,11 @@ public struct Seal: Sendable, Hashable {
         self.timestampToken = timestampToken
     }
 
-    /// Whether the signature is the stored key's over the tree head (the certificate is checked by the PKI).
+    /// The signing key's fingerprint (`LogSigningTrust.keyFingerprint`); nil if the stored key is not a P-256 key.
+    public var keyFingerprint: String? { LogSigningTrust.keyFingerprint(publicKeyPEM: publicKeyPEM) }
+
+    /// Whether the signature is the stored key's over the tree head. That proves nothing by itself — whoever rewrites
+    /// the log can sign with a key of their own —: `LogSigningTrust` says whether the key is one to believe.
     public var isSignatureValid: Bool {
         guard let key = try? P256.Signing.PublicKey(pemRepresentation: publicKeyPEM),
             let signature = try? P256.Signing.ECDSASignature(derRepresentation: signature)
@@ -94,7 +99,11 @@ public struct SealSigner: Sendable {
         self.rawKey = Array(key.rawRepresentation)
         self.publicKeyPEM = key.publicKey.pemRepresentation
         self.certificatePEM = certificatePEM
+        self.keyFingerprint = LogSigningTrust.keyFingerprint(publicKeyPEM: key.publicKey.pemRepresentation) ?? ""
     }
+
+    /// SHA-256 of the public key's SubjectPublicKeyInfo, hex.
+    public let keyFingerprint: String
 
     public func seal(_ head: TreeHead) throws -> Seal {
         let key = try P256.Signing.PrivateKey(rawRepresentation: rawKey)
