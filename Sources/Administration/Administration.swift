@@ -181,6 +181,14 @@ public struct Administration: Sendable {
             throw AdministrationError("unknown-field", "\(contract.id) has no field \(unknown.joined(separator: ", "))")
         }
         guard !request.fields.isEmpty else { throw AdministrationError("no-fields", "an agreement must grant at least one field") }
+        // What is granted is exactly what leaves: a grant whose documents would need fields it does not list is
+        // refused with the list, never completed behind the administrator's back.
+        let missing = contract.missingCompanions(of: request.fields)
+        guard missing.isEmpty else {
+            throw AdministrationError(
+                "incomplete-grant",
+                "\(contract.id) documents with these fields also require \(missing.joined(separator: ", ")): grant them too, or grant fewer fields")
+        }
         guard !request.operations.isEmpty else { throw AdministrationError("no-operations", "an agreement must grant at least one operation") }
         guard !request.purposes.isEmpty else { throw AdministrationError("no-purposes", "an agreement must list at least one purpose") }
         guard request.validUntil > request.validFrom else {
@@ -194,6 +202,14 @@ public struct Administration: Sendable {
             let unknown = scope.filter { !ISO3166.alpha2.contains($0) }.sorted()
             guard unknown.isEmpty else { throw AdministrationError("invalid-scope", "\(unknown.joined(separator: ", ")) is not an ISO 3166-1 alpha-2 country code") }
             guard !scope.isEmpty else { throw AdministrationError("invalid-scope", "a scope lists at least one nationality") }
+            // A scope is applied wherever a record about a person leaves; where it cannot be, it is refused, never
+            // accepted and ignored.
+            guard contract.subjectNationalityField != nil else {
+                throw AdministrationError("scope-not-applicable", "\(contract.id) documents are not about one person: a nationality scope cannot apply to them")
+            }
+            guard !request.operations.contains(.send) else {
+                throw AdministrationError("scope-not-applicable", "a nationality scope limits what Jisr sends; it cannot apply to send, which brings data in")
+            }
         }
         var normalized = request
         normalized.fields = contract.fields.filter(request.fields.contains)

@@ -7,11 +7,17 @@ public enum Refusal: String, Sendable, Error, CaseIterable {
     case operationNotGranted = "operation-not-granted"
     case purposeNotGranted = "purpose-not-granted"
     case outsideValidity = "agreement-not-in-force"
+    /// The agreement lacks fields its contract requires beside the ones it grants (granted before grants were
+    /// checked for it): nothing is sent rather than fields nobody granted.
+    case agreementIncomplete = "agreement-incomplete"
+    /// The agreement carries a nationality scope on a contract or an operation it cannot apply to (stored before
+    /// grants were checked for it): refused rather than ignored.
+    case scopeNotApplicable = "agreement-scope-not-applicable"
 }
 
 /// Decides whether a partner may perform an operation on a contract for a purpose, now; default deny.
 public enum AgreementPolicy {
-    /// The fields to send when permitted: the agreement's grant, completed by the contract's required fields.
+    /// The fields to send when permitted: exactly the agreement's grant.
     public static func decide(
         agreements: [Agreement], contract: Contract, operation: Agreement.Operation, purpose: String, at now: Date
     ) -> Result<(Agreement, FieldSelection), Refusal> {
@@ -24,6 +30,8 @@ public enum AgreementPolicy {
         guard let inForce = withPurpose.first(where: { $0.validFrom <= now && now < $0.validUntil }) else {
             return .failure(.outsideValidity)
         }
+        guard contract.missingCompanions(of: inForce.fields).isEmpty else { return .failure(.agreementIncomplete) }
+        if inForce.scopeNationalities != nil, contract.subjectNationalityField == nil || operation == .send { return .failure(.scopeNotApplicable) }
         return .success((inForce, contract.selection(granting: inForce.fields)))
     }
 }

@@ -145,6 +145,17 @@ public final class RelayProducer: Service, Sendable {
                 PersonKey.passport(number: $0, nationality: change.permit.worker.nationality).subject
             }
             let subjectReference = subject.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }
+            // An agreement granted before grants were checked may lack fields its documents require: nothing is sent
+            // rather than fields nobody granted, and the refusal is audited.
+            guard contract.missingCompanions(of: agreement.fields).isEmpty else {
+                logger.error("agreement lacks fields its contract requires; nothing sent", metadata: ["jisr.partner": "\(partner.id)", "jisr.message_id": "\(messageId)"])
+                refusals.append(
+                    EntryDraft(
+                        messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
+                        operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil, subjectReference: subjectReference,
+                        status: 403, problemType: "agreement-incomplete", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil))
+                continue
+            }
             let wire: WireDocument
             do {
                 let adapter = try snapshot.adapter(for: partner, in: adapters)

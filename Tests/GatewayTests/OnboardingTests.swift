@@ -129,7 +129,7 @@ struct OnboardingTests {
         try await admin.grant(
             Agreement(
                 partnerID: "LB-LIMIT", contract: Establishment.contract, operations: [.query], purposes: ["nssf-contribution-verification"],
-                fields: ["registrationNumber"], validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(3600), mouReference: "T",
+                fields: ["registrationNumber", "status"], validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(3600), mouReference: "T",
                 rateLimitPerMinute: 2),
             by: Self.admin)
         let client = try Fixture.httpClient(certificatePEM: try credential.certificatePEM, keyPEM: try credential.privateKeyPEM, trusting: fixture.authority)
@@ -162,7 +162,8 @@ struct OnboardingTests {
         }
         let valid = Agreement(
             partnerID: "LB-NSSF", contract: EmploymentRecord.contract, operations: [.query], purposes: ["nssf-contribution-verification"],
-            fields: ["person.nationalId"], validFrom: Date(), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU 1")
+            fields: ["person.nationalId", "employments.establishment.registrationNumber", "employments.startDate", "employments.status"], validFrom: Date(),
+            validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU 1")
         await refused("invalid-partner-id", mentioning: "CC-ABBREV") {
             try await admin.addPartner(Partner(id: "jordan", nameAr: "أ", nameEn: "J", country: "JO", status: .pending), by: Self.admin)
         }

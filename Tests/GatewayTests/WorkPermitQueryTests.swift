@@ -1,5 +1,7 @@
+import Administration
 import Foundation
 import NIOHTTP1
+import Registry
 import Records
 import Schemas
 import Storage
@@ -109,6 +111,73 @@ struct WorkPermitQueryTests {
         #expect(reply.status == 200, "\(reply.text)")
         let page = try await fixture.get("/v1/work-permits?nationality=EG&limit=3", as: "EG-MOL", purpose: Self.purpose)
         #expect(page.status == 200)
+    }
+
+    @Test("A scope applies to employment records too: a Lebanese person's record answers Egypt like an unknown person's")
+    func scopeOnEmploymentRecords() async throws {
+        let fixture = try await Self.fixture.value
+        let admin = try fixture.administration()
+        let catalog = try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))
+        let setup = Administrator(fingerprint: nil, name: "scope test")
+        try await admin.grant(
+            Agreement(
+                partnerID: "EG-MOL", contract: EmploymentRecord.contract, operations: [.query], purposes: [Self.purpose],
+                fields: try #require(catalog[EmploymentRecord.contract]).leafFields, validFrom: Date().addingTimeInterval(-60),
+                validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG", scopeNationalities: ["EG"]),
+            by: setup)
+        let (passport, nationality) = try #require(
+            try await fixture.store.query(
+                "SELECT passport_number, nationality FROM ministry.persons WHERE nationality = 'EG' AND passport_number IS NOT NULL ORDER BY id LIMIT 1"
+            ).decode((String, String).self).first)
+        let egyptian = "/v1/employment-records?passportNumber=\(passport)&nationality=\(nationality)"
+        try await Fixture.until("the agreement is in force") { try await fixture.get(egyptian, as: "EG-MOL", purpose: Self.purpose).status == 200 }
+        let lebanese = try #require(
+            try await fixture.store.query("SELECT national_id FROM ministry.persons WHERE nationality = 'LB' AND national_id IS NOT NULL ORDER BY id LIMIT 1")
+                .decode(String.self).first)
+        for accept in ["application/json", "application/xml"] {
+            let outside = try await fixture.get("/v1/employment-records?nationalId=\(lebanese)", as: "EG-MOL", purpose: Self.purpose, accept: accept)
+            let unknown = try await fixture.get("/v1/employment-records?nationalId=999999999999", as: "EG-MOL", purpose: Self.purpose, accept: accept)
+            #expect(outside.status == 404 && unknown.status == 404, "\(outside.text)")
+            let strip = { (reply: Reply) in reply.text.replacingOccurrences(of: reply.messageId!.uuidString.lowercased(), with: "ID") }
+            #expect(strip(outside) == strip(unknown), "out of scope must be indistinguishable from absent")
+            try await expectLogged(outside, fixture: fixture, status: 404, problem: "person-not-found")
+        }
+    }
+
+    @Test("A scope that cannot apply is refused at grant time, and one stored before the check refuses exchanges (403)")
+    func scopeWhereItCannotApply() async throws {
+        let fixture = try await Self.fixture.value
+        let admin = try fixture.administration()
+        let catalog = try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))
+        let setup = Administrator(fingerprint: nil, name: "scope test")
+        let establishment = Agreement(
+            partnerID: "LB-FLIP", contract: Establishment.contract, operations: [.query], purposes: ["nssf-contribution-verification"],
+            fields: try #require(catalog[Establishment.contract]).leafFields, validFrom: Date().addingTimeInterval(-60),
+            validUntil: Date().addingTimeInterval(86_400), mouReference: "T", scopeNationalities: ["LB"])
+        var send = establishment
+        send.contract = WorkPermitEvent.contract
+        send.operations = [.send]
+        send.purposes = [Self.purpose]
+        send.fields = try #require(catalog[WorkPermitEvent.contract]).leafFields
+        for agreement in [establishment, send] {
+            do {
+                try await admin.grant(agreement, by: setup)
+                Issue.record("a scope on \(agreement.contract) \(agreement.operations) was accepted")
+            } catch let error as AdministrationError {
+                #expect(error.code == "scope-not-applicable", "\(error)")
+            }
+        }
+        // Stored as the review found it (granted before the check): the exchange is refused, not answered unscoped.
+        try await fixture.store.query("UPDATE agreements SET scope_nationalities = \(["LB"]) WHERE partner_id = 'LB-FLIP' AND contract = 'establishment'")
+        let path = "/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))"
+        var reply = try await fixture.get(path, as: "LB-FLIP")
+        try await Fixture.until("the change is in force") {
+            reply = try await fixture.get(path, as: "LB-FLIP")
+            return reply.status == 403
+        }
+        #expect(reply.problemType?.hasSuffix("/agreement-scope-not-applicable") == true, "\(reply.text)")
+        try await expectLogged(reply, fixture: fixture, status: 403, problem: "agreement-scope-not-applicable")
+        try await fixture.sql("UPDATE agreements SET scope_nationalities = NULL WHERE partner_id = 'LB-FLIP' AND contract = 'establishment'")
     }
 }
 

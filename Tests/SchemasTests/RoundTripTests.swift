@@ -95,16 +95,26 @@ struct RoundTripTests {
         #expect(json.contains("\"occupation\":\"5120\""))
     }
 
-    @Test("A partial grant inside an object still sends what the schema requires there")
+    @Test("A partial grant inside an object names what the schema requires there; completed, exactly its fields are sent and valid")
     func partialGrantStaysValid() throws {
         let contract = try #require(Repository.catalog[EmploymentRecord.contract])
         let record = EmploymentRecord(
             person: .init(nationalId: "000123456789", passportNumber: nil, nationality: "LB", nssfNumber: nil, name: .init(ar: .init(given: "ا", father: "ب", family: "ج"), latin: .init(given: "a", father: "b", family: "c")), motherName: nil, dateOfBirth: nil, sex: nil),
             employments: [.init(establishment: .init(registrationNumber: "1234567", nssfEmployerNumber: "12345678", name: nil), occupation: nil, startDate: "2020-01-01", endDate: nil, status: "active", monthlySalary: .init(amount: 5, currency: "USD"), workPermitNumber: nil)])
-        let minimised = contract.selection(granting: ["employments.monthlySalary.amount", "person.name.latin.given"]).apply(to: try DocumentEncoder.encode(record))
+        let partial = ["employments.monthlySalary.amount", "person.name.latin.given"]
+        let missing = contract.missingCompanions(of: partial)
+        for companion in ["employments.monthlySalary.currency", "person.name.latin.family", "employments.status", "employments.startDate"] {
+            #expect(missing.contains(companion), "\(companion) is required beside the grant: \(missing)")
+        }
+        // Nothing is added behind the grant: the partial selection alone does not make a valid document.
+        #expect(throws: ContractDocumentError.self) { try contract.render(contract.selection(granting: partial).apply(to: try DocumentEncoder.encode(record)), as: .json) }
+        let complete = partial + missing
+        #expect(contract.missingCompanions(of: complete).isEmpty)
+        let minimised = contract.selection(granting: complete).apply(to: try DocumentEncoder.encode(record))
         let json = String(decoding: try contract.render(minimised, as: .json), as: UTF8.self)
         #expect(json.contains("\"currency\":\"USD\""))
         #expect(json.contains("\"family\":\"c\""))
-        #expect(!json.contains("nationalId") && !json.contains("12345678") && !json.contains("\"ar\""))
+        #expect(!json.contains("12345678") && !json.contains("\"ar\"") && !json.contains("nationalId"), "fields beyond the grant stay out: \(json)")
+        _ = try contract.render(minimised, as: .xml)
     }
 }

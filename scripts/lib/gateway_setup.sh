@@ -51,8 +51,11 @@ gateway_partners() {
     "$jisr" agreement grant --partner LB-NSSF --contract "$contract" --operations query --purposes nssf-contribution-verification \
       --fields all --valid-from 2026-01-01 --valid-until 2030-12-31 --mou-ref "BENCH" >/dev/null
   done
-  "$jisr" agreement grant --partner EG-MOL --contract work-permit-event/1 --operations send,receive --purposes mou-work-permit-notification \
+  # Events about Egyptian workers go to Egypt (a scope limits what leaves); its notices come in unscoped.
+  "$jisr" agreement grant --partner EG-MOL --contract work-permit-event/1 --operations receive --purposes mou-work-permit-notification \
     --fields all --valid-from 2026-01-01 --valid-until 2030-12-31 --mou-ref "BENCH LB-EG" --own-nationals >/dev/null
+  "$jisr" agreement grant --partner EG-MOL --contract work-permit-event/1 --operations send --purposes mou-work-permit-notification \
+    --fields all --valid-from 2026-01-01 --valid-until 2030-12-31 --mou-ref "BENCH LB-EG" >/dev/null
 
   national_id=$(psql_value "SELECT p.national_id FROM ministry.persons p JOIN ministry.employments e ON e.person_id = p.id WHERE p.national_id IS NOT NULL ORDER BY p.id LIMIT 1")
   establishment=$(psql_value "SELECT registration_number FROM ministry.establishments ORDER BY id LIMIT 1")

@@ -55,6 +55,8 @@ struct ExchangeCall: Sendable {
         case .failure(.operationNotGranted): throw Problem.operationNotGranted
         case .failure(.purposeNotGranted): throw Problem.purposeNotGranted
         case .failure(.outsideValidity): throw Problem.agreementNotInForce
+        case .failure(.agreementIncomplete): throw Problem.agreementIncomplete
+        case .failure(.scopeNotApplicable): throw Problem.scopeNotApplicable
         }
     }
 }

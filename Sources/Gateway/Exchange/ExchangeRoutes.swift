@@ -92,8 +92,11 @@ struct ExchangeRoutes: Sendable {
         notes.operation = .query
         let key = try Self.personKey(request.uri.queryParameters)
         notes.subjectReference = referencer.reference(kind: key.subject.kind, identifier: key.subject.identifier)
-        let selection = try call.authorize(contract, .query)
-        guard let record = try await records.employmentRecord(for: key) else { throw Problem.personNotFound }
+        let (agreement, selection) = try call.grant(contract, .query)
+        // Out of scope answers exactly like a person Jisr does not know.
+        guard let record = try await records.employmentRecord(for: key), agreement.covers(nationality: record.person.nationality) else {
+            throw Problem.personNotFound
+        }
         return try render(try DocumentEncoder.encode(record), contract: contract, selection: selection, call: call)
     }
 
@@ -217,10 +220,8 @@ struct ExchangeRoutes: Sendable {
             object["contract"] = .string(agreement.contract.name)
             object["version"] = .integer(Int64(agreement.contract.version))
             object["operations"] = .array(agreement.operations.map(\.rawValue).sorted().map(JSONValue.string))
-            let fields = catalog[agreement.contract].map { contract in
-                contract.fields.filter(contract.selection(granting: agreement.fields).grants)
-            } ?? agreement.fields
-            object["fields"] = .array(fields.map(JSONValue.string))
+            // Exactly as stored, listed and audited: what the agreement grants is what is sent.
+            object["fields"] = .array(agreement.fields.map(JSONValue.string))
             object["purposes"] = .array(agreement.purposes.sorted().map(JSONValue.string))
             object["validFrom"] = .string(iso.string(from: agreement.validFrom))
             object["validUntil"] = .string(iso.string(from: agreement.validUntil))

@@ -34,6 +34,10 @@ public struct Problem: Error, Sendable, Hashable {
     public static let operationNotGranted = Problem(code: "operation-not-granted", status: 403, title: "The agreement does not grant this operation")
     public static let purposeNotGranted = Problem(code: "purpose-not-granted", status: 403, title: "The agreement does not list this purpose")
     public static let agreementNotInForce = Problem(code: "agreement-not-in-force", status: 403, title: "The agreement is not in force at this time")
+    public static let agreementIncomplete = Problem(
+        code: "agreement-incomplete", status: 403, title: "The agreement does not grant every field its contract requires beside the ones it grants")
+    public static let scopeNotApplicable = Problem(
+        code: "agreement-scope-not-applicable", status: 403, title: "The agreement's nationality scope cannot apply to this contract or operation")
     public static let requestTimeout = Problem(code: "request-timeout", status: 408, title: "The request was not received in time")
     public static let headersTooLarge = Problem(
         code: "request-headers-too-large", status: 431, title: "The request's head is larger than the gateway accepts (80 KiB)")

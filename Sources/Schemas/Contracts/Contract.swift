@@ -68,8 +68,8 @@ public final class Contract: Sendable {
     public let xsdDocument: [UInt8]
     /// Every grantable field as a dotted path (`employments.monthlySalary.amount`), in schema order.
     public let fields: [String]
-    /// Fields present in every document (required, under required parents): they identify the record and
-    /// are sent whatever an agreement grants.
+    /// Fields present in every document (required, under required parents): they identify the record, and an
+    /// agreement must grant them (`missingCompanions`).
     public let requiredFields: Set<String>
     /// For each object path ("" for the root), the members the schema requires whenever that object appears.
     let requiredMembers: [String: [String]]
@@ -78,8 +78,8 @@ public final class Contract: Sendable {
 
     /// The contract's valid golden examples (JSON form) by file name, so a mapping can be tried on them.
     public let examples: [(name: String, document: JSONValue)]
-    /// Selections already worked out, by grant: every exchange asks for its agreement's, and agreements are few.
-    private let selections = Mutex<[[String]: FieldSelection]>([:])
+    /// Grants already worked out, by their fields: every exchange asks for its agreement's, and agreements are few.
+    private let grants = Mutex<[[String]: (selection: FieldSelection, missing: [String])]>([:])
 
     public init(
         id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8],
@@ -123,29 +123,56 @@ public final class Contract: Sendable {
         }
     }
 
+    /// Where a document of this contract names the nationality of the one person it is about; nil when it is not
+    /// about one person (an establishment), so that a nationality scope cannot apply to it and is refused.
+    public var subjectNationalityField: String? {
+        Self.subjectNationalityFields[id.name].flatMap { fields.contains($0) ? $0 : nil }
+    }
+
+    static let subjectNationalityFields = [
+        "employment-record": "person.nationality", "work-permit": "worker.nationality", "work-permit-event": "permit.worker.nationality",
+    ]
+
     /// Fields with no members of their own: granting every leaf but one sends everything but that one.
     public var leafFields: [String] { fields.filter { !containers.contains($0) } }
 
-    /// The selection for an agreement's grant: the granted fields, the record's identifying fields, and the
-    /// members the schema requires inside any object that is sent, so a minimised document stays valid.
-    /// Required objects are kept as structure only: their other members still need a grant.
+    /// The selection for an agreement's grant: exactly the granted fields (and the objects that hold them). What
+    /// an agreement grants is what leaves, nothing more; a grant that lacks fields the schema requires beside it
+    /// (`missingCompanions`) cannot make a valid document, and is refused rather than completed.
     public func selection(granting granted: [String]) -> FieldSelection {
-        if let known = selections.withLock({ $0[granted] }) { return known }
-        let selection = makeSelection(granting: granted)
-        selections.withLock { cache in
-            // Bounded whatever the registry holds: past the bound, selections are worked out each time.
-            if cache.count < 1024 { cache[granted] = selection }
-        }
-        return selection
+        worked(granted).selection
     }
 
-    private func makeSelection(granting granted: [String]) -> FieldSelection {
-        var leaves = Set(granted)
+    /// The fields a grant must add for its documents to be valid, in schema order: the record's identifying fields,
+    /// and the members the schema requires inside any object the grant sends. Empty for a complete grant.
+    public func missingCompanions(of granted: [String]) -> [String] {
+        worked(granted).missing
+    }
+
+    private func worked(_ granted: [String]) -> (selection: FieldSelection, missing: [String]) {
+        if let known = grants.withLock({ $0[granted] }) { return known }
+        let selection = FieldSelection(granted: granted)
+        let needed = neededLeaves(granting: granted)
+        let missing = leafFields.filter { needed.contains($0) && !selection.grants($0) }
+        let result = (selection: selection, missing: missing)
+        grants.withLock { cache in
+            // Bounded whatever the registry holds: past the bound, grants are worked out each time.
+            if cache.count < 1024 { cache[granted] = result }
+        }
+        return result
+    }
+
+    /// Every leaf a valid document with the granted fields must hold: the granted ones, the identifying ones, and
+    /// the required members of every object on the way to them.
+    private func neededLeaves(granting granted: [String]) -> Set<String> {
+        var leaves = Set(granted.filter { !containers.contains($0) })
         var structure: Set<String> = []
         var pending: [String] = [""]
         for path in requiredFields {
             if containers.contains(path) { structure.insert(path) } else { leaves.insert(path) }
         }
+        // A granted object grants its members, so its required ones are in the grant already.
+        for path in granted where containers.contains(path) { structure.insert(path) }
         for path in leaves.union(structure) {
             var parts = path.split(separator: ".")
             while parts.count > 1 {
@@ -166,7 +193,7 @@ public final class Contract: Sendable {
                 }
             }
         }
-        return FieldSelection(granted: leaves, structure: structure)
+        return leaves
     }
 
     // MARK: Reading documents
