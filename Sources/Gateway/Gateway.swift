@@ -97,7 +97,7 @@ public struct Gateway: Sendable {
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
 
         let verifier = ClientCertificateVerifier(configuredRootPEMs: partnerRoots, registry: registry, logger: logger)
-        var exchange = Application(
+        let exchange = Application(
             router: router,
             server: try .tls(
                 .http1(
@@ -106,30 +106,26 @@ public struct Gateway: Sendable {
             configuration: .init(address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr"),
             onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        exchange.beforeServerStarts {
-            if configuration.migrateOnStart {
-                try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
-            } else {
-                try await JisrMigrations.requireCurrent(database, logger: logger)
-            }
-            try await registry.reload()
-        }
 
+        // Nothing touches the store before every migration has run: the prelude migrates and reads the registry,
+        // and every service that uses the store waits for it. The ops listener answers at once (live; not ready).
+        let ready = StoreReady()
+        let prelude = StorePrelude(database: database, migrate: configuration.migrateOnStart, registry: registry, ready: ready, logger: logger)
         let ops = Application(
-            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, logger: logger).router(),
+            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, ready: ready, logger: logger).router(),
             configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
-        var services: [any Service] = [database, logWriter, registry, ops]
+        var services: [any Service] = [database, logWriter, prelude, ops, AfterStoreReady(ready: ready, service: registry)]
         if let relay = configuration.relay {
             let worker = try RelayWorker(database: database, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
             let producer = RelayProducer(
                 database: database, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
                 referencer: referencer, logger: logger, onQueued: { worker.notify() })
-            services += [producer, worker]
+            services += [AfterStoreReady(ready: ready, service: producer), AfterStoreReady(ready: ready, service: worker)]
         }
-        if let logSealer { services.append(logSealer) }
+        if let logSealer { services.append(AfterStoreReady(ready: ready, service: logSealer)) }
         if !configuration.adminCAPaths.isEmpty {
             let administration = Administration(database: database, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)
@@ -146,16 +142,16 @@ public struct Gateway: Sendable {
             ).register(on: adminRouter)
             routes["admin"] = Self.describe(adminRouter.routes.map { ($0.method.rawValue, $0.path.description) })
             services.append(
-                Application(
+                AfterStoreReady(ready: ready, service: Application(
                     router: adminRouter,
                     server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))), tlsConfiguration: try adminTLS(configuration)),
                     configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: "jisr-admin"),
                     onServerRunning: { channel in await onAdminListening(channel.localAddress?.port ?? 0) },
-                    logger: logger))
+                    logger: logger)))
         } else {
             logger.notice("no admin CA configured: the admin listener is off")
         }
-        services.append(exchange)
+        services.append(AfterStoreReady(ready: ready, service: exchange))
         return Gateway(database: database, services: services, logWriter: logWriter, registry: registry, routes: routes)
     }
 

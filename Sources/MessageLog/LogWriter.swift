@@ -33,6 +33,8 @@ public struct LogWriterConfiguration: Sendable {
     /// answered 503. An append queued behind a batch that is itself waiting for the database shares that wait: it
     /// is not given a fresh limit when its own batch starts (during an outage that tripled the wait).
     public var commitTimeout: Duration = .seconds(5)
+    /// How much longer a batch whose COMMIT is already on its way may take before its callers are answered.
+    public var commitGrace: Duration = .seconds(2)
 
     public init() {}
 }
@@ -43,9 +45,9 @@ public struct LogWriterConfiguration: Sendable {
 /// entry that arrived while the previous batch was being written). The chain head is read inside the
 /// transaction under an advisory lock, so several Jisr processes sharing one database still build one chain.
 ///
-/// On PostgreSQL a batch of plain entries (no work to commit with them) skips that transaction when the writer
-/// knows the head from its own last commit: it is chained onto it and inserted in one statement, one round trip
-/// instead of five. If another process appended in between, the insert collides with that process's seqs (the
+/// On PostgreSQL a batch of plain entries (no work to commit with them) skips the lock and the head's read when the
+/// writer knows the head from its own last commit: it is chained onto it and inserted in one statement, three round
+/// trips (with its transaction) instead of five. If another process appended in between, the insert collides with that process's seqs (the
 /// primary key), fails whole, and the batch is chained again under the lock.
 public final class LogWriter: Service, Sendable {
     private struct Pending {
@@ -178,12 +180,21 @@ public final class LogWriter: Service, Sendable {
 
     /// A batch that misses its deadline is answered 503 and abandoned: if its transaction gets a connection later
     /// (the database back), it rolls itself back rather than log exchanges whose callers were told they failed.
+    ///
+    /// A batch whose commit is under way at the deadline is given `commitGrace` more to learn its outcome. If even
+    /// that passes, its callers get 503 although the commit may have gone through: the writer forgets its head, so
+    /// the next batch reads the chain from the database (issue 18 makes the writer find such a batch's fate).
     private func commitWithTimeout(_ items: [([EntryDraft], GroupWork?)], within limit: Duration) async throws -> [Result<[LogEntry], any Error>] {
         let abandoned = AbandonedBatch()
         do {
-            return try await database.withDeadline(limit) { try await self.commit(items, unless: abandoned) }
+            return try await database.withDeadline(limit, unless: { !abandoned.abandonIfPending() }, extendedBy: configuration.commitGrace) {
+                try await self.commit(items, unless: abandoned)
+            }
         } catch let error as DatabaseUnavailableError {
-            abandoned.set()
+            if abandoned.isCommitting {
+                state.withLock { $0.head = nil }
+                logger.error("message log commit outcome unknown past its deadline", metadata: ["jisr.batch": "\(items.count)"])
+            }
             throw LogUnavailableError(reason: error.reason)
         }
     }
@@ -195,10 +206,13 @@ public final class LogWriter: Service, Sendable {
             let units = items.map { drafts, _ in Self.chain(drafts, after: &seq, prevHash: &prevHash, at: now) }
             let entries = units.flatMap { $0 }
             do {
-                try await database.withConnection { connection in
-                    // Checked once a connection is at hand: it may come only after the database is back.
+                // A transaction of its own, although one statement would do: the commit must come after the claim, so
+                // that an insert still waiting at the deadline (a lock, a slow disk) rolls back instead of landing
+                // after its callers were answered 503.
+                try await database.withTransaction { connection in
                     if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
                     try await connection.query(MessageLogStore.insertion(entries))
+                    guard abandoned.claimCommit() else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
                 }
                 state.withLock { $0.head = (seq, prevHash) }
                 return units.map { .success($0) }
@@ -262,6 +276,9 @@ public final class LogWriter: Service, Sendable {
             }
             if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
             if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection) }
+            // The transaction commits when this returns: from here the deadline waits for it instead of abandoning
+            // it (a COMMIT that went through after its callers were told 503 would log exchanges that never were).
+            guard abandoned.claimCommit() else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
             return (outcomes, (seq, prevHash))
         }
         state.withLock { $0.head = head }
@@ -282,11 +299,33 @@ public final class LogWriter: Service, Sendable {
     }
 }
 
-/// Set when a batch's callers have been told it failed; the batch then must not commit.
+/// Who decides a batch's fate at its deadline: the writer, by claiming its commit, or the deadline, by abandoning it
+/// — whichever comes first, once. An abandoned batch's callers are told it failed, so it must never commit; a
+/// batch whose commit was claimed is waited for, because its entries may already be durable.
 final class AbandonedBatch: Sendable {
-    private let state = Mutex(false)
-    var isSet: Bool { state.withLock { $0 } }
-    func set() { state.withLock { $0 = true } }
+    enum Phase { case pending, committing, abandoned }
+    private let state = Mutex(Phase.pending)
+
+    var isSet: Bool { state.withLock { $0 == .abandoned } }
+    var isCommitting: Bool { state.withLock { $0 == .committing } }
+
+    /// The writer is about to send the statement that commits; false if the deadline abandoned the batch first.
+    func claimCommit() -> Bool {
+        state.withLock { phase in
+            guard phase == .pending else { return false }
+            phase = .committing
+            return true
+        }
+    }
+
+    /// The deadline gives the batch up; false if its commit was already claimed (then the outcome is awaited).
+    func abandonIfPending() -> Bool {
+        state.withLock { phase in
+            guard phase == .pending else { return false }
+            phase = .abandoned
+            return true
+        }
+    }
 }
 
 extension LogWriter {

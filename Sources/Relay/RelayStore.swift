@@ -54,23 +54,41 @@ enum RelayStore {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    static func markDelivered(_ id: UUID, on connection: DatabaseConnection) async throws {
-        try await connection.query(
-            "UPDATE relay_outbox SET state = 'delivered', delivered_at = \(Date()), locked_until = NULL, last_error = NULL WHERE message_id = \(id)")
+    /// One attempt's hold on a message: the attempt count its claim set. A later claim (after the lease) counts on.
+    struct Claim: Sendable {
+        let messageId: UUID
+        let attempt: Int
     }
 
-    static func scheduleRetry(_ id: UUID, after: Duration, error: String, on connection: DatabaseConnection) async throws {
-        try await connection.query(
+    /// The outcome updates apply only while `claim` still holds the message (in flight, at its attempt);
+    /// each returns whether it did.
+    static func markDelivered(_ claim: Claim, on connection: DatabaseConnection) async throws -> Bool {
+        try await !connection.query(
+            """
+            UPDATE relay_outbox SET state = 'delivered', delivered_at = \(Date()), locked_until = NULL, last_error = NULL
+            WHERE \(held(claim)) RETURNING message_id
+            """
+        ).isEmpty
+    }
+
+    static func scheduleRetry(_ claim: Claim, after: Duration, error: String, on connection: DatabaseConnection) async throws -> Bool {
+        try await !connection.query(
             """
             UPDATE relay_outbox SET state = 'queued', locked_until = NULL, last_error = \(error),
                 next_attempt_at = \(Date().addingTimeInterval(seconds(after)))
-            WHERE message_id = \(id)
-            """)
+            WHERE \(held(claim)) RETURNING message_id
+            """
+        ).isEmpty
     }
 
-    static func deadLetter(_ id: UUID, error: String, on connection: DatabaseConnection) async throws {
-        try await connection.query(
-            "UPDATE relay_outbox SET state = 'dead', locked_until = NULL, last_error = \(error) WHERE message_id = \(id)")
+    static func deadLetter(_ claim: Claim, error: String, on connection: DatabaseConnection) async throws -> Bool {
+        try await !connection.query(
+            "UPDATE relay_outbox SET state = 'dead', locked_until = NULL, last_error = \(error) WHERE \(held(claim)) RETURNING message_id"
+        ).isEmpty
+    }
+
+    private static func held(_ claim: Claim) -> SQL {
+        "message_id = \(claim.messageId) AND state = 'in-flight' AND attempts = \(Int32(claim.attempt))"
     }
 }
 

@@ -16,6 +16,8 @@ public struct RelayConfiguration: Sendable {
     public var trustedServerCAPaths: [String]
     public var policy = RetryPolicy()
     public var concurrency = 8
+    /// The most one delivery may take; the lease must be longer (`RetryPolicy.lease`), or a slow attempt would
+    /// still be running when another worker claims the message again.
     public var requestTimeout: Duration = .seconds(10)
 
     public init(clientCertificatePath: String, clientKeyPath: String, trustedServerCAPaths: [String]) {
@@ -23,6 +25,12 @@ public struct RelayConfiguration: Sendable {
         self.clientKeyPath = clientKeyPath
         self.trustedServerCAPaths = trustedServerCAPaths
     }
+}
+
+/// The relay's configuration cannot work; says why.
+public struct RelayConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
 }
 
 /// Delivers outbox messages over mutual TLS, at least once, each attempt logged.
@@ -36,7 +44,7 @@ public final class RelayWorker: Service, Sendable {
     private let log: LogWriter
     private let sealer: BodySealer
     private let configuration: RelayConfiguration
-    private let http: HTTPClient
+    private let tls: TLSConfiguration
     private let logger: Logger
     private let wakeup = Wakeup()
 
@@ -46,6 +54,10 @@ public final class RelayWorker: Service, Sendable {
         self.sealer = sealer
         self.configuration = configuration
         self.logger = logger
+        guard configuration.policy.lease > configuration.requestTimeout else {
+            throw RelayConfigurationError(
+                reason: "the relay lease (\(configuration.policy.lease)) must be longer than a delivery may take (\(configuration.requestTimeout))")
+        }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         tls.certificateChain = try NIOSSLCertificate.fromPEMFile(configuration.clientCertificatePath).map { .certificate($0) }
@@ -53,15 +65,19 @@ public final class RelayWorker: Service, Sendable {
         var roots: [NIOSSLCertificate] = []
         for path in configuration.trustedServerCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
         tls.trustRoots = .certificates(roots)
-        self.http = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+        self.tls = tls
     }
 
     /// Wakes the worker early: new messages were queued or re-driven.
     public func notify() { wakeup.notify() }
 
     public func run() async throws {
+        // Made here, not in init: a client that exists must be shut down, and a gateway whose build fails after
+        // this worker was made never runs it (AsyncHTTPClient traps on a client dropped unshut).
+        let timeout = TimeAmount(configuration.requestTimeout)
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: min(.seconds(5), timeout), read: timeout)))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var claimed: [ClaimedMessage] = []
             do {
@@ -74,16 +90,16 @@ public final class RelayWorker: Service, Sendable {
                 continue
             }
             await withTaskGroup(of: Void.self) { group in
-                for message in claimed { group.addTask { await self.attempt(message) } }
+                for message in claimed { group.addTask { await self.attempt(message, with: http) } }
             }
         }
         try await http.shutdown()
     }
 
-    private func attempt(_ message: ClaimedMessage) async {
+    private func attempt(_ message: ClaimedMessage, with http: HTTPClient) async {
         let row = message.row
         var machine = RelayStateMachine(state: .inFlight, attempts: message.attempts, createdAt: message.createdAt)
-        let (event, status, responseDigest) = await deliver(row)
+        let (event, status, responseDigest) = await deliver(row, with: http)
         let action = machine.handle(event, policy: configuration.policy, now: Date(), random: Double.random(in: 0...1))
         let problem: String?
         switch action {
@@ -98,20 +114,26 @@ public final class RelayWorker: Service, Sendable {
             requestDigest: sha256Hex(row.sealedBody), responseDigest: responseDigest)
         do {
             _ = try await log.append(draft) { connection, logger in
+                // Fenced: the outcome is written only while this attempt still holds its claim. An attempt that
+                // outlived its lease is logged as what it did, but the message's state is the later attempt's.
+                let claim = RelayStore.Claim(messageId: row.messageId, attempt: message.attempts)
+                let note: String
+                let held: Bool
                 switch action {
                 case .markDelivered:
-                    try await RelayStore.markDelivered(row.messageId, on: connection)
-                    return "attempt \(message.attempts): delivered"
+                    held = try await RelayStore.markDelivered(claim, on: connection)
+                    note = "attempt \(message.attempts): delivered"
                 case .scheduleRetry(let after):
                     let reason = Self.reason(event)
-                    try await RelayStore.scheduleRetry(row.messageId, after: after, error: reason, on: connection)
-                    return "attempt \(message.attempts): \(reason); retry in \(after)"
+                    held = try await RelayStore.scheduleRetry(claim, after: after, error: reason, on: connection)
+                    note = "attempt \(message.attempts): \(reason); retry in \(after)"
                 case .deadLetter(let reason):
-                    try await RelayStore.deadLetter(row.messageId, error: reason, on: connection)
-                    return "attempt \(message.attempts): dead-lettered (\(reason))"
+                    held = try await RelayStore.deadLetter(claim, error: reason, on: connection)
+                    note = "attempt \(message.attempts): dead-lettered (\(reason))"
                 case .deliver, .none:
                     return nil
                 }
+                return held ? note : note + "; superseded: the message was claimed again after this attempt's lease, its state is left to that attempt"
             }
         } catch {
             // The lease expires and the message is claimed again: at least once, never lost.
@@ -120,7 +142,7 @@ public final class RelayWorker: Service, Sendable {
     }
 
     /// One HTTP attempt: 2xx acknowledges; 408, 429 and 5xx and network failures are transient; other 4xx permanent.
-    private func deliver(_ row: OutboxRow) async -> (RelayStateMachine.Event, Int, String?) {
+    private func deliver(_ row: OutboxRow, with http: HTTPClient) async -> (RelayStateMachine.Event, Int, String?) {
         do {
             let body = try sealer.open(row.sealedBody, messageId: row.messageId)
             var request = HTTPClientRequest(url: row.endpoint)

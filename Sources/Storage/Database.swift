@@ -45,6 +45,9 @@ public final class Database: Service, Sendable {
     /// A `steady` pool keeps its connections open, for a process that serves (`DatabaseURL.clientConfiguration`).
     public init(_ location: StoreLocation, connections: Int = 16, steady: Bool = false, claim: EmbeddedStoreClaim? = nil, logger: Logger) {
         self.location = location
+        // The drivers log at trace what they send and receive — row bytes, national ids among them: never below info.
+        var logger = logger
+        if logger.logLevel < .info { logger.logLevel = .info }
         self.logger = logger
         self.claim = claim
         switch location {
@@ -139,16 +142,30 @@ public final class Database: Service, Sendable {
     /// The deadline is a timer on an event loop, cancelled with the answer: a sleeping task per call outlived its
     /// call by the whole limit and kept the body's task (and its result, the rows read) alive until then — under load,
     /// thousands of them (docs/benchmarks.md).
-    public func withDeadline<Result: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    ///
+    /// `unless`, asked at the deadline, may keep the body going once more for `extra` (a commit already sent,
+    /// whose outcome must be learnt rather than guessed); the caller's own check decides, atomically with its body.
+    public func withDeadline<Result: Sendable>(
+        _ limit: Duration, unless keepGoing: (@Sendable () -> Bool)? = nil, extendedBy extra: Duration = .zero,
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
         let answer = FirstAnswer<Result>()
         let work = Task {
             do { answer.give(.success(try await body())) } catch { answer.give(.failure(error)) }
         }
-        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(limit)) {
+        let timers = Mutex<[Scheduled<Void>]>([])
+        @Sendable func giveUp() {
             answer.give(.failure(DatabaseUnavailableError(reason: "no answer within \(limit)")))
             work.cancel()
         }
-        defer { timer.cancel() }
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let first = loop.scheduleTask(in: TimeAmount(limit)) {
+            guard let keepGoing, keepGoing() else { return giveUp() }
+            let second = loop.scheduleTask(in: TimeAmount(extra)) { giveUp() }
+            timers.withLock { $0.append(second) }
+        }
+        timers.withLock { $0.append(first) }
+        defer { timers.withLock { $0.forEach { $0.cancel() } } }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in answer.wait(continuation) }
         } onCancel: {

@@ -16,7 +16,7 @@ final class SQLitePool: Sendable {
     private struct State {
         var idle: [SQLiteConnection] = []
         var opened = 0
-        var waiting: [CheckedContinuation<SQLiteConnection?, Never>] = []
+        var waiting: [CheckedContinuation<Handoff, Never>] = []
         var closed = false
     }
 
@@ -95,7 +95,7 @@ final class SQLitePool: Sendable {
     func close() async {
         let connections = state.withLock { state -> [SQLiteConnection] in
             state.closed = true
-            for waiter in state.waiting { waiter.resume(returning: nil) }
+            for waiter in state.waiting { waiter.resume(returning: .closed) }
             state.waiting = []
             defer { state.idle = [] }
             return state.idle
@@ -122,8 +122,16 @@ final class SQLitePool: Sendable {
         case closed
     }
 
+    /// What a waiting checkout is handed: a connection, the pool's end, or a free slot to open one in (an opening
+    /// failed: its slot is free again, and a waiter left waiting would wait for a connection that never comes).
+    private enum Handoff {
+        case connection(SQLiteConnection)
+        case openSlot
+        case closed
+    }
+
     private func checkout() async throws -> SQLiteConnection {
-        let decision = state.withLock { state -> Checkout in
+        var decision = state.withLock { state -> Checkout in
             if state.closed { return .closed }
             if let connection = state.idle.popLast() { return .use(connection) }
             if state.opened < maximum {
@@ -132,34 +140,49 @@ final class SQLitePool: Sendable {
             }
             return .wait
         }
-        switch decision {
-        case .use(let connection): return connection
-        case .closed: throw SQLiteStoreError(reason: "the store is closed")
-        case .open:
-            do {
-                return try await openGate.withLock { try await open() }
-            } catch {
-                state.withLock { $0.opened -= 1 }
-                throw error
-            }
-        case .wait:
-            let handed = await withCheckedContinuation { continuation in
-                let immediate = state.withLock { state -> SQLiteConnection?? in
-                    if state.closed { return .some(nil) }
-                    if let connection = state.idle.popLast() { return .some(connection) }
-                    state.waiting.append(continuation)
-                    return .none
+        while true {
+            switch decision {
+            case .use(let connection): return connection
+            case .closed: throw SQLiteStoreError(reason: "the store is closed")
+            case .open:
+                do {
+                    return try await openGate.withLock { try await open() }
+                } catch {
+                    let waiter = state.withLock { state -> CheckedContinuation<Handoff, Never>? in
+                        // The slot passes to the first waiter, or is given back.
+                        if !state.waiting.isEmpty { return state.waiting.removeFirst() }
+                        state.opened -= 1
+                        return nil
+                    }
+                    waiter?.resume(returning: .openSlot)
+                    throw error
                 }
-                if let immediate { continuation.resume(returning: immediate) }
+            case .wait:
+                let handed = await withCheckedContinuation { continuation in
+                    let immediate = state.withLock { state -> Handoff? in
+                        if state.closed { return .closed }
+                        if let connection = state.idle.popLast() { return .connection(connection) }
+                        if state.opened < maximum {
+                            state.opened += 1
+                            return .openSlot
+                        }
+                        state.waiting.append(continuation)
+                        return nil
+                    }
+                    if let immediate { continuation.resume(returning: immediate) }
+                }
+                switch handed {
+                case .connection(let connection): return connection
+                case .closed: decision = .closed
+                case .openSlot: decision = .open
+                }
             }
-            guard let handed else { throw SQLiteStoreError(reason: "the store is closed") }
-            return handed
         }
     }
 
     private func checkin(_ connection: SQLiteConnection) {
         enum Next {
-            case handOver(CheckedContinuation<SQLiteConnection?, Never>)
+            case handOver(CheckedContinuation<Handoff, Never>)
             case keep
             case close
         }
@@ -170,7 +193,7 @@ final class SQLitePool: Sendable {
             return .keep
         }
         switch next {
-        case .handOver(let waiter): waiter.resume(returning: connection)
+        case .handOver(let waiter): waiter.resume(returning: .connection(connection))
         case .keep: break
         case .close: _ = finish(connection)
         }

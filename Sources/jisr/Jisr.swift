@@ -161,6 +161,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "First retry delay in milliseconds; doubles per attempt, with jitter, up to an hour.") var relayBackoffMs = 2000
     @Option(help: "Seconds a worker holds a message it is delivering; a crashed worker's messages are retried after it.") var relayLeaseSeconds = 60
     @Option(help: "Deliveries in flight at once in this process.") var relayConcurrency = 8
+    @Option(help: "Seconds one delivery may take (connect, send, answer); the lease must be longer.") var relayTimeoutSeconds = 10
     @Option(help: "The log-signing key (default: PKI/log-signing.key; sealing is off without one).") var logSigningKey: String?
     @Option(help: "Its certificate chain (default: PKI/log-signing.crt).") var logSigningCert: String?
     @Option(help: "Seal the log after this many new entries…") var sealEveryEntries: Int64 = 1000
@@ -212,6 +213,7 @@ struct Serve: AsyncParsableCommand {
             relay.policy.maximumAge = .seconds(relayMaxAgeHours * 3600)
             relay.policy.initialBackoff = .milliseconds(relayBackoffMs)
             relay.policy.lease = .seconds(relayLeaseSeconds)
+            relay.requestTimeout = .seconds(relayTimeoutSeconds)
             relay.concurrency = relayConcurrency
             configuration.relay = relay
         } else {
@@ -238,8 +240,12 @@ struct Serve: AsyncParsableCommand {
         } else {
             Console.say("Sealing off: no log-signing key (\(signingKey)); create one with `jisr pki init` or pass --log-signing-key")
         }
-        guard relayAttempts >= 1, relayMaxAgeHours >= 1, relayBackoffMs >= 10, relayLeaseSeconds >= 1, (1...256).contains(relayConcurrency) else {
-            throw ValidationError("relay options: attempts ≥ 1, max age ≥ 1 h, backoff ≥ 10 ms, lease ≥ 1 s, concurrency 1–256")
+        // The lease outlasts the longest delivery, or a slow attempt would still run when the message is claimed again.
+        guard relayAttempts >= 1, relayMaxAgeHours >= 1, relayBackoffMs >= 10, relayTimeoutSeconds >= 1, relayLeaseSeconds > relayTimeoutSeconds,
+            (1...256).contains(relayConcurrency)
+        else {
+            throw ValidationError(
+                "relay options: attempts ≥ 1, max age ≥ 1 h, backoff ≥ 10 ms, timeout ≥ 1 s, lease longer than the timeout (\(relayTimeoutSeconds) s), concurrency 1–256")
         }
         let (host, adminPort) = (self.host, self.adminPort)
         let gateway = try Gateway.build(

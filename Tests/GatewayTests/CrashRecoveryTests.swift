@@ -35,7 +35,7 @@ struct CrashRecoveryTests {
                 "serve", "--host", "127.0.0.1", "--port", "0", "--ops-port", "0", "--pki", directory + "/no-pki",
                 "--server-cert", directory + "/server.crt", "--server-key", directory + "/server.key", "--partner-ca", directory + "/ca.crt",
                 "--subject-key", directory + "/subject.key", "--relay-cert", directory + "/relay-client.crt", "--relay-key", directory + "/relay-client.key",
-                "--relay-lease-seconds", "2", "--relay-backoff-ms", "200", "--relay-attempts", "20", "--relay-concurrency", "4",
+                "--relay-timeout-seconds", "1", "--relay-lease-seconds", "2", "--relay-backoff-ms", "200", "--relay-attempts", "20", "--relay-concurrency", "4",
                 "--contracts", Fixture.repository.appendingPathComponent("contracts").path, "--database-url", fixture.configuration.database.description,
             ]
             process.standardOutput = output

@@ -188,6 +188,8 @@ final class Fixture: Sendable {
             var relayConfiguration = RelayConfiguration(
                 clientCertificatePath: directory + "/relay-client.crt", clientKeyPath: directory + "/relay-client.key", trustedServerCAPaths: [directory + "/ca.crt"])
             relayConfiguration.policy = fastRelayPolicy
+            // Shorter than the lease, as the worker requires: an attempt never outlives its claim.
+            relayConfiguration.requestTimeout = .seconds(3)
             configuration.relay = relayConfiguration
         }
         // The log-signing key in the `jisr pki init` layout, so that `jisr log seal --pki` finds it too.

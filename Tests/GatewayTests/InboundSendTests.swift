@@ -40,6 +40,8 @@ struct InboundSendTests {
         let messageId = try #require(first.json?["messageId"]?.stringValue)
         #expect(first.messageId?.uuidString.lowercased() == messageId)
         try await expectLogged(first, fixture: fixture, status: 202, problem: nil)
+        let firstId = try #require(first.messageId)
+        #expect(try await fixture.log().entry(messageId: firstId)?.draft.direction == .inboundSend, "a send is logged as one")
         let again = try await send(fixture, body: Self.notice, key: "eg-2026-0001")
         #expect(again.status == 202)
         #expect(again.json?["messageId"]?.stringValue == messageId && again.json?["duplicate"] == .bool(true))
@@ -91,6 +93,8 @@ struct InboundSendTests {
         #expect(reply.status == status, "\(reply.text)")
         #expect(reply.problemType?.hasSuffix("/" + code) == true, "\(reply.text)")
         try await expectLogged(reply, fixture: fixture, status: status, problem: code)
+        let replyId = try #require(reply.messageId)
+        #expect(try await fixture.log().entry(messageId: replyId)?.draft.direction == .inboundSend, "a refused send too")
         for key in ["eg-invalid", "eg-dup-keys", "nssf-1", "eg-media", "eg-nc", "eg-xxe"] { #expect(try await inboxCount(fixture, key: key) == 0) }
     }
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Gateway
 import MessageLog
 import NIOCore
 import NIOHTTP1
@@ -64,6 +65,39 @@ struct LogIntegrityTests {
         #expect(try await fixture.log().entry(messageId: refusedId) == nil)
         let served = try await fixture.get("/v1/employment-records?nationalId=\(id)", as: "LB-NSSF")
         #expect(served.status == 200)
+        #expect(try await fixture.log().verify().firstBreak == nil)
+    }
+
+    /// A gateway whose log gives up after one second, for the abandoned-batch test.
+    static let impatient = Task { try await Fixture.make("abandon") { $0.logDeadline = .seconds(1) } }
+
+    @Test(
+        "An insert still waiting at the deadline is abandoned: answered 503, it never lands in the log afterwards",
+        .enabled(if: Fixture.storeKind == .postgres, "holds a table lock from another session"))
+    func abandonedBatchNeverCommits() async throws {
+        let fixture = try await Self.impatient.value
+        let id = try #require(fixture.samples.nationalIds.first)
+        #expect(try await fixture.get("/v1/employment-records?nationalId=\(id)", as: "LB-NSSF").status == 200)
+        // Another session blocks every insert into the log (reads go on) until the refusal has been answered.
+        let answered = AsyncStream.makeStream(of: Void.self)
+        let locked = AsyncStream.makeStream(of: Void.self)
+        let holder = Task {
+            try await fixture.store.withTransaction { connection in
+                try await connection.query("LOCK TABLE message_log IN EXCLUSIVE MODE")
+                locked.continuation.yield()
+                for await _ in answered.stream { break }
+            }
+        }
+        for await _ in locked.stream { break }
+        let refused = try await fixture.get("/v1/employment-records?nationalId=\(id)", as: "LB-NSSF")
+        answered.continuation.yield()
+        try await holder.value
+        #expect(refused.status == 503 && refused.problemType?.hasSuffix("/log-unavailable") == true, "\(refused.text)")
+        // The next exchange is chained behind the abandoned insert's seq: answered, the abandoned one is settled.
+        let next = try await fixture.get("/v1/employment-records?nationalId=\(id)", as: "LB-NSSF")
+        #expect(next.status == 200, "\(next.text)")
+        let refusedId = try #require(refused.messageId)
+        #expect(try await fixture.log().entry(messageId: refusedId) == nil, "an exchange answered 503 is not in the log")
         #expect(try await fixture.log().verify().firstBreak == nil)
     }
 

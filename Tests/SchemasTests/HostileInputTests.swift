@@ -1,3 +1,4 @@
+import Foundation
 import Schemas
 import Testing
 
@@ -26,6 +27,43 @@ struct HostileInputTests {
         let error = try #require(refusal(text, .xml))
         #expect(error.kind == .unreadable)
         #expect(error.violations.joined().contains("DTD"))
+    }
+
+    @Test("An XSD cannot reach out: xs:include and xs:import of a file or a URL are never loaded, and the refusal names them")
+    func schemaIncludesRefused() throws {
+        // A real schema file beside it that, if it were read, would make the including schema compile.
+        let folder = NSTemporaryDirectory() + "jisr-xsd-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let included = folder + "/types.xsd"
+        try #"<?xml version="1.0"?><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:simpleType name="code"><xs:restriction base="xs:string"/></xs:simpleType></xs:schema>"#
+            .write(toFile: included, atomically: true, encoding: .utf8)
+        let sources = [
+            "file://" + included, included, "/etc/hostname", "http://127.0.0.1:9/evil.xsd",
+        ]
+        for source in sources {
+            let xsd = """
+                <?xml version="1.0"?><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">\
+                <xs:include schemaLocation="\(source)"/><xs:element name="r" type="code"/></xs:schema>
+                """
+            do {
+                _ = try XSDSchema(data: Array(xsd.utf8))
+                Issue.record("\(source) was loaded")
+            } catch {
+                #expect(error.detail?.contains(source) == true, "the refusal names \(source): \(String(describing: error.detail))")
+            }
+            let importing = """
+                <?xml version="1.0"?><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="urn:t">\
+                <xs:import namespace="urn:t" schemaLocation="\(source)"/><xs:element name="r" type="t:code"/></xs:schema>
+                """
+            #expect(throws: XMLInputError.self, "\(source) imported") { _ = try XSDSchema(data: Array(importing.utf8)) }
+        }
+        let hostname = (try? String(contentsOfFile: "/etc/hostname", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        do {
+            _ = try XSDSchema(data: Array(#"<?xml version="1.0"?><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:include schemaLocation="/etc/hostname"/></xs:schema>"#.utf8))
+        } catch {
+            #expect(hostname.isEmpty || !(error.detail ?? "").contains(hostname), "nothing of the file's content in the refusal: \(String(describing: error.detail))")
+        }
     }
 
     @Test("XML that is too deep, not UTF-8 or malformed is refused")

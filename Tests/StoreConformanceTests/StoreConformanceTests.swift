@@ -4,7 +4,7 @@ import Logging
 import MessageLog
 import Records
 import Registry
-import Relay
+@testable import Relay
 import Schemas
 import Storage
 import Testing
@@ -200,6 +200,87 @@ struct StoreConformanceTests {
             await #expect(throws: StoreTestError.self) {
                 try await database.withDeadline(.seconds(5)) { () async throws -> Int in throw StoreTestError("refused") }
             }
+        }
+    }
+
+    @Test("A deadline may be extended once by the caller's own check (a commit under way); past the extension it answers", arguments: stores)
+    func extendedDeadline(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "extended", migrate: false) { database in
+            let late = try await database.withDeadline(.milliseconds(100), unless: { true }, extendedBy: .seconds(10)) { () async throws -> Int in
+                try await Task.sleep(for: .milliseconds(300))
+                return 7
+            }
+            #expect(late == 7, "kept going: the check said the body's outcome must be learnt")
+            await #expect(throws: DatabaseUnavailableError.self) {
+                try await database.withDeadline(.milliseconds(100), unless: { true }, extendedBy: .milliseconds(100)) { try await Task.sleep(for: .seconds(30)) }
+            }
+            await #expect(throws: DatabaseUnavailableError.self) {
+                try await database.withDeadline(.milliseconds(100), unless: { false }, extendedBy: .seconds(30)) { try await Task.sleep(for: .seconds(30)) }
+            }
+        }
+    }
+
+    @Test("An embedded store that cannot be opened fails every waiting checkout, none is left waiting")
+    func failedOpeningWakesWaiters() async throws {
+        // A file under a regular file: every opening fails (ENOTDIR), even as root.
+        let database = Database(.sqlite(path: "/etc/hostname/jisr.sqlite"), connections: 1, logger: TestStore.logger)
+        let service = Task { try await database.run() }
+        let outcomes = AsyncStream.makeStream(of: Bool.self)
+        let queries = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        do {
+                            _ = try await database.query("SELECT 1")
+                            outcomes.continuation.yield(true)
+                        } catch {
+                            outcomes.continuation.yield(false)
+                        }
+                    }
+                }
+            }
+            outcomes.continuation.finish()
+        }
+        // Every query answers (with the failure); the bound only keeps a regression from hanging the run.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(60))
+            outcomes.continuation.finish()
+        }
+        var answered: [Bool] = []
+        for await outcome in outcomes.stream { answered.append(outcome) }
+        watchdog.cancel()
+        #expect(answered.count == 16 && answered.allSatisfy { !$0 }, "\(answered.count) of 16 checkouts answered")
+        queries.cancel()
+        service.cancel()
+        _ = await service.result
+    }
+
+    @Test("A relay attempt that outlived its lease cannot overwrite the outcome of the attempt that claimed the message next", arguments: stores)
+    func fencedRelayOutcomes(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "fence", migrate: true) { database in
+            let id = UUID()
+            try await database.withTransaction { connection in
+                try await RelayStore.insert(
+                    OutboxRow(messageId: id, partnerID: "EG-MOL", contract: "work-permit-event/1", endpoint: "https://127.0.0.1:1/", mediaType: "application/json", sealedBody: [1]),
+                    logSeq: 1, on: connection)
+            }
+            // Claimed with a lease already over, then claimed again: the first attempt has lost its hold.
+            let first = try #require(try await RelayStore.claim(limit: 1, lease: .seconds(-1), database: database).first)
+            let second = try #require(try await RelayStore.claim(limit: 1, lease: .seconds(60), database: database).first)
+            #expect(second.attempts == first.attempts + 1)
+            let stale = RelayStore.Claim(messageId: id, attempt: first.attempts)
+            let current = RelayStore.Claim(messageId: id, attempt: second.attempts)
+            let refused = try await database.withTransaction { connection in
+                (
+                    try await RelayStore.markDelivered(stale, on: connection), try await RelayStore.deadLetter(stale, error: "late", on: connection),
+                    try await RelayStore.scheduleRetry(stale, after: .seconds(1), error: "late", on: connection)
+                )
+            }
+            #expect(refused == (false, false, false))
+            let state = try await database.query("SELECT state, attempts FROM relay_outbox WHERE message_id = \(id)").decode((String, Int32).self).first
+            #expect(state?.0 == "in-flight" && state?.1 == Int32(second.attempts), "\(String(describing: state))")
+            #expect(try await database.withTransaction { try await RelayStore.markDelivered(current, on: $0) })
+            #expect(try await database.query("SELECT state FROM relay_outbox WHERE message_id = \(id)").decode(String.self).first == "delivered")
         }
     }
 

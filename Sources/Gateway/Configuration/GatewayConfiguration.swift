@@ -82,6 +82,11 @@ public enum SubjectKeyFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(item: path, reason: "the subject key file cannot be read")
         }
+        // Whoever reads this key can link every subject reference in the log to a person.
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw ConfigurationError(
+                item: path, reason: "the subject key file is readable by others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
+        }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes: [UInt8] = []
         if text.count >= 64, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {

@@ -74,11 +74,22 @@ struct ExchangeAuditor: Sendable {
     let refusing: @Sendable () -> Bool
     let logger: Logger
 
+    /// Whether a caller's free-text reference carries what looks like a national id (12 digits) or an NSSF number
+    /// (10): such a value would be stored and logged in clear, so it is refused rather than kept.
+    static func carriesIdentifier(_ value: String) -> Bool {
+        var run = 0
+        for character in value.utf8 {
+            run = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(character) ? run + 1 : 0
+            if run >= 10 { return true }
+        }
+        return false
+    }
+
     static let purposePattern = SimplePattern(checked: #"^[a-z][a-z0-9-]{2,63}$"#)
     static let casePattern = SimplePattern(checked: #"^[A-Za-z0-9._\/-]{1,64}$"#)
 
     func handle(
-        _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool = true,
+        _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool = true, direction: Direction = .inboundQuery,
         _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
     ) async -> Response {
         let messageId = UUID()
@@ -112,6 +123,9 @@ struct ExchangeAuditor: Sendable {
             }
             if let value = request.headers[.caseReference] {
                 guard Self.casePattern.matches(value) else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
+                guard !Self.carriesIdentifier(value) else {
+                    throw Problem.invalidParameters("X-Case-Reference must not carry a personal identifier (ten digits or more in a row)")
+                }
                 caseReference = value
             }
             let call = ExchangeCall(
@@ -121,6 +135,9 @@ struct ExchangeAuditor: Sendable {
         } catch let problem as Problem {
             outcome = .failure(problem)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            outcome = .failure(.payloadTooLarge)
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no Content-Length to refuse up front: it is cut off at the limit while collected.
             outcome = .failure(.payloadTooLarge)
         } catch is DatabaseUnavailableError {
             outcome = .failure(.storeUnavailable)
@@ -145,7 +162,7 @@ struct ExchangeAuditor: Sendable {
         }
         var problem = outcome.failure
         var draft = EntryDraft(
-            messageId: messageId, correlationId: notes.correlationId, partner: partnerID, certificateFingerprint: context.caller?.fingerprint, direction: .inboundQuery,
+            messageId: messageId, correlationId: notes.correlationId, partner: partnerID, certificateFingerprint: context.caller?.fingerprint, direction: direction,
             contract: notes.contract?.description, operation: notes.operation?.rawValue, purpose: purpose, caseReference: caseReference,
             subjectReference: notes.subjectReference, status: status, problemType: problem?.code,
             requestDigest: referencer.reference(kind: "request", identifier: "\(request.method.rawValue) \(request.uri.description)"),

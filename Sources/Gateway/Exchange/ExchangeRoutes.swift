@@ -54,7 +54,7 @@ struct ExchangeRoutes: Sendable {
             }
         }
         v1.post("messages") { request, context in
-            await auditor.handle(request, context: context, route: "/v1/messages") { call, notes in
+            await auditor.handle(request, context: context, route: "/v1/messages", direction: .inboundSend) { call, notes in
                 try await receive(request, context, call, &notes)
             }
         }

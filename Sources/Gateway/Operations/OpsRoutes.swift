@@ -10,12 +10,15 @@ struct OpsRoutes: Sendable {
     let database: Database
     let registry: RegistryWatcher
     let sealer: Sealer?
+    /// Open once every migration has run: until then the gateway is live but not ready, and reads no table.
+    let ready: StoreReady
     let logger: Logger
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("health/live") { _, _ in "ok\n" }
         router.get("health/ready") { _, _ -> Response in
+            guard ready.isOpen else { return Self.text(.serviceUnavailable, "starting: the store is being migrated\n") }
             do {
                 _ = try await database.withDeadline(.seconds(2)) { try await database.query("SELECT 1") }
                 guard registry.snapshot.version > 0 else { return Self.text(.serviceUnavailable, "registry not loaded\n") }

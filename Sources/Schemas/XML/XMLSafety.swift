@@ -104,6 +104,11 @@ public enum XMLSafeParser {
 enum LibXML2 {
     private static let initialized: Bool = {
         xmlInitParser()
+        // Nothing outside the bytes Jisr was handed is ever read: no `xs:include`/`xs:import` of a schema, no
+        // external entity, no DTD — by URL or by file path. libxml2 then reports the include it could not load,
+        // and compiling the schema fails naming it (a mapping's XSD from the admin API once fetched a URL and read
+        // a local file this way).
+        xmlSetExternalEntityLoader { _, _, _ in nil }
         return true
     }()
 
