@@ -84,7 +84,9 @@ struct AfterStoreReady: Service {
     let service: any Service
 
     func run() async throws {
-        do { try await ready.wait() } catch is CancellationError { return }
+        // A stop while the store is still being migrated ends the wait: the group waits for every service to return.
+        let ready = self.ready
+        do { try await cancelWhenGracefulShutdown { try await ready.wait() } } catch is CancellationError { return }
         try await service.run()
     }
 }
