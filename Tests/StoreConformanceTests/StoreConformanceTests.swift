@@ -206,16 +206,23 @@ struct StoreConformanceTests {
     @Test("A deadline may be extended once by the caller's own check (a commit under way); past the extension it answers", arguments: stores)
     func extendedDeadline(_ dialect: SQLDialect) async throws {
         try await TestStore.with(dialect, "extended", migrate: false) { database in
-            let late = try await database.withDeadline(.milliseconds(100), unless: { true }, extendedBy: .seconds(10)) { () async throws -> Int in
-                try await Task.sleep(for: .milliseconds(300))
+            // The body answers only once the deadline has asked whether to keep going: it is late by construction.
+            let asked = AsyncStream.makeStream(of: Void.self)
+            let late = try await database.withDeadline(.milliseconds(100), unless: { asked.continuation.yield(); return true }, extendedBy: .seconds(30)) {
+                () async throws -> Int in
+                for await _ in asked.stream { break }
                 return 7
             }
             #expect(late == 7, "kept going: the check said the body's outcome must be learnt")
+            // Bodies that never answer (they wait for nothing until cancelled): refused after the extension, or at once.
+            // (A stream ends for good when its waiter is cancelled: one each.)
+            let silent = AsyncStream.makeStream(of: Void.self)
             await #expect(throws: DatabaseUnavailableError.self) {
-                try await database.withDeadline(.milliseconds(100), unless: { true }, extendedBy: .milliseconds(100)) { try await Task.sleep(for: .seconds(30)) }
+                try await database.withDeadline(.milliseconds(100), unless: { true }, extendedBy: .milliseconds(100)) { for await _ in silent.stream {} }
             }
+            let silentToo = AsyncStream.makeStream(of: Void.self)
             await #expect(throws: DatabaseUnavailableError.self) {
-                try await database.withDeadline(.milliseconds(100), unless: { false }, extendedBy: .seconds(30)) { try await Task.sleep(for: .seconds(30)) }
+                try await database.withDeadline(.milliseconds(100), unless: { false }, extendedBy: .seconds(30)) { for await _ in silentToo.stream {} }
             }
         }
     }
