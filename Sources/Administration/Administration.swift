@@ -285,7 +285,7 @@ public struct Administration: Sendable {
 
     /// Runs `change` in the transaction of its log entry; the entry records the action, actor, before and after.
     @discardableResult
-    private func audited<Request: Encodable & Sendable, Value: Codable & Sendable>(
+    func audited<Request: Encodable & Sendable, Value: Codable & Sendable>(
         _ action: String, partner: String?, by administrator: Administrator, request: Request,
         _ change: @escaping @Sendable (DatabaseConnection, Logger) async throws -> (before: Value?, after: Value)
     ) async throws -> (before: Value?, after: Value) {

@@ -83,7 +83,8 @@ public struct Gateway: Sendable {
         }
         let gate = logSealer
         let auditor = ExchangeAuditor(
-            log: logWriter, referencer: referencer, limiter: RateLimiter(), refusing: { gate?.timestamping.refusing ?? false }, logger: logger)
+            log: logWriter, referencer: referencer, limiter: RateLimiter(),
+            certificates: CertificateLimits(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit), refusing: { gate?.timestamping.refusing ?? false }, logger: logger)
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
@@ -129,7 +130,7 @@ public struct Gateway: Sendable {
         if !configuration.adminCAPaths.isEmpty {
             let administration = Administration(database: database, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)
-            adminRouter.add(middleware: AdministratorAuthenticator())
+            adminRouter.add(middleware: AdministratorAuthenticator(administration: administration))
             let partnerCAPEMs = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
             var partnerCA: CertificateAuthority?
             if let keyPath = configuration.partnerCAKeyPath, let certificatePEM = partnerCAPEMs.first {
@@ -137,6 +138,7 @@ public struct Gateway: Sendable {
             }
             AdminRoutes(
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
+                adminCAPEMs: try configuration.adminCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) },
                 openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json")),
                 sealer: sealer
             ).register(on: adminRouter)

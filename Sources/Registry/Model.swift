@@ -45,6 +45,26 @@ public struct Partner: Sendable, Hashable, Codable {
     }
 }
 
+/// An administrator's certificate, registered: only these open the admin listener, and a revoked one no longer does.
+public struct RegisteredAdministrator: Sendable, Hashable, Codable {
+    public var fingerprint: String
+    /// Who holds it, as the audit entries name them.
+    public var name: String
+    public var subject: String
+    public var notAfter: Date
+    public var status: PartnerCertificate.Status
+    public var revokedReason: String?
+
+    public init(fingerprint: String, name: String, subject: String, notAfter: Date, status: PartnerCertificate.Status = .active, revokedReason: String? = nil) {
+        self.fingerprint = fingerprint
+        self.name = name
+        self.subject = subject
+        self.notAfter = notAfter
+        self.status = status
+        self.revokedReason = revokedReason
+    }
+}
+
 /// A client certificate registered to a partner; its SHA-256 fingerprint is the partner's identity.
 public struct PartnerCertificate: Sendable, Hashable, Codable {
     /// Whether the certificate may still be used.

@@ -48,6 +48,19 @@ public enum RegistrySchema {
             ],
             // SQLite has no notifications: gateways on SQLite see registry changes by polling the version.
             sqlite: []),
+        Migration(
+            module: "registry", version: 7, name: "registered administrators",
+            portable: [
+                // The admin CA's signature is no longer enough: an administrator's certificate is registered and can be
+                // revoked, like a partner's. Read on every admin request, so a revocation holds at once.
+                """
+                CREATE TABLE administrators (
+                    fingerprint text PRIMARY KEY CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
+                    name text NOT NULL, subject text NOT NULL, not_after timestamptz NOT NULL,
+                    status text NOT NULL CHECK (status IN ('active', 'revoked')), revoked_reason text,
+                    created_at timestamptz NOT NULL DEFAULT now())
+                """
+            ]),
     ]
 
     static let v1Tables = [
@@ -136,6 +149,10 @@ extension RegistrySchema {
             [("id", .integer), ("partner_id", .text), ("contract", .text), ("contract_version", .integer), ("operations", .list), ("purposes", .list),
              ("fields", .list), ("valid_from", .instant), ("valid_until", .instant), ("mou_reference", .text), ("rate_limit_per_minute", .integer),
              ("status", .text), ("created_at", .instant), ("scope_nationalities", .list)], key: ["id"], serial: "id"),
+        CopiedTable(
+            "administrators",
+            [("fingerprint", .text), ("name", .text), ("subject", .text), ("not_after", .instant), ("status", .text), ("revoked_reason", .text),
+             ("created_at", .instant)], key: ["fingerprint"]),
         CopiedTable(
             "trusted_cas", [("fingerprint", .text), ("subject", .text), ("pem", .text), ("not_after", .instant), ("added_at", .instant)], key: ["fingerprint"]),
         CopiedTable(

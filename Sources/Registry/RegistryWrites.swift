@@ -66,6 +66,40 @@ public enum RegistryWrites {
             .first?[0].decode(Int64.self) ?? 0 > 0
     }
 
+    // MARK: Administrators
+
+    public static func insert(_ administrator: RegisteredAdministrator, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO administrators (fingerprint, name, subject, not_after, status)
+            VALUES (\(administrator.fingerprint), \(administrator.name), \(administrator.subject), \(administrator.notAfter), \(administrator.status.rawValue))
+            """)
+    }
+
+    /// `locking` for a change to follow in the same transaction.
+    public static func administrator(_ fingerprint: String, locking: Bool = false, on connection: DatabaseConnection) async throws -> RegisteredAdministrator? {
+        try await connection.query(
+            "SELECT \(unescaped: administratorColumns) FROM administrators WHERE fingerprint = \(fingerprint) \(unescaped: locking ? connection.dialect.forUpdate : "")"
+        ).first.map(administrator)
+    }
+
+    public static func administrators(on connection: DatabaseConnection) async throws -> [RegisteredAdministrator] {
+        try await connection.query("SELECT \(unescaped: administratorColumns) FROM administrators ORDER BY created_at, fingerprint").map(administrator)
+    }
+
+    public static func revokeAdministrator(_ fingerprint: String, reason: String, on connection: DatabaseConnection) async throws {
+        try await connection.query("UPDATE administrators SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)")
+    }
+
+    static let administratorColumns = "fingerprint, name, subject, not_after, status, revoked_reason"
+
+    static func administrator(_ row: DatabaseRow) throws -> RegisteredAdministrator {
+        RegisteredAdministrator(
+            fingerprint: try row[0].decode(String.self), name: try row[1].decode(String.self), subject: try row[2].decode(String.self),
+            notAfter: try row[3].decode(Date.self), status: try row[4].decode(String.self) == "active" ? .active : .revoked,
+            revokedReason: try row[5].decode(String?.self))
+    }
+
     // MARK: Trusted CAs
 
     public static func insert(_ authority: TrustedCA, on connection: DatabaseConnection) async throws {

@@ -1,12 +1,15 @@
 import Foundation
 import Logging
+import MessageLog
 import Storage
 
-/// What a partner sent in, as stored: sealed body, its digest and the idempotency key it came with.
+/// What a partner sent in, as stored: sealed body, its digest and a keyed hash of the idempotency key it came with.
 public struct InboxRow: Sendable, Hashable, Codable {
     public let messageId: UUID
     public let partnerID: String
-    public let idempotencyKey: String
+    /// HMAC of the partner's `Idempotency-Key` under the subject key: a key can carry anything (a national id), so
+    /// it is never stored as sent; the same key from the same partner still finds its row.
+    public let idempotencyReference: String
     public let requestDigest: String
     public let contract: String
     public let mediaType: String
@@ -33,25 +36,39 @@ public enum InboxStore {
                     acknowledged_at timestamptz,
                     UNIQUE (partner_id, idempotency_key))
                 """
-            ])
+            ]),
+        Migration(
+            module: "inbox", version: 2, name: "idempotency keys kept as keyed hashes",
+            portable: [
+                "ALTER TABLE inbox RENAME COLUMN idempotency_key TO idempotency_reference",
+                // Keys stored in clear before this version cannot be hashed here (the database never holds the subject
+                // key): they are erased, so a partner repeating one of those sends after the upgrade is stored anew.
+                "UPDATE inbox SET idempotency_reference = 'erased:' || message_id",
+            ]),
     ]
 
-    static let columns = "message_id, partner_id, idempotency_key, request_digest, contract, media_type, received_at, acknowledged_at"
+    static let columns = "message_id, partner_id, idempotency_reference, request_digest, contract, media_type, received_at, acknowledged_at"
 
     public static func insert(
-        messageId: UUID, partner: String, key: String, digest: String, contract: String, mediaType: String, sealedBody: [UInt8],
+        messageId: UUID, partner: String, reference: String, digest: String, contract: String, mediaType: String, sealedBody: [UInt8],
         on connection: DatabaseConnection
     ) async throws {
         try await connection.query(
             """
-            INSERT INTO inbox (message_id, partner_id, idempotency_key, request_digest, contract, media_type, sealed_body)
-            VALUES (\(messageId), \(partner), \(key), \(digest), \(contract), \(mediaType), \(sealedBody))
+            INSERT INTO inbox (message_id, partner_id, idempotency_reference, request_digest, contract, media_type, sealed_body)
+            VALUES (\(messageId), \(partner), \(reference), \(digest), \(contract), \(mediaType), \(sealedBody))
             """)
     }
 
-    /// The row a partner's idempotency key already names, if any.
-    public static func find(partner: String, key: String, database: Database) async throws -> InboxRow? {
-        try await database.query(SQL("SELECT \(unescaped: columns) FROM inbox WHERE partner_id = \(partner) AND idempotency_key = \(key)").prepared)
+    /// What the inbox keeps of an `Idempotency-Key`: its keyed hash, in an identifier space of its own.
+    public static func reference(idempotencyKey key: String, referencer: SubjectReferencer) -> String {
+        referencer.reference(kind: "idempotency-key", identifier: key)
+    }
+
+    /// The row a partner's idempotency key (by its reference) already names, if any.
+    public static func find(partner: String, reference: String, database: Database) async throws -> InboxRow? {
+        try await database.query(
+            SQL("SELECT \(unescaped: columns) FROM inbox WHERE partner_id = \(partner) AND idempotency_reference = \(reference)").prepared)
             .first.map(decode)
     }
 
@@ -78,7 +95,7 @@ public enum InboxStore {
     static func decode(_ row: DatabaseRow) throws -> InboxRow {
         let c = row
         return InboxRow(
-            messageId: try c[0].decode(UUID.self), partnerID: try c[1].decode(String.self), idempotencyKey: try c[2].decode(String.self),
+            messageId: try c[0].decode(UUID.self), partnerID: try c[1].decode(String.self), idempotencyReference: try c[2].decode(String.self),
             requestDigest: try c[3].decode(String.self), contract: try c[4].decode(String.self), mediaType: try c[5].decode(String.self),
             receivedAt: try c[6].decode(Date.self), acknowledgedAt: try c[7].decode(Date?.self))
     }

@@ -41,7 +41,7 @@ extension RelaySchema {
         CopiedTable("relay_feed", [("feed", .text), ("position", .integer)], key: ["feed"]),
         CopiedTable(
             "inbox",
-            [("message_id", .uuid), ("partner_id", .text), ("idempotency_key", .text), ("request_digest", .text), ("contract", .text),
+            [("message_id", .uuid), ("partner_id", .text), ("idempotency_reference", .text), ("request_digest", .text), ("contract", .text),
              ("media_type", .text), ("sealed_body", .bytes), ("received_at", .instant), ("acknowledged_at", .instant)], key: ["message_id"]),
     ]
 }

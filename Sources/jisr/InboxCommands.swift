@@ -39,7 +39,7 @@ struct InboxCommand: AsyncParsableCommand {
             let secret = try SubjectKeyFile.read(pki.subjectKey)
             let sealer = FileManager.default.fileExists(atPath: pki.bodyKeys) ? try BodySealer(secret: secret, keyFolder: pki.bodyKeys) : BodySealer(secret: secret)
             let (row, body) = try await options.run { admin, _ in try await admin.inboxMessage(id, sealer: sealer) }
-            print("\(row.partnerID) \(row.contract) \(row.mediaType) idempotency key \(row.idempotencyKey)")
+            print("\(row.partnerID) \(row.contract) \(row.mediaType) idempotency reference \(row.idempotencyReference.prefix(16))…")
             print(String(decoding: body, as: UTF8.self))
         }
     }

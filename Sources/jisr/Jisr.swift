@@ -18,7 +18,7 @@ struct Jisr: AsyncParsableCommand {
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
         subcommands: [
             Demo.self, Serve.self, Migrate.self, StoreCommand.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
-            CertificateCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self, DevTSACommand.self,
+            CertificateCommand.self, AdministratorCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self, DevTSACommand.self,
         ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
@@ -176,6 +176,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds an idle connection stays open.") var idleTimeoutSeconds: Int64 = 30
     @Option(help: "Seconds an exchange waits for the records it reads (then 503).") var storeTimeoutSeconds: Int64 = 5
     @Option(help: "Seconds an exchange waits for its message log entry (then 503).") var logTimeoutSeconds: Int64 = 5
+    @Option(help: "Requests a minute one partner certificate may make, whatever it asks (0: no limit).") var certificateRateLimit = 6000
+    @Option(help: "Requests a minute of a certificate that is revoked, unregistered or of an inactive partner (0: no limit).")
+    var refusedCertificateRateLimit = 60
     @Flag(inversion: .prefixedNo, help: "Apply missing schema migrations at start (with --no-migrate a store that lacks one is refused).")
     var migrate = true
     @OptionGroup var pkiOptions: PKIOptions
@@ -196,6 +199,11 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.storeDeadline = .seconds(storeTimeoutSeconds)
         configuration.logDeadline = .seconds(logTimeoutSeconds)
+        guard certificateRateLimit >= 0, refusedCertificateRateLimit >= 0 else {
+            throw ValidationError("--certificate-rate-limit and --refused-certificate-rate-limit are requests a minute, 0 for none")
+        }
+        configuration.certificateRateLimit = certificateRateLimit > 0 ? certificateRateLimit : nil
+        configuration.refusedCertificateRateLimit = refusedCertificateRateLimit > 0 ? refusedCertificateRateLimit : nil
         configuration.requestDeadlines.head = .seconds(requestHeadTimeoutSeconds)
         configuration.requestDeadlines.body = .seconds(requestBodyTimeoutSeconds)
         configuration.idleTimeoutSeconds = idleTimeoutSeconds

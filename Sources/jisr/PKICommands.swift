@@ -59,6 +59,7 @@ struct PKICommand: AsyncParsableCommand {
                   relay-client.crt / .key Jisr's client identity when it delivers to partners
                   log-signing.crt / .key  signs the message log's seals (tree heads)
                   admins/admin.crt / .key the first administrator
+                register it once the store is migrated: jisr administrator add --cert \(directory.administrators)/admin.crt --pki \(directory.path)
                 """)
         }
     }

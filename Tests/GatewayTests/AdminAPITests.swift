@@ -3,6 +3,7 @@ import Foundation
 import MessageLog
 import NIOCore
 import NIOHTTP1
+import PKI
 import Records
 import Schemas
 import Storage
@@ -98,5 +99,66 @@ struct AdminAPITests {
         let fixture = try await Self.fixture.value
         let refusal = await Fixture.tlsRefusal { _ = try await fixture.admin(.GET, "/admin/v1/partners", as: caller) }
         #expect(refusal == alert)
+    }
+
+    @Test("An admin-CA certificate opens nothing until registered; revoked, it is refused at once; the last one cannot be revoked")
+    func administratorsAreRegistered() async throws {
+        let fixture = try await Self.fixture.value
+        let adminCA = try CertificateAuthority(
+            certificatePEM: try String(contentsOfFile: fixture.directory + "/admin-ca.crt", encoding: .utf8),
+            privateKeyPEM: try String(contentsOfFile: fixture.directory + "/admin-ca.key", encoding: .utf8))
+        let credential = try adminCA.issueClient(partnerID: "admin-2", organization: "MoL administrators", country: "LB")
+        let second = try Fixture.httpClient(credential: credential, trusting: fixture.authority)
+        func asSecond(_ method: HTTPMethod, _ path: String, json: String? = nil) async throws -> Reply {
+            var request = HTTPClientRequest(url: "https://localhost:\(fixture.adminPort)\(path)")
+            request.method = method
+            if let json {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: json))
+            }
+            let response = try await second.execute(request, timeout: .seconds(15))
+            return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        let stranger = try await asSecond(.GET, "/admin/v1/partners")
+        #expect(stranger.status == 403 && stranger.problemType?.hasSuffix("/administrator-not-registered") == true, "\(stranger.text)")
+
+        var body = JSONObject()
+        body["certificate"] = .string(try credential.certificatePEM)
+        body["name"] = .string("Rania, second administrator")
+        let registered = try await fixture.admin(.POST, "/admin/v1/administrators", json: JSONWriter.string(.object(body)))
+        #expect(registered.status == 201, "\(registered.text)")
+        let fingerprint = try credential.fingerprint
+        #expect(registered.json?["fingerprint"]?.stringValue == fingerprint)
+        #expect(try await fixture.admin(.POST, "/admin/v1/administrators", json: JSONWriter.string(.object(body))).status == 409, "registered once")
+        // A partner's certificate is not an administrator's, even through the API.
+        var partnerBody = JSONObject()
+        partnerBody["certificate"] = .string(try fixture.authority.issueClient(partnerID: "LB-X", organization: "X", country: "LB").certificatePEM)
+        let refusedPartner = try await fixture.admin(.POST, "/admin/v1/administrators", json: JSONWriter.string(.object(partnerBody)))
+        #expect(refusedPartner.status == 422 && refusedPartner.problemType?.hasSuffix("/untrusted-certificate") == true, "\(refusedPartner.text)")
+
+        #expect(try await asSecond(.GET, "/admin/v1/partners").status == 200)
+        // Its actions are audited under its own name and fingerprint.
+        let added = try await asSecond(.POST, "/admin/v1/purposes", json: #"{"code":"admin-two-purpose","descriptionAr":"غرض","descriptionEn":"A purpose","legalBasis":"Test"}"#)
+        #expect(added.status == 201, "\(added.text)")
+        let audited = try await fixture.store.query(
+            "SELECT certificate_fingerprint, detail FROM message_log WHERE direction = 'admin' AND operation = 'purpose.add' ORDER BY seq DESC LIMIT 1"
+        ).decode((String?, String?).self).first
+        #expect(audited?.0 == fingerprint && audited?.1?.contains("Rania, second administrator") == true, "\(String(describing: audited))")
+
+        // The first administrator revokes the second: refused on its very next request.
+        let revoked = try await fixture.admin(.POST, "/admin/v1/administrators/\(fingerprint)/revoke", json: #"{"reason":"left the ministry"}"#)
+        #expect(revoked.status == 200 && revoked.json?["status"]?.stringValue == "revoked", "\(revoked.text)")
+        let after = try await asSecond(.GET, "/admin/v1/partners")
+        #expect(after.status == 403 && after.problemType?.hasSuffix("/administrator-revoked") == true, "\(after.text)")
+        try await second.shutdown()
+
+        // The first is now the only active one: it cannot revoke itself out of existence.
+        let listed = try await fixture.admin(.GET, "/admin/v1/administrators")
+        let active = listed.json?.arrayValue?.filter { $0["status"]?.stringValue == "active" } ?? []
+        #expect(active.count == 1)
+        let own = try #require(active.first?["fingerprint"]?.stringValue)
+        let last = try await fixture.admin(.POST, "/admin/v1/administrators/\(own)/revoke", json: #"{"reason":"test"}"#)
+        #expect(last.status == 409 && last.problemType?.hasSuffix("/last-administrator") == true, "\(last.text)")
+        #expect(try await fixture.admin(.GET, "/admin/v1/partners").status == 200)
     }
 }

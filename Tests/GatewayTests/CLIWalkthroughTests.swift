@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
+import PKI
 import Records
 import Storage
 import Testing
@@ -90,6 +92,38 @@ struct CLIWalkthroughTests {
         let again = try await JisrCLI.run(["partner", "set-adapter", "IQ-MOLSA", "--mapping", folder + "/broken.json", "--database-url", fixture.databaseURL, "--contracts", contracts])
         #expect(again.status != 0 && again.output.contains("line \(line)"), "\(again.output)")
         #expect(try await jisr(fixture, ["partner", "show", "IQ-MOLSA"]).contains("adapter: standard-xml"), "a refused mapping changes nothing")
+    }
+
+    @Test("jisr administrator issue → the admin API answers its certificate; list; revoke → refused at once; a partner's certificate is refused")
+    func administrators() async throws {
+        let fixture = try await Self.fixture.value
+        let issued = try await jisr(fixture, ["administrator", "issue", "ops-2", "--pki", fixture.directory])
+        #expect(issued.contains("admins/ops-2.crt"), "\(issued)")
+        let certificate = try String(contentsOfFile: fixture.directory + "/admins/ops-2.crt", encoding: .utf8)
+        let key = fixture.directory + "/admins/ops-2.key"
+        #expect(try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int == 0o600)
+        let client = try Fixture.httpClient(certificatePEM: certificate, keyPEM: try String(contentsOfFile: key, encoding: .utf8), trusting: fixture.authority)
+        func partners() async throws -> Reply {
+            let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(fixture.adminPort)/admin/v1/partners"), timeout: .seconds(15))
+            return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        #expect(try await partners().status == 200)
+        let listed = try await jisr(fixture, ["administrator", "list"])
+        let fingerprint = try #require(listed.split(separator: "\n").first { $0.contains("ops-2") }?.firstMatch(of: /^([0-9a-f]{64})/).map { String($0.1) })
+        #expect(listed.contains("[active] ops-2"))
+        _ = try await jisr(fixture, ["administrator", "revoke", fingerprint, "--reason", "left the ministry"])
+        let refused = try await partners()
+        #expect(refused.status == 403 && refused.problemType?.hasSuffix("/administrator-revoked") == true, "\(refused.text)")
+        try await client.shutdown()
+        #expect(try await jisr(fixture, ["administrator", "list"]).contains("[revoked (left the ministry)] ops-2"))
+
+        let partnerCertificate = fixture.directory + "/walkthrough-partner.crt"
+        try fixture.authority.issueClient(partnerID: "LB-X", organization: "X", country: "LB").certificatePEM.write(toFile: partnerCertificate, atomically: true, encoding: .utf8)
+        let wrongCA = try await JisrCLI.run([
+            "administrator", "add", "--cert", partnerCertificate, "--pki", fixture.directory, "--database-url", fixture.databaseURL,
+            "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
+        ])
+        #expect(wrongCA.status != 0 && wrongCA.output.contains("does not chain to the admin CA"), "\(wrongCA.output)")
     }
 
     @Test("CLI refusals name the problem and exit non-zero")

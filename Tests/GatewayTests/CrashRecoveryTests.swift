@@ -257,8 +257,11 @@ struct CrashRecoveryTests {
         }
         // Every accepted send is in the inbox once, under the message id it was answered with.
         var stored: [String: [UUID]] = [:]
-        for (key, id) in try await fixture.store.query("SELECT idempotency_key, message_id FROM inbox WHERE idempotency_key LIKE 'crash-%'").decode((String, UUID).self) {
-            stored[key, default: []].append(id)
+        // The inbox holds keyed hashes of the keys: each row maps back to a key a worker sent (this fixture's only sends).
+        var keyOf: [String: String] = [:]
+        for key in accepted.keys { keyOf[try fixture.inboxReference(key)] = key }
+        for (reference, id) in try await fixture.store.query("SELECT idempotency_reference, message_id FROM inbox").decode((String, UUID).self) {
+            stored[keyOf[reference] ?? "unknown reference \(reference.prefix(12))", default: []].append(id)
         }
         #expect(Set(stored.keys) == Set(accepted.keys), "inbox keys \(stored.count), accepted \(accepted.count)")
         for (key, id) in accepted { #expect(stored[key] == [id], "\(key): \(stored[key] ?? [])") }

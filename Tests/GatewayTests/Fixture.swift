@@ -181,7 +181,14 @@ final class Fixture: Sendable {
         try PEMFiles.write(adminCA.credential, directory: directory, name: "admin-ca")
         configuration.adminCAPaths = [directory + "/admin-ca.crt"]
         configuration.partnerCAKeyPath = directory + "/ca.key"
-        allClients["admin"] = try httpClient(credential: try adminCA.issueClient(partnerID: "admin-1", organization: "MoL administrators", country: "LB"), trusting: authority)
+        let adminCredential = try adminCA.issueClient(partnerID: "admin-1", organization: "MoL administrators", country: "LB")
+        allClients["admin"] = try httpClient(credential: adminCredential, trusting: authority)
+        // Registered, as `jisr administrator add` does: the admin CA's signature alone opens nothing.
+        try await Administration.withLocal(database: client, catalog: catalog, logger: quiet) { admin in
+            _ = try await admin.registerAdministrator(
+                pem: try adminCredential.certificatePEM, name: "admin-1", adminCAPEMs: [try adminCA.credential.certificatePEM],
+                by: Administrator(fingerprint: nil, name: "test fixture"))
+        }
         configuration.databaseConnections = 8
         if relay {
             try PEMFiles.write(try authority.issueClient(partnerID: "LB-MOL-RELAY", organization: "Ministry of Labour, Lebanon", country: "LB"), directory: directory, name: "relay-client")
@@ -433,6 +440,11 @@ final class Fixture: Sendable {
     }
 
     /// Whether a stored body contains `text` in clear (it must not: bodies are sealed at rest).
+    /// The inbox's keyed hash of an `Idempotency-Key`, as the gateway computes it with this fixture's subject key.
+    func inboxReference(_ key: String) throws -> String {
+        InboxStore.reference(idempotencyKey: key, referencer: SubjectReferencer(key: try SubjectKeyFile.read(directory + "/subject.key")))
+    }
+
     func storedBody(_ select: SQL, contains text: String) async throws -> Bool {
         let needle = Array(text.utf8)
         for body in try await store.query(select).decode([UInt8].self) where body.count >= needle.count {

@@ -65,7 +65,7 @@ struct HostilePayloadTests {
         #expect(reply.headers["Content-Type"].first?.hasPrefix("application/problem+") == true)
         #expect(payload.problems.contains { reply.problemType?.hasSuffix("/\($0)") == true }, "\(payload): \(reply.problemType ?? "no type")")
         #expect(!reply.text.contains("root:"), "no file content leaks")
-        #expect(try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_key = \(key)").first?[0].decode(Int64.self) == 0)
+        #expect(try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_reference = \(try fixture.inboxReference(key))").first?[0].decode(Int64.self) == 0)
         #expect(try await fixture.get("/v1/contracts", as: "LB-NSSF").status == 200, "the server still serves")
     }
 

@@ -28,7 +28,7 @@ struct InboundSendTests {
     }
 
     func inboxCount(_ fixture: Fixture, key: String) async throws -> Int {
-        for count in try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_key = \(key)").decode(Int64.self) { return Int(count) }
+        for count in try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_reference = \(try fixture.inboxReference(key))").decode(Int64.self) { return Int(count) }
         return 0
     }
 
@@ -56,10 +56,12 @@ struct InboundSendTests {
         #expect(ids.count == 1)
         #expect(answers.allSatisfy { $0.status == 202 || $0.problemType?.hasSuffix("/idempotency-key-in-flight") == true })
         // The body at rest is sealed.
-        #expect(try await !fixture.storedBody("SELECT sealed_body FROM inbox WHERE idempotency_key = 'eg-2026-0001'", contains: "Meseret"))
+        #expect(try await !fixture.storedBody("SELECT sealed_body FROM inbox WHERE idempotency_reference = \(try fixture.inboxReference("eg-2026-0001"))", contains: "Meseret"))
+        // The key is kept only as its keyed hash: nothing in the inbox holds it as sent.
+        #expect(try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_reference LIKE '%eg-2026%'").first?[0].decode(Int64.self) == 0)
         // The ministry reads it back through the admin API, as it arrived, and acknowledges it.
         let listed = try await fixture.admin(.GET, "/admin/v1/inbox?partner=EG-MOL")
-        #expect(listed.json?.arrayValue?.contains { $0["idempotencyKey"]?.stringValue == "eg-2026-0001" } == true)
+        #expect(listed.json?.arrayValue?.contains { $0["idempotencyReference"]?.stringValue == (try? fixture.inboxReference("eg-2026-0001")) } == true)
         let shown = try await fixture.admin(.GET, "/admin/v1/inbox/\(messageId)")
         #expect(shown.text == Self.notice)
         #expect(try await fixture.admin(.POST, "/admin/v1/inbox/\(messageId)/ack").status == 200)

@@ -1,4 +1,5 @@
 @testable import Gateway
+import Synchronization
 import Testing
 
 /// The token bucket behind agreements' rate limits, advanced by a fake clock.
@@ -19,9 +20,33 @@ struct RateLimitTests {
 
     @Test("Agreements have their own buckets")
     func perAgreement() {
-        let limiter = RateLimiter(clock: { 0 })
-        #expect(limiter.admit(agreement: 1, limit: 1) == nil)
-        #expect(limiter.admit(agreement: 1, limit: 1) == 60)
-        #expect(limiter.admit(agreement: 2, limit: 1) == nil)
+        let limiter = RateLimiter<Int64>(clock: { 0 })
+        #expect(limiter.admit(1, limit: 1) == nil)
+        #expect(limiter.admit(1, limit: 1) == 60)
+        #expect(limiter.admit(2, limit: 1) == nil)
+    }
+
+    @Test("Only the first refusal of a run says so; an admitted request ends the run")
+    func refusalRuns() {
+        let now = Mutex(0.0)
+        let limiter = RateLimiter<String>(clock: { now.withLock { $0 } })
+        #expect(limiter.check("a", limit: 2) == nil)
+        #expect(limiter.check("a", limit: 2) == nil)
+        #expect(limiter.check("a", limit: 2)?.first == true)
+        #expect(limiter.check("a", limit: 2)?.first == false)
+        #expect(limiter.check("b", limit: 2) == nil, "another certificate has its own bucket")
+        now.withLock { $0 = 30 }
+        #expect(limiter.check("a", limit: 2) == nil, "a token came back in 30 s")
+        #expect(limiter.check("a", limit: 2)?.first == true, "a new run")
+    }
+
+    @Test("Idle buckets are forgotten once there are many: the table stays bounded")
+    func pruned() {
+        let now = Mutex(0.0)
+        let limiter = RateLimiter<Int>(pruneAbove: 10, clock: { now.withLock { $0 } })
+        for key in 0..<10 { #expect(limiter.admit(key, limit: 60) == nil) }
+        now.withLock { $0 = 120 }
+        for key in 10..<20 { #expect(limiter.admit(key, limit: 60) == nil) }
+        #expect(limiter.count <= 11)
     }
 }

@@ -123,7 +123,7 @@ struct SlowClientTests {
             print(answer.split(b"\\r\\n")[0].decode() if answer else "nothing", i)
             """)
         #expect(lines.first?.hasPrefix("HTTP/1.1 408") == true, "\(lines)")
-        #expect(try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_key = 'slow-body'").first?[0].decode(Int64.self) == 0)
+        #expect(try await fixture.store.query("SELECT count(*) FROM inbox WHERE idempotency_reference = \(try fixture.inboxReference("slow-body"))").first?[0].decode(Int64.self) == 0)
         #expect(try await stillServes(fixture))
         #expect(try await fixture.log().verify().firstBreak == nil)
     }

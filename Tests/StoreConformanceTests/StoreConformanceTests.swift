@@ -462,8 +462,10 @@ struct StoreConformanceTests {
                         agreement.scopeNationalities = ["EG"]
                         _ = try await RegistryWrites.insert(agreement, on: connection)
                         try await RegistryWrites.attach(MappingSource(text: "{}", files: ["a.xsd": "<x/>"]), digest: "abc", partner: "EG-MOL", on: connection)
+                        try await RegistryWrites.insert(
+                            RegisteredAdministrator(fingerprint: String(repeating: "ab", count: 32), name: "Rania", subject: "CN=admin", notAfter: Date()), on: connection)
                         try await InboxStore.insert(
-                            messageId: UUID(), partner: "EG-MOL", key: "k1", digest: "d", contract: "work-permit-event/1", mediaType: "application/json",
+                            messageId: UUID(), partner: "EG-MOL", reference: "k1", digest: "d", contract: "work-permit-event/1", mediaType: "application/json",
                             sealedBody: [1, 2, 3, 0], on: connection)
                     }
                     return "entry \(index)"
@@ -481,7 +483,7 @@ struct StoreConformanceTests {
                 #expect(snapshot.mappings["EG-MOL"]?.files == ["a.xsd": "<x/>"])
                 let agreements = try await target.withConnection { try await RegistryWrites.agreements(partner: "EG-MOL", includeRevoked: true, on: $0) }
                 #expect(agreements.first?.scopeNationalities == ["EG"] && agreements.first?.operations == [.query, .receive])
-                #expect(try await InboxStore.sealedBody(try #require(InboxStore.find(partner: "EG-MOL", key: "k1", database: target)).messageId, database: target)?.1 == [1, 2, 3, 0])
+                #expect(try await InboxStore.sealedBody(try #require(InboxStore.find(partner: "EG-MOL", reference: "k1", database: target)).messageId, database: target)?.1 == [1, 2, 3, 0])
                 let permits = { (database: Database) in
                     try await DatabaseRecordSource(database: database, logger: TestStore.logger).permitChanges(after: 0, limit: 10).map(\.permit.permitNumber)
                 }

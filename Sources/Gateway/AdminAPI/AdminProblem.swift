@@ -24,7 +24,7 @@ struct AdminProblem: Error, HTTPResponseError {
         let status: HTTPResponse.Status
         switch error.code {
         case "not-found": status = .notFound
-        case _ where error.code.hasPrefix("duplicate-"), "no-change", "partner-retired", "reused-serial": status = .conflict
+        case _ where error.code.hasPrefix("duplicate-"), "no-change", "partner-retired", "reused-serial", "last-administrator": status = .conflict
         default: status = .unprocessableContent
         }
         self.init(status: status, code: error.code, message: error.message, line: error.line)

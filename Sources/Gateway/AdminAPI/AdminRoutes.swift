@@ -14,6 +14,8 @@ struct AdminRoutes: Sendable {
     let administration: Administration
     let partnerCA: CertificateAuthority?
     let partnerCAPEMs: [String]
+    /// What an administrator's certificate must chain to before it is registered.
+    let adminCAPEMs: [String]
     let openAPI: OpenAPIDocument
     let sealer: BodySealer
 
@@ -80,6 +82,18 @@ struct AdminRoutes: Sendable {
             let fingerprint = try context.parameters.require("fingerprint")
             let body = try await Self.decode(RevocationRequest.self, request, context)
             return try Self.json(try await run { try await administration.revokeCertificate(fingerprint: fingerprint, reason: body.reason, by: context.administrator!) })
+        }
+        v1.get("administrators") { _, _ in try Self.json(try await run { try await administration.administrators() }) }
+        v1.post("administrators") { request, context in
+            let body = try await Self.decode(AdministratorRequest.self, request, context)
+            return try Self.json(
+                try await run { try await administration.registerAdministrator(pem: body.certificate, name: body.name, adminCAPEMs: adminCAPEMs, by: context.administrator!) },
+                status: .created)
+        }
+        v1.post("administrators/:fingerprint/revoke") { request, context in
+            let fingerprint = try context.parameters.require("fingerprint")
+            let body = try await Self.decode(RevocationRequest.self, request, context)
+            return try Self.json(try await run { try await administration.revokeAdministrator(fingerprint: fingerprint, reason: body.reason, by: context.administrator!) })
         }
         v1.post("trusted-cas") { request, context in
             let body = try await Self.decode(TrustRequest.self, request, context)
@@ -210,6 +224,12 @@ struct AdapterRequest: Decodable {
 }
 
 /// `POST /admin/v1/partners/{id}/certificates`: a CSR to sign, or a certificate from a trusted CA.
+/// `POST /admin/v1/administrators`: the certificate (PEM) and, optionally, the holder's name (else its subject).
+struct AdministratorRequest: Decodable {
+    let certificate: String
+    let name: String?
+}
+
 struct CertificateRequest: Decodable {
     let csr: String?
     let certificate: String?

@@ -49,6 +49,12 @@ public struct GatewayConfiguration: Sendable {
     /// request is answered 503 within their sum.
     public var storeDeadline: Duration = .seconds(5)
     public var logDeadline: Duration = .seconds(5)
+    /// Requests a minute any one client certificate may make, whatever it asks (nil: no limit), ahead of agreements'
+    /// own limits: every request is a log entry, so this bounds how fast one certificate can grow the log.
+    public var certificateRateLimit: Int? = 6000
+    /// The same for a certificate that resolves to no active partner (unregistered, revoked, partner suspended):
+    /// its requests are all refusals, logged to show the attempt; this many a minute are enough to show it.
+    public var refusedCertificateRateLimit: Int? = 60
 
     public init(
         serverCertificatePath: String, serverKeyPath: String, partnerCAPaths: [String], subjectKeyPath: String, database: StoreLocation,

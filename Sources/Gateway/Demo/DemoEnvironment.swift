@@ -236,6 +236,13 @@ public struct DemoEnvironment: Sendable {
                         fingerprint: fingerprint, partnerID: partner.id, subject: certificate.subject, notBefore: certificate.notBefore, notAfter: certificate.notAfter),
                     by: demo)
             }
+            // The demo's administrator, so that the admin API answers its certificate.
+            let adminPEM = try String(contentsOfFile: "\(pki)/admins/admin.crt", encoding: .utf8)
+            if try await admin.administrator(fingerprint: try PKICertificate(pemEncoded: adminPEM).fingerprint) == nil {
+                let registered = try await admin.registerAdministrator(
+                    pem: adminPEM, name: "demo administrator", adminCAPEMs: [try String(contentsOfFile: "\(pki)/admin-ca.crt", encoding: .utf8)], by: demo)
+                say("Registered administrator \(registered.name) (pki/admins/admin.crt)")
+            }
             if snapshot.agreements(for: "LB-NSSF").isEmpty {
                 for id in [EmploymentRecord.contract, Establishment.contract] {
                     guard let contract = catalog[id] else { continue }

@@ -35,7 +35,7 @@ struct ExchangeCall: Sendable {
     /// The partner's attached mapping, for its adapter.
     let mapping: MappingSource?
     let now: Date
-    let limiter: RateLimiter
+    let limiter: RateLimiter<Int64>
 
     /// Applies the partner's agreements: default deny, the rate limit, then the fields to send.
     func authorize(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> FieldSelection {
@@ -47,7 +47,7 @@ struct ExchangeCall: Sendable {
         guard let purpose else { throw Problem.purposeRequired }
         switch AgreementPolicy.decide(agreements: agreements, contract: contract, operation: operation, purpose: purpose, at: now) {
         case .success(let (agreement, selection)):
-            if let limit = agreement.rateLimitPerMinute, let wait = limiter.admit(agreement: agreement.id, limit: limit) {
+            if let limit = agreement.rateLimitPerMinute, let wait = limiter.admit(agreement.id, limit: limit) {
                 throw Problem.rateLimited(retryAfter: wait, limit: limit)
             }
             return (agreement, selection)
@@ -69,7 +69,9 @@ struct ExchangeCall: Sendable {
 struct ExchangeAuditor: Sendable {
     let log: LogWriter
     let referencer: SubjectReferencer
-    let limiter: RateLimiter
+    let limiter: RateLimiter<Int64>
+    /// Per client certificate, ahead of everything else the exchange does.
+    let certificates: CertificateLimits
     /// True while the operator's policy refuses new exchanges because the log cannot be timestamped.
     let refusing: @Sendable () -> Bool
     let logger: Logger
@@ -99,54 +101,16 @@ struct ExchangeAuditor: Sendable {
         var purpose: String?
         var caseReference: String?
         let outcome: Result<WireDocument, Problem>
-        do {
-            if refusing() { throw Problem.timestampingUnavailable }
-            guard let caller = context.caller else { throw Problem.certificateNotRegistered }
-            let partner: Partner
-            switch caller.resolution {
-            case .partner(let found, _): partner = found
-            case .unregistered: throw Problem.certificateNotRegistered
-            case .certificateRevoked(let id):
-                partnerID = id
-                throw Problem.certificateRevoked
-            case .partnerNotActive(let id, let status):
-                partnerID = id
-                throw Problem.partnerNotActive.with(detail: "the partner is \(status.rawValue)")
-            }
-            partnerID = partner.id
-            guard let format else { throw Problem.notAcceptable }
-            if let value = request.headers[.purpose] {
-                guard Self.purposePattern.matches(value) else { throw Problem.invalidParameters("X-Purpose is not a purpose code") }
-                purpose = value
-            } else if requirePurpose {
-                throw Problem.purposeRequired
-            }
-            if let value = request.headers[.caseReference] {
-                guard Self.casePattern.matches(value) else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
-                guard !Self.carriesIdentifier(value) else {
-                    throw Problem.invalidParameters("X-Case-Reference must not carry a personal identifier (ten digits or more in a row)")
-                }
-                caseReference = value
-            }
-            let call = ExchangeCall(
-                messageId: messageId, partner: partner, purpose: purpose, format: format, agreements: caller.agreements, mapping: caller.mapping,
-                now: Date(), limiter: limiter)
-            outcome = .success(try await body(call, &notes))
-        } catch let problem as Problem {
-            outcome = .failure(problem)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            outcome = .failure(.payloadTooLarge)
-        } catch is NIOTooManyBytesError {
-            // A chunked body has no Content-Length to refuse up front: it is cut off at the limit while collected.
-            outcome = .failure(.payloadTooLarge)
-        } catch is DatabaseUnavailableError {
-            outcome = .failure(.storeUnavailable)
-        } catch let error as ContractDocumentError {
-            logger.error("outbound document breaks its contract", metadata: ["jisr.message_id": "\(messageId)", "jisr.contract": "\(error.contract)", "jisr.format": "\(error.format.rawValue)"])
-            outcome = .failure(.invalidOutbound)
-        } catch {
-            logger.error("exchange failed", metadata: ["jisr.message_id": "\(messageId)", "jisr.error": "\(String(reflecting: type(of: error)))"])
-            outcome = .failure(.internalError)
+        if let caller = context.caller, let refusal = certificates.check(caller) {
+            // Past the first refusal of a run, a flood is answered without a log entry: it would grow the log
+            // as fast as the caller sends, which is what the limit is there to stop.
+            guard refusal.first else { return Self.unlogged(refusal.problem, messageId: messageId, format: format ?? .json) }
+            partnerID = caller.partnerID
+            outcome = .failure(refusal.problem)
+        } else {
+            outcome = await run(
+                request, context: context, messageId: messageId, format: format, requirePurpose: requirePurpose, notes: &notes, partnerID: &partnerID,
+                purpose: &purpose, caseReference: &caseReference, body)
         }
 
         let status: Int
@@ -208,6 +172,70 @@ struct ExchangeAuditor: Sendable {
         ]
         if let retry = problem?.retryAfter ?? (problem == nil ? notes.retryAfter : nil) { headers[.retryAfter] = String(retry) }
         return Response(status: .init(code: answered), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
+    }
+
+    /// Authenticates, checks the headers and runs the handler: what the exchange answered, or the problem.
+    private func run(
+        _ request: Request, context: ExchangeContext, messageId: UUID, format: DocumentFormat?, requirePurpose: Bool, notes: inout AuditNotes,
+        partnerID: inout String?, purpose: inout String?, caseReference: inout String?, _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
+    ) async -> Result<WireDocument, Problem> {
+        do {
+            if refusing() { throw Problem.timestampingUnavailable }
+            guard let caller = context.caller else { throw Problem.certificateNotRegistered }
+            let partner: Partner
+            switch caller.resolution {
+            case .partner(let found, _): partner = found
+            case .unregistered: throw Problem.certificateNotRegistered
+            case .certificateRevoked(let id):
+                partnerID = id
+                throw Problem.certificateRevoked
+            case .partnerNotActive(let id, let status):
+                partnerID = id
+                throw Problem.partnerNotActive.with(detail: "the partner is \(status.rawValue)")
+            }
+            partnerID = partner.id
+            guard let format else { throw Problem.notAcceptable }
+            if let value = request.headers[.purpose] {
+                guard Self.purposePattern.matches(value) else { throw Problem.invalidParameters("X-Purpose is not a purpose code") }
+                purpose = value
+            } else if requirePurpose {
+                throw Problem.purposeRequired
+            }
+            if let value = request.headers[.caseReference] {
+                guard Self.casePattern.matches(value) else { throw Problem.invalidParameters("X-Case-Reference must be 1–64 letters, digits or ._/-") }
+                guard !Self.carriesIdentifier(value) else {
+                    throw Problem.invalidParameters("X-Case-Reference must not carry a personal identifier (ten digits or more in a row)")
+                }
+                caseReference = value
+            }
+            let call = ExchangeCall(
+                messageId: messageId, partner: partner, purpose: purpose, format: format, agreements: caller.agreements, mapping: caller.mapping,
+                now: Date(), limiter: limiter)
+            return .success(try await body(call, &notes))
+        } catch let problem as Problem {
+            return .failure(problem)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return .failure(.payloadTooLarge)
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no Content-Length to refuse up front: it is cut off at the limit while collected.
+            return .failure(.payloadTooLarge)
+        } catch is DatabaseUnavailableError {
+            return .failure(.storeUnavailable)
+        } catch let error as ContractDocumentError {
+            logger.error("outbound document breaks its contract", metadata: ["jisr.message_id": "\(messageId)", "jisr.contract": "\(error.contract)", "jisr.format": "\(error.format.rawValue)"])
+            return .failure(.invalidOutbound)
+        } catch {
+            logger.error("exchange failed", metadata: ["jisr.message_id": "\(messageId)", "jisr.error": "\(String(reflecting: type(of: error)))"])
+            return .failure(.internalError)
+        }
+    }
+
+    /// A refusal answered without a log entry (a certificate flooding past its limit): the problem document only.
+    static func unlogged(_ problem: Problem, messageId: UUID, format: DocumentFormat) -> Response {
+        let rendered = problem.document(messageId: messageId, format: format)
+        var headers: HTTPFields = [.contentType: rendered.mediaType, .messageId: messageId.uuidString.lowercased()]
+        if let retry = problem.retryAfter { headers[.retryAfter] = String(retry) }
+        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: rendered.bytes)))
     }
 
     /// JSON unless the caller prefers XML; nil when it accepts neither.

@@ -165,7 +165,8 @@ struct ExchangeRoutes: Sendable {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > context.maxUploadSize { throw Problem.payloadTooLarge }
         let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
         let digest = sha256Hex(body)
-        if let original = try await InboxStore.find(partner: call.partner.id, key: key, database: inbox) {
+        let reference = InboxStore.reference(idempotencyKey: key, referencer: referencer)
+        if let original = try await InboxStore.find(partner: call.partner.id, reference: reference, database: inbox) {
             guard original.requestDigest == digest else { throw Problem.idempotencyKeyReused }
             notes.correlationId = original.messageId
             notes.successStatus = 202
@@ -187,7 +188,7 @@ struct ExchangeRoutes: Sendable {
         notes.work = { connection, logger in
             do {
                 try await InboxStore.insert(
-                    messageId: messageId, partner: partner, key: key, digest: digest, contract: contractName, mediaType: storedType, sealedBody: sealed,
+                    messageId: messageId, partner: partner, reference: reference, digest: digest, contract: contractName, mediaType: storedType, sealedBody: sealed,
                     on: connection)
             } catch let error as DatabaseConstraintError where error.kind == .unique {
                 // Another request with the same key won the race; the log writer rolls this unit back.

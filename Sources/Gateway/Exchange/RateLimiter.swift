@@ -1,4 +1,5 @@
 import Foundation
+import Registry
 import Synchronization
 
 /// A token bucket: `limit` requests a minute, refilled continuously, bursts up to `limit`.
@@ -26,27 +27,80 @@ struct TokenBucket: Sendable, Hashable {
         }
         return max(1, Int(((1 - tokens) / rate).rounded(.up)))
     }
+
+    /// Whether the bucket would be full by `now`: forgetting it changes nothing.
+    func isFull(now: Double) -> Bool { tokens + max(0, now - updated) * Double(limit) / 60 >= Double(limit) }
 }
 
-/// Enforces agreements' rate limits, one bucket per agreement, in this process.
+/// Enforces rate limits, one bucket per key (an agreement, a client certificate), in this process.
 ///
 /// Several Jisr processes behind a load balancer each enforce the full limit; the README says so.
-final class RateLimiter: Sendable {
-    private let buckets = Mutex<[Int64: TokenBucket]>([:])
-    private let clock: @Sendable () -> Double
+final class RateLimiter<Key: Hashable & Sendable>: Sendable {
+    private struct State: Sendable {
+        var buckets: [Key: TokenBucket] = [:]
+        /// Keys whose last request was refused: only the first refusal of such a run is worth a log entry.
+        var refusing: Set<Key> = []
+    }
 
-    init(clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    private let state = Mutex(State())
+    private let clock: @Sendable () -> Double
+    /// Past this many buckets, full ones (keys idle for a minute) are dropped: they would start full again anyway.
+    private let pruneAbove: Int
+
+    init(pruneAbove: Int = 10_000, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.pruneAbove = pruneAbove
         self.clock = clock
     }
 
+    /// How many buckets are held.
+    var count: Int { state.withLock { $0.buckets.count } }
+
     /// nil when the request may proceed, else the seconds to wait (for `Retry-After`).
-    func admit(agreement: Int64, limit: Int) -> Int? {
+    func admit(_ key: Key, limit: Int) -> Int? { check(key, limit: limit)?.wait }
+
+    /// Like `admit`, and says whether a refusal is the first since this key was last admitted.
+    func check(_ key: Key, limit: Int) -> (wait: Int, first: Bool)? {
         let now = clock()
-        return buckets.withLock { buckets in
-            var bucket = buckets[agreement].flatMap { $0.limit == limit ? $0 : nil } ?? TokenBucket(limit: limit, now: now)
+        return state.withLock { state in
+            var bucket = state.buckets[key].flatMap { $0.limit == limit ? $0 : nil } ?? TokenBucket(limit: limit, now: now)
             let wait = bucket.take(now: now)
-            buckets[agreement] = bucket
-            return wait
+            state.buckets[key] = bucket
+            if state.buckets.count > pruneAbove {
+                state.buckets = state.buckets.filter { !$0.value.isFull(now: now) || $0.key == key }
+                state.refusing = state.refusing.filter { state.buckets[$0] != nil }
+            }
+            guard let wait else {
+                state.refusing.remove(key)
+                return nil
+            }
+            return (wait, state.refusing.insert(key).inserted)
+        }
+    }
+}
+
+/// The per-certificate limits, checked before anything else an exchange does: one bucket per client certificate.
+struct CertificateLimits: Sendable {
+    /// Requests a minute of a certificate registered to an active partner; nil: none.
+    let partner: Int?
+    /// Requests a minute of any other certificate that completed the handshake (all of them refusals); nil: none.
+    let refused: Int?
+    let limiter = RateLimiter<String>()
+
+    /// The refusal when `caller` is past its limit, and whether it is the first of this run (the one logged).
+    func check(_ caller: Caller) -> (problem: Problem, first: Bool)? {
+        let active = if case .partner(_, _) = caller.resolution { true } else { false }
+        guard let limit = active ? partner : refused, let (wait, first) = limiter.check(caller.fingerprint, limit: limit) else { return nil }
+        return (Problem.certificateRateLimited(retryAfter: wait, limit: limit), first)
+    }
+}
+
+extension Caller {
+    /// The partner the certificate belongs to, active or not; nil for one registered to nobody.
+    var partnerID: String? {
+        switch resolution {
+        case .partner(let partner, _): partner.id
+        case .unregistered: nil
+        case .certificateRevoked(let id), .partnerNotActive(let id, _): id
         }
     }
 }

@@ -83,6 +83,13 @@ public struct Problem: Error, Sendable, Hashable {
             retryAfter: retryAfter)
     }
 
+    public static func certificateRateLimited(retryAfter: Int, limit: Int) -> Problem {
+        Problem(
+            code: "certificate-rate-limited", status: 429, title: "This client certificate's rate limit is exceeded",
+            detail: "the limit is \(limit) requests a minute for one certificate; further refusals are answered without a log entry until one is admitted",
+            retryAfter: retryAfter)
+    }
+
     public func with(detail: String) -> Problem {
         Problem(code: code, status: status, title: title, detail: detail, violations: violations, retryAfter: retryAfter)
     }
