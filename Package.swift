@@ -114,9 +114,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Transparency",
+            dependencies: [
+                "MessageLog", "Records", "Registry", "Schemas", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Administration",
             dependencies: [
-                "Schemas", "Adapters", "Storage", "MessageLog", "Registry", "PKI", "Relay",
+                "Schemas", "Adapters", "Storage", "MessageLog", "Registry", "PKI", "Relay", "Records", "Transparency",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -132,7 +140,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay",
+                "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -152,6 +160,7 @@ let package = Package(
             name: "jisr",
             dependencies: [
                 "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay", "Evidence",
+                "Transparency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -186,6 +195,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay", "Evidence",
+                "Transparency",
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -286,8 +286,8 @@ public struct Administration: Sendable {
     /// Runs `change` in the transaction of its log entry; the entry records the action, actor, before and after.
     @discardableResult
     func audited<Request: Encodable & Sendable, Value: Codable & Sendable>(
-        _ action: String, partner: String?, by administrator: Administrator, request: Request,
-        _ change: @escaping @Sendable (DatabaseConnection, Logger) async throws -> (before: Value?, after: Value)
+        _ action: String, partner: String?, by administrator: Administrator, request: Request, correlationId: UUID? = nil, contract: String? = nil,
+        subjects: [String] = [], _ change: @escaping @Sendable (DatabaseConnection, Logger) async throws -> (before: Value?, after: Value)
     ) async throws -> (before: Value?, after: Value) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -295,9 +295,9 @@ public struct Administration: Sendable {
         let requestBytes = try encoder.encode(request)
         let result = ResultBox<(before: Value?, after: Value)>()
         let draft = EntryDraft(
-            messageId: UUID(), partner: partner, certificateFingerprint: administrator.fingerprint, direction: .admin, contract: nil,
-            operation: action, purpose: nil, caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
-            requestDigest: sha256Hex(requestBytes), responseDigest: nil)
+            messageId: UUID(), correlationId: correlationId, partner: partner, certificateFingerprint: administrator.fingerprint, direction: .admin,
+            contract: contract, operation: action, purpose: nil, caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
+            requestDigest: sha256Hex(requestBytes), responseDigest: nil, subjects: subjects)
         _ = try await log.append(draft) { connection, logger in
             let outcome = try await change(connection, logger)
             result.value = outcome
@@ -484,9 +484,17 @@ extension Administration {
     }
 
     /// One received document, opened from its sealed form.
-    public func inboxMessage(_ id: UUID, sealer: BodySealer) async throws -> (InboxRow, [UInt8]) {
+    /// A received document, opened; the reading is an exchange about the person the document concerns, logged
+    /// under their subjects (those of the send's own entry) before the document is returned.
+    public func inboxMessage(_ id: UUID, sealer: BodySealer, by administrator: Administrator) async throws -> (InboxRow, [UInt8]) {
         guard let (row, sealed) = try await InboxStore.sealedBody(id, database: database) else { throw AdministrationError.notFound("message \(id)") }
-        return (row, try sealer.open(sealed, messageId: id))
+        let body = try sealer.open(sealed, messageId: id)
+        let sent = try await LogReader(database: database, logger: logger).entry(messageId: id)
+        try await audited(
+            "inbox.read", partner: row.partnerID, by: administrator, request: ["messageId": id.uuidString.lowercased()], correlationId: id,
+            contract: row.contract, subjects: sent?.draft.subjects ?? []
+        ) { _, _ in (before: Optional<InboxRow>.none, after: row) }
+        return (row, body)
     }
 
     /// Marks a received document as handled by the ministry; audited.

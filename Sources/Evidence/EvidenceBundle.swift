@@ -267,11 +267,20 @@ public enum EvidenceBundle {
             """ : "")
             ## How an entry hash is computed
 
-            SHA-256 over the ASCII bytes `jisr-log/1` followed by the entry's fields in this order, each as a 4-byte
-            big-endian length and its UTF-8 bytes (an absent field as the four bytes FF FF FF FF; numbers as decimal
-            text; ids as lower-case UUIDs): seq, recordedAtMicros, messageId, correlationId, partner,
-            certificateFingerprint, direction, contract, operation, purpose, caseReference, subjectReference, status,
-            problemType, requestDigest, responseDigest, prevHash, then detail when present. A leaf of the Merkle tree
+            An entry's `format` says which of two encodings its hash uses (no `format`: 1).
+
+            Format 2 (every entry written since agreements, disclosed fields and subjects are recorded): SHA-256 over
+            the ASCII bytes `jisr-log/2` followed by the entry's fields in this order, each as a 4-byte big-endian
+            length and its UTF-8 bytes (an absent field as the four bytes FF FF FF FF; numbers as decimal text; ids as
+            lower-case UUIDs): seq, recordedAtMicros, messageId, correlationId, partner, certificateFingerprint,
+            direction, contract, operation, purpose, caseReference, subjectReference, status, problemType,
+            requestDigest, responseDigest, prevHash, detail, agreementId, disclosedFields, subjectLeaves — the two
+            lists each as one field, their items (sorted) joined by a line feed (0x0A), absent when empty. A subject
+            leaf is the hex SHA-256 of the entry's messageId, a colon and one subject reference (the entry's
+            subjectReference among them): salted by the entry, it names no one.
+
+            Format 1 (entries written before): SHA-256 over the ASCII bytes `jisr-log/1` followed by the same fields
+            up to prevHash, then detail only when present. A leaf of the Merkle tree
             is SHA-256(0x00 ‖ entry hash bytes); a node is SHA-256(0x01 ‖ left ‖ right) (RFC 6962).
 
             """

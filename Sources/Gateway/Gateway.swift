@@ -140,7 +140,7 @@ public struct Gateway: Sendable {
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
                 adminCAPEMs: try configuration.adminCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) },
                 openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json")),
-                sealer: sealer
+                sealer: sealer, referencer: referencer
             ).register(on: adminRouter)
             routes["admin"] = Self.describe(adminRouter.routes.map { ($0.method.rawValue, $0.path.description) })
             services.append(

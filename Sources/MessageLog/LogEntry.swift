@@ -27,13 +27,25 @@ public struct EntryDraft: Sendable, Hashable {
     public var responseDigest: String?
     /// For administrative entries: what changed, before and after (JSON). Never personal data.
     public var detail: String?
+    /// The agreement under which the exchange was answered or refused, when one applied.
+    public var agreementId: Int64?
+    /// The contract field paths the answer disclosed (after minimisation: what was in the document sent); nil when
+    /// no document about anyone left.
+    public var disclosedFields: [String]?
+    /// The subject references of every person the exchange concerned: each identifier of each person disclosed (a
+    /// page of permits names them all), beside the asked-for `subjectReference`. Keyed hashes only.
+    public var subjects: [String]
 
     public init(
         messageId: UUID, correlationId: UUID? = nil, partner: String?, certificateFingerprint: String?, direction: Direction,
         contract: String?, operation: String?, purpose: String?, caseReference: String?, subjectReference: String?,
-        status: Int, problemType: String?, requestDigest: String, responseDigest: String?, detail: String? = nil
+        status: Int, problemType: String?, requestDigest: String, responseDigest: String?, detail: String? = nil,
+        agreementId: Int64? = nil, disclosedFields: [String]? = nil, subjects: [String] = []
     ) {
         self.detail = detail
+        self.agreementId = agreementId
+        self.disclosedFields = disclosedFields
+        self.subjects = subjects
         self.messageId = messageId
         self.correlationId = correlationId
         self.partner = partner
@@ -51,6 +63,22 @@ public struct EntryDraft: Sendable, Hashable {
     }
 }
 
+extension EntryDraft {
+    /// The subjects as the hash covers and the store indexes them: sorted, unique, the asked-for one included.
+    public var canonicalSubjects: [String] { Array(Set(subjects + (subjectReference.map { [$0] } ?? []))).sorted() }
+    /// The disclosed fields as the hash covers them: sorted, unique; nil when none.
+    public var canonicalFields: [String]? { disclosedFields.flatMap { $0.isEmpty ? nil : Array(Set($0)).sorted() } }
+
+    /// What the hash covers of the subjects: for each, SHA-256 of the message id and the reference, sorted. Salted by
+    /// the entry, so that evidence of one person's entry (their report) shows how many others it concerned but
+    /// nothing that links any of them to another entry; the person's own leaf is recomputed from their reference.
+    public var subjectLeaves: [String] { canonicalSubjects.map { Self.subjectLeaf($0, messageId: messageId) }.sorted() }
+
+    public static func subjectLeaf(_ reference: String, messageId: UUID) -> String {
+        SHA256.hash(data: Array("\(messageId.uuidString.lowercased()):\(reference)".utf8)).hex
+    }
+}
+
 /// A committed entry of the message log: the draft, its place in the chain and its hash.
 public struct LogEntry: Sendable, Hashable {
     public var seq: Int64
@@ -60,8 +88,15 @@ public struct LogEntry: Sendable, Hashable {
     /// Hex SHA-256 of the previous entry (64 zeros for the first).
     public var prevHash: String
     public var entryHash: String
+    /// The hash format: 1 (`jisr-log/1`, entries written before agreements, disclosed fields and subjects were
+    /// recorded; they still verify) or 2 (`jisr-log/2`, every entry written now).
+    public var format: Int
 
-    public init(seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, entryHash: String) {
+    /// The format new entries are written in.
+    public static let currentFormat = 2
+
+    public init(seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, entryHash: String, format: Int = LogEntry.currentFormat) {
+        self.format = format
         self.seq = seq
         self.recordedAt = recordedAt
         self.draft = draft
@@ -71,12 +106,17 @@ public struct LogEntry: Sendable, Hashable {
 
     public static let genesisHash = String(repeating: "0", count: 64)
 
-    /// SHA-256 over a length-prefixed encoding of every field and the previous hash (format `jisr-log/1`).
+    /// SHA-256 over a length-prefixed encoding of every field and the previous hash.
     ///
     /// Length prefixes make the encoding unambiguous (no field can bleed into the next); the seq is inside,
-    /// so an entry cannot be moved to another place in the chain without changing its hash.
-    public static func hash(seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String) -> String {
-        var bytes: [UInt8] = Array("jisr-log/1".utf8)
+    /// so an entry cannot be moved to another place in the chain without changing its hash. Format 2 adds, after
+    /// the fields of format 1, the detail (always, absent or not), the agreement id, the disclosed fields and the
+    /// subjects' leaves (each list one field, its items joined by a line feed, absent when empty). Evidence that
+    /// carries the leaves but not the references (`subjectLeaves`) hashes the same.
+    public static func hash(
+        seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, format: Int = LogEntry.currentFormat, subjectLeaves: [String]? = nil
+    ) -> String {
+        var bytes: [UInt8] = Array("jisr-log/\(format)".utf8)
         bytes.reserveCapacity(512)
         func field(_ text: String?) {
             guard let text else {
@@ -104,12 +144,20 @@ public struct LogEntry: Sendable, Hashable {
         field(draft.requestDigest)
         field(draft.responseDigest)
         field(prevHash)
-        // Entries without detail hash exactly as before the column existed; with it, it comes last.
-        if let detail = draft.detail { field(detail) }
+        if format == 1 {
+            // Entries without detail hash exactly as before the column existed; with it, it comes last.
+            if let detail = draft.detail { field(detail) }
+        } else {
+            field(draft.detail)
+            field(draft.agreementId.map { String($0) })
+            field(draft.canonicalFields?.joined(separator: "\n"))
+            let leaves = subjectLeaves ?? draft.subjectLeaves
+            field(leaves.isEmpty ? nil : leaves.joined(separator: "\n"))
+        }
         return SHA256.hash(data: bytes).hex
     }
 
-    public var computedHash: String { Self.hash(seq: seq, recordedAt: recordedAt, draft: draft, prevHash: prevHash) }
+    public var computedHash: String { Self.hash(seq: seq, recordedAt: recordedAt, draft: draft, prevHash: prevHash, format: format) }
 }
 
 extension Sequence where Element == UInt8 {

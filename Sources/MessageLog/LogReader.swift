@@ -45,6 +45,19 @@ public struct LogReader: Sendable {
         return try rows.map(MessageLogStore.decode)
     }
 
+    /// The entries that concern any of `references` (by the subject index, never a scan), in seq order; entries of
+    /// format 1 are indexed by their subject reference alone.
+    public func entries(concerning references: [String]) async throws -> [LogEntry] {
+        guard !references.isEmpty else { return [] }
+        let list = SQL.joined(Array(Set(references)).sorted().map { reference -> SQL in "\(reference)" }, separator: ",")
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: MessageLogStore.columns) FROM message_log
+            WHERE seq IN (SELECT seq FROM log_subjects WHERE subject_reference IN (\(list))) ORDER BY seq
+            """)
+        return try rows.map(MessageLogStore.decode)
+    }
+
     /// The seqs of the entries recorded between two moments (inclusive), if any.
     public func seqs(recordedFrom start: Date, through end: Date) async throws -> ClosedRange<Int64>? {
         let (from, to) = (Int64(start.timeIntervalSince1970 * 1_000_000), Int64(end.timeIntervalSince1970 * 1_000_000))

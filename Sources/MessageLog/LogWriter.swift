@@ -211,7 +211,7 @@ public final class LogWriter: Service, Sendable {
                 // after its callers were answered 503.
                 try await database.withTransaction { connection in
                     if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
-                    try await connection.query(MessageLogStore.insertion(entries))
+                    try await MessageLogStore.insert(entries, on: connection)
                     guard abandoned.claimCommit() else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
                 }
                 state.withLock { $0.head = (seq, prevHash) }

@@ -54,6 +54,20 @@ public enum MessageLogSchema {
                 """,
                 "CREATE INDEX log_seals_awaiting_timestamp ON log_seals (tree_size) WHERE timestamp_token IS NULL",
             ]),
+        Migration(
+            module: "message-log", version: 4, name: "agreements, disclosed fields and subjects of entries (jisr-log/2)",
+            portable: [
+                // Rows written before keep format 1 and hash as they did.
+                "ALTER TABLE message_log ADD COLUMN hash_format smallint NOT NULL DEFAULT 1",
+                "ALTER TABLE message_log ADD COLUMN agreement_id bigint",
+                // Line-feed separated, as the hash takes them.
+                "ALTER TABLE message_log ADD COLUMN disclosed_fields text",
+                "ALTER TABLE message_log ADD COLUMN subjects text",
+                // Which entries concern a subject reference: derived from the entries' subjects (hashed there), kept so
+                // that a person's report reads its rows by index, never by scanning the log.
+                "CREATE TABLE log_subjects (subject_reference text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (subject_reference, seq))",
+                "INSERT INTO log_subjects (subject_reference, seq) SELECT subject_reference, seq FROM message_log WHERE subject_reference IS NOT NULL",
+            ]),
     ]
 }
 
@@ -65,7 +79,9 @@ extension MessageLogSchema {
             [("seq", .integer), ("recorded_at", .integer), ("message_id", .uuid), ("correlation_id", .uuid), ("partner", .text),
              ("certificate_fingerprint", .text), ("direction", .text), ("contract", .text), ("operation", .text), ("purpose", .text),
              ("case_reference", .text), ("subject_reference", .text), ("status", .integer), ("problem_type", .text), ("request_digest", .text),
-             ("response_digest", .text), ("prev_hash", .text), ("entry_hash", .text), ("detail", .text)], key: ["seq"]),
+             ("response_digest", .text), ("prev_hash", .text), ("entry_hash", .text), ("detail", .text), ("hash_format", .integer),
+             ("agreement_id", .integer), ("disclosed_fields", .text), ("subjects", .text)], key: ["seq"]),
+        CopiedTable("log_subjects", [("subject_reference", .text), ("seq", .integer)], key: ["subject_reference", "seq"]),
         CopiedTable("log_tree_nodes", [("height", .integer), ("idx", .integer), ("hash", .bytes)], key: ["height", "idx"]),
         CopiedTable(
             "log_seals",

@@ -9,7 +9,8 @@ enum MessageLogStore {
 
     static let columns = """
         seq, recorded_at, message_id, correlation_id, partner, certificate_fingerprint, direction, contract, operation,
-        purpose, case_reference, subject_reference, status, problem_type, request_digest, response_digest, prev_hash, entry_hash, detail
+        purpose, case_reference, subject_reference, status, problem_type, request_digest, response_digest, prev_hash, entry_hash, detail,
+        hash_format, agreement_id, disclosed_fields, subjects
         """
 
     static func head(on connection: DatabaseConnection) async throws -> (Int64, String) {
@@ -17,8 +18,16 @@ enum MessageLogStore {
         return try rows.first?.decode((Int64, String).self) ?? (0, LogEntry.genesisHash)
     }
 
+    /// The entries and the index of their subjects, on one connection (in the caller's transaction).
     static func insert(_ entries: [LogEntry], on connection: DatabaseConnection) async throws {
         try await connection.query(insertion(entries))
+        if let subjects = subjectInsertion(entries) { try await connection.query(subjects) }
+    }
+
+    static func subjectInsertion(_ entries: [LogEntry]) -> SQL? {
+        let rows = entries.flatMap { entry in entry.draft.canonicalSubjects.map { subject -> SQL in "(\(subject), \(entry.seq))" } }
+        guard !rows.isEmpty else { return nil }
+        return "INSERT INTO log_subjects (subject_reference, seq) VALUES " + SQL.joined(rows, separator: ",")
     }
 
     /// One multi-row `INSERT` of `entries`. A second writer that got to a seq first makes it fail as a unique violation
@@ -30,7 +39,8 @@ enum MessageLogStore {
                 (\(entry.seq), \(entry.recordedAt), \(draft.messageId), \(draft.correlationId), \(draft.partner), \(draft.certificateFingerprint),
                  \(draft.direction.rawValue), \(draft.contract), \(draft.operation), \(draft.purpose), \(draft.caseReference), \(draft.subjectReference),
                  \(Int32(draft.status)), \(draft.problemType), \(draft.requestDigest), \(draft.responseDigest), \(entry.prevHash), \(entry.entryHash),
-                 \(draft.detail))
+                 \(draft.detail), \(Int32(entry.format)), \(draft.agreementId), \(draft.canonicalFields.flatMap(Self.joined)),
+                 \(Self.joined(draft.canonicalSubjects)))
                 """
             return row
         }
@@ -57,12 +67,19 @@ enum MessageLogStore {
             problemType: try cells[13].decode(String?.self),
             requestDigest: try cells[14].decode(String.self),
             responseDigest: try cells[15].decode(String?.self),
-            detail: try cells[18].decode(String?.self)
+            detail: try cells[18].decode(String?.self),
+            agreementId: try cells[20].decode(Int64?.self),
+            disclosedFields: try cells[21].decode(String?.self).map(Self.split),
+            subjects: try cells[22].decode(String?.self).map(Self.split) ?? []
         )
         return LogEntry(
             seq: try cells[0].decode(Int64.self), recordedAt: try cells[1].decode(Int64.self), draft: draft,
-            prevHash: try cells[16].decode(String.self), entryHash: try cells[17].decode(String.self))
+            prevHash: try cells[16].decode(String.self), entryHash: try cells[17].decode(String.self), format: Int(try cells[19].decode(Int32.self)))
     }
+
+    /// Lists as their columns hold them: line-feed separated, NULL when empty.
+    static func joined(_ items: [String]) -> String? { items.isEmpty ? nil : items.joined(separator: "\n") }
+    static func split(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
 }
 
 /// A row whose direction is not one Jisr writes: reported as a modified entry.

@@ -29,12 +29,7 @@ public struct DatabaseRecordSource: RecordSource {
 
     /// One round trip: the person and each employment on a row of their own (a person with none on one row of nulls).
     public func employmentRecord(for key: PersonKey) async throws -> EmploymentRecord? {
-        let condition: SQL
-        switch key {
-        case .nationalId(let id): condition = "p.national_id = \(id)"
-        case .passport(let number, let nationality): condition = "p.passport_number = \(number) AND p.nationality = \(nationality)"
-        case .nssfNumber(let number): condition = "p.nssf_number = \(number)"
-        }
+        let condition = Self.condition(key)
         let rows = try await read(
             SQL(
                 """
@@ -95,6 +90,22 @@ public struct DatabaseRecordSource: RecordSource {
                 employeeCount: Int(try c[12].decode(Int64.self)))
         }
         return nil
+    }
+
+    /// The persons row `key` names (`p`).
+    private static func condition(_ key: PersonKey) -> SQL {
+        switch key {
+        case .nationalId(let id): "p.national_id = \(id)"
+        case .passport(let number, let nationality): "p.passport_number = \(number) AND p.nationality = \(nationality)"
+        case .nssfNumber(let number): "p.nssf_number = \(number)"
+        }
+    }
+
+    public func permitNumbers(of key: PersonKey) async throws -> [String] {
+        let condition = Self.condition(key)
+        return try await read(
+            SQL("SELECT w.permit_number FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id WHERE \(condition) ORDER BY w.id").prepared
+        ).map { try $0[0].decode(String.self) }
     }
 
     public func workPermit(number: String) async throws -> WorkPermit? {

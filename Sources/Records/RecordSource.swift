@@ -16,12 +16,55 @@ public enum PersonKey: Sendable, Hashable {
     }
 }
 
+/// A person named other than exactly one well-formed way.
+public struct PersonKeyError: Error, Sendable {
+    public let message: String
+}
+
+extension PersonKey {
+    /// Exactly one of a national id (12 digits), a passport (6–12 of A–Z 0–9) with its nationality (two capital
+    /// letters), or an NSSF number (10 digits).
+    public init(nationalId: String?, passport: String?, nationality: String?, nssfNumber: String?) throws {
+        switch (nationalId, passport, nationality, nssfNumber) {
+        case (let id?, nil, nil, nil) where id.wholeMatch(of: /[0-9]{12}/) != nil: self = .nationalId(id)
+        case (nil, let number?, let country?, nil) where number.wholeMatch(of: /[A-Z0-9]{6,12}/) != nil && country.wholeMatch(of: /[A-Z]{2}/) != nil:
+            self = .passport(number: number, nationality: country)
+        case (nil, nil, nil, let number?) where number.wholeMatch(of: /[0-9]{10}/) != nil: self = .nssfNumber(number)
+        default:
+            throw PersonKeyError(
+                message: "name the person one way: a national id (12 digits), a passport (6–12 of A–Z 0–9) with its nationality (2 capital letters), or an NSSF number (10 digits)")
+        }
+    }
+
+    /// Every key the person a record is about is known by: national id, passport with nationality, NSSF number.
+    public static func keys(of person: EmploymentRecord.Person) -> [PersonKey] {
+        var keys: [PersonKey] = []
+        if let id = person.nationalId { keys.append(.nationalId(id)) }
+        if let passport = person.passportNumber { keys.append(.passport(number: passport, nationality: person.nationality)) }
+        if let number = person.nssfNumber { keys.append(.nssfNumber(number)) }
+        return keys
+    }
+
+    /// The identifier spaces an exchange about the holder of `permit` is found under: the permit's number (its holder
+    /// is found through their permits) and the worker's passport.
+    public static func subjects(of permit: WorkPermit) -> [(kind: String, identifier: String)] {
+        var subjects = [permitSubject(permit.permitNumber)]
+        if let passport = permit.worker.passportNumber { subjects.append(PersonKey.passport(number: passport, nationality: permit.worker.nationality).subject) }
+        return subjects
+    }
+
+    /// The subject of a permit number, asked for or disclosed.
+    public static func permitSubject(_ number: String) -> (kind: String, identifier: String) { ("permit", number) }
+}
+
 /// Where the ministry's own records come from. Jisr reads them through this and never writes them.
 public protocol RecordSource: Sendable {
     /// The person's full employment record, or nil when no such person exists.
     func employmentRecord(for key: PersonKey) async throws -> EmploymentRecord?
     /// The establishment's full registration, or nil when none has that number.
     func establishment(registrationNumber: String) async throws -> Establishment?
+    /// The numbers of every permit of the person `key` names (none for someone unknown).
+    func permitNumbers(of key: PersonKey) async throws -> [String]
     /// The permit with this number, or nil.
     func workPermit(number: String) async throws -> WorkPermit?
     /// Changes of permits after feed position `after`, oldest first: (position, event type, time, permit).

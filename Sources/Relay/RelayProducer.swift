@@ -145,6 +145,7 @@ public final class RelayProducer: Service, Sendable {
                 PersonKey.passport(number: $0, nationality: change.permit.worker.nationality).subject
             }
             let subjectReference = subject.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }
+            let subjects = PersonKey.subjects(of: change.permit).map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }
             // An agreement granted before grants were checked may lack fields its documents require: nothing is sent
             // rather than fields nobody granted, and the refusal is audited.
             guard contract.missingCompanions(of: agreement.fields).isEmpty else {
@@ -153,13 +154,15 @@ public final class RelayProducer: Service, Sendable {
                     EntryDraft(
                         messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
                         operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil, subjectReference: subjectReference,
-                        status: 403, problemType: "agreement-incomplete", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil))
+                        status: 403, problemType: "agreement-incomplete", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil,
+                        agreementId: agreement.id, subjects: subjects))
                 continue
             }
             let wire: WireDocument
+            let minimised = contract.selection(granting: agreement.fields).apply(to: event)
             do {
                 let adapter = try snapshot.adapter(for: partner, in: adapters)
-                wire = try adapter.render(contract.selection(granting: agreement.fields).apply(to: event), contract: contract, format: adapter.pushFormat)
+                wire = try adapter.render(minimised, contract: contract, format: adapter.pushFormat)
             } catch {
                 logger.error("event cannot be rendered for partner", metadata: ["jisr.partner": "\(partner.id)", "jisr.message_id": "\(messageId)"])
                 refusals.append(
@@ -167,7 +170,7 @@ public final class RelayProducer: Service, Sendable {
                         messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
                         operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil, subjectReference: subjectReference,
                         status: 422, problemType: "untranslatable", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil,
-                        detail: "\(error)"))
+                        detail: "\(error)", agreementId: agreement.id, subjects: subjects))
                 continue
             }
             drafts.append(
@@ -175,7 +178,8 @@ public final class RelayProducer: Service, Sendable {
                     messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
                     operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil,
                     subjectReference: subjectReference, status: 202, problemType: nil,
-                    requestDigest: sha256Hex(wire.bytes), responseDigest: nil))
+                    requestDigest: sha256Hex(wire.bytes), responseDigest: nil, agreementId: agreement.id,
+                    disclosedFields: FieldSelection.disclosed(in: minimised), subjects: subjects))
             rows.append(
                 OutboxRow(
                     messageId: messageId, partnerID: partner.id, contract: contract.id.description, endpoint: endpoint, mediaType: wire.mediaType,

@@ -38,7 +38,7 @@ struct InboxCommand: AsyncParsableCommand {
             let pki = pkiOptions.directory
             let secret = try SubjectKeyFile.read(pki.subjectKey)
             let sealer = FileManager.default.fileExists(atPath: pki.bodyKeys) ? try BodySealer(secret: secret, keyFolder: pki.bodyKeys) : BodySealer(secret: secret)
-            let (row, body) = try await options.run { admin, _ in try await admin.inboxMessage(id, sealer: sealer) }
+            let (row, body) = try await options.run { admin, actor in try await admin.inboxMessage(id, sealer: sealer, by: actor) }
             print("\(row.partnerID) \(row.contract) \(row.mediaType) idempotency reference \(row.idempotencyReference.prefix(16))…")
             print(String(decoding: body, as: UTF8.self))
         }

@@ -18,7 +18,8 @@ struct Jisr: AsyncParsableCommand {
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
         subcommands: [
             Demo.self, Serve.self, Migrate.self, StoreCommand.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
-            CertificateCommand.self, AdministratorCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self, MockPartnerCommand.self, DevTSACommand.self,
+            CertificateCommand.self, AdministratorCommand.self, AccessReportCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self,
+            MockPartnerCommand.self, DevTSACommand.self,
         ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.

@@ -87,6 +87,15 @@ final class Fixture: Sendable {
         try await Self.until("registry version \(version) in force (at \(watcher.snapshot.version))") { watcher.snapshot.version >= version }
     }
 
+    /// A sealer that seals by count alone, every `entries`, looking every 100 ms.
+    static func sealing(every entries: Int64) -> SealerConfiguration {
+        var sealing = SealerConfiguration()
+        sealing.everyEntries = entries
+        sealing.every = .seconds(3600)
+        sealing.checkInterval = .milliseconds(100)
+        return sealing
+    }
+
     /// A relay that retries fast, for tests: 200 ms first backoff, 3 attempts.
     static var fastRelayPolicy: RetryPolicy {
         var policy = RetryPolicy()
@@ -440,6 +449,17 @@ final class Fixture: Sendable {
     }
 
     /// Whether a stored body contains `text` in clear (it must not: bodies are sealed at rest).
+    /// The log entry a reply names (its X-Message-Id); throws when it has none or the log holds none.
+    func entry(of reply: Reply) async throws -> LogEntry {
+        guard let id = reply.messageId else { throw FixtureError("the reply has no X-Message-Id: \(reply.status) \(reply.text.prefix(200))") }
+        return try await entry(messageId: id)
+    }
+
+    func entry(messageId: UUID) async throws -> LogEntry {
+        guard let entry = try await log().entry(messageId: messageId) else { throw FixtureError("no log entry for message \(messageId)") }
+        return entry
+    }
+
     /// The inbox's keyed hash of an `Idempotency-Key`, as the gateway computes it with this fixture's subject key.
     func inboxReference(_ key: String) throws -> String {
         InboxStore.reference(idempotencyKey: key, referencer: SubjectReferencer(key: try SubjectKeyFile.read(directory + "/subject.key")))

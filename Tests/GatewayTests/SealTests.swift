@@ -15,13 +15,7 @@ import Testing
 struct SealTests {
     static let fixture = Task { try await Fixture.make("seals") }
     /// Sealed by count on its own, and tampered with: a fixture of its own, kept for the run like every fixture.
-    static let tampered = Task { () throws -> Fixture in
-        var sealing = SealerConfiguration()
-        sealing.everyEntries = 5
-        sealing.every = .seconds(3600)
-        sealing.checkInterval = .milliseconds(100)
-        return try await Fixture.make("sealtamper", sealing: sealing)
-    }
+    static let tampered = Task { try await Fixture.make("sealtamper", sealing: Fixture.sealing(every: 5)) }
 
     func query(_ fixture: Fixture) async throws -> UUID {
         let reply = try await fixture.get("/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))", as: "LB-NSSF")
@@ -62,9 +56,18 @@ struct SealTests {
             partner: text("partner"), certificateFingerprint: text("certificateFingerprint"), direction: try #require(Direction(rawValue: text("direction") ?? "")),
             contract: text("contract"), operation: text("operation"), purpose: text("purpose"), caseReference: text("caseReference"),
             subjectReference: text("subjectReference"), status: Int(try #require(entry["status"].flatMap { if case .integer(let n) = $0 { n } else { nil } })),
-            problemType: text("problemType"), requestDigest: text("requestDigest") ?? "", responseDigest: text("responseDigest"), detail: text("detail"))
-        guard case .integer(let seq)? = entry["seq"], case .integer(let recordedAt)? = entry["recordedAtMicros"] else { Issue.record("no seq"); return }
-        #expect(LogEntry.hash(seq: seq, recordedAt: recordedAt, draft: draft, prevHash: text("prevHash") ?? "") == text("entryHash"))
+            problemType: text("problemType"), requestDigest: text("requestDigest") ?? "", responseDigest: text("responseDigest"), detail: text("detail"),
+            agreementId: entry["agreementId"].flatMap { if case .integer(let n) = $0 { n } else { nil } },
+            disclosedFields: entry["disclosedFields"]?.arrayValue?.compactMap(\.stringValue))
+        guard case .integer(let seq)? = entry["seq"], case .integer(let recordedAt)? = entry["recordedAtMicros"], case .integer(let format)? = entry["format"] else {
+            Issue.record("no seq or format")
+            return
+        }
+        #expect(format == 2, "entries are written in format 2")
+        let leaves = entry["subjectLeaves"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(
+            LogEntry.hash(seq: seq, recordedAt: recordedAt, draft: draft, prevHash: text("prevHash") ?? "", format: Int(format), subjectLeaves: leaves)
+                == text("entryHash"))
 
         // The inclusion proof leads from that entry to the signed root (RFC 9162 verification).
         let proof = try #require(receipt["inclusionProof"]?.arrayValue).compactMap { $0.stringValue.flatMap(Hex.decode) }

@@ -333,6 +333,49 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("Entries written before format 2 verify as they were, beside format-2 ones; a changed disclosed field or subject is named", arguments: stores)
+    func entryFormats(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "formats", migrate: false) { database in
+            // A format-1 entry as an older Jisr wrote it, before the migration that added formats and the subject index.
+            let before = TestStore.allMigrations.filter { !($0.module == "message-log" && $0.version >= 4) }
+            try await Migrator(database: database, logger: TestStore.logger).migrate(before)
+            let old = EntryDraft(
+                messageId: UUID(), partner: "LB-NSSF", certificateFingerprint: nil, direction: .inboundQuery, contract: "employment-record/1", operation: "query",
+                purpose: "p", caseReference: nil, subjectReference: "ref-old", status: 200, problemType: nil, requestDigest: "r0", responseDigest: nil)
+            let oldHash = LogEntry.hash(seq: 1, recordedAt: 5, draft: old, prevHash: LogEntry.genesisHash, format: 1)
+            try await database.query(
+                """
+                INSERT INTO message_log (seq, recorded_at, message_id, partner, direction, contract, operation, purpose, subject_reference, status,
+                                         request_digest, prev_hash, entry_hash)
+                VALUES (1, 5, \(old.messageId), 'LB-NSSF', 'inbound-query', 'employment-record/1', 'query', 'p', 'ref-old', 200, 'r0',
+                        \(LogEntry.genesisHash), \(oldHash))
+                """)
+            try await Migrator(database: database, logger: TestStore.logger).migrate(TestStore.allMigrations)
+            let writer = LogWriter(database: database, logger: TestStore.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+            let new = try await writer.append(
+                EntryDraft(
+                    messageId: UUID(), partner: "EG-MOL", certificateFingerprint: nil, direction: .inboundQuery, contract: "work-permit/1", operation: "query",
+                    purpose: "p", caseReference: nil, subjectReference: nil, status: 200, problemType: nil, requestDigest: "r1", responseDigest: nil,
+                    agreementId: 3, disclosedFields: ["worker.name", "permitNumber"], subjects: ["ref-a", "ref-b"]))
+            #expect(new.seq == 2 && new.format == 2)
+            let reader = LogReader(database: database, logger: TestStore.logger)
+            #expect(try await reader.verify().firstBreak == nil)
+            let read = try #require(try await reader.entry(messageId: new.draft.messageId))
+            #expect(read.draft.agreementId == 3 && read.draft.canonicalFields == ["permitNumber", "worker.name"] && read.draft.canonicalSubjects == ["ref-a", "ref-b"])
+            // Found through the subject index, the old entry by its subject reference (indexed by the migration).
+            #expect(try await reader.entries(concerning: ["ref-b"]).map(\.seq) == [2])
+            #expect(try await reader.entries(concerning: ["ref-old", "ref-a"]).map(\.seq) == [1, 2])
+            #expect(try await reader.entries(concerning: ["ref-old"]).first?.format == 1)
+            #expect(try await reader.entries(concerning: ["ref-a", "ref-b", "nobody"]).map(\.seq) == [2])
+            for change in ["UPDATE message_log SET disclosed_fields = 'permitNumber' WHERE seq = 2", "UPDATE message_log SET subjects = 'ref-a' WHERE seq = 2"] {
+                try await database.query(SQL(unsafeSQL: change))
+                #expect(try await reader.verify().firstBreak?.seq == 2, "\(change)")
+            }
+        }
+    }
+
     @Test("The message log: concurrent appends make one gapless chain that verifies; a rewritten entry is named", arguments: stores)
     func messageLog(_ dialect: SQLDialect) async throws {
         try await TestStore.with(dialect, "log") { database in

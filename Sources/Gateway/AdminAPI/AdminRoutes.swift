@@ -3,11 +3,13 @@ import Administration
 import Foundation
 import Hummingbird
 import MessageLog
-import Relay
 import NIOCore
 import PKI
+import Records
 import Registry
+import Relay
 import Schemas
+import Transparency
 
 /// The admin API (v1): the `jisr` administrative commands as JSON resources, on the same `Administration`.
 struct AdminRoutes: Sendable {
@@ -18,6 +20,8 @@ struct AdminRoutes: Sendable {
     let adminCAPEMs: [String]
     let openAPI: OpenAPIDocument
     let sealer: BodySealer
+    /// For the subject references a person's access report is filed under.
+    let referencer: SubjectReferencer
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -133,6 +137,12 @@ struct AdminRoutes: Sendable {
             }
             return try Self.json(agreement, status: .created)
         }
+        v1.get("access-report") { request, context in
+            let query = request.uri.queryParameters
+            let key = try Self.personKey(query)
+            let (from, until) = (try Self.day(query.get("from"), "from"), try Self.day(query.get("to"), "to")?.addingTimeInterval(86_400))
+            return try Self.json(try await run { try await administration.accessReport(for: key, from: from, until: until, referencer: referencer, by: context.administrator!) })
+        }
         v1.get("relay/status") { _, _ in try Self.json(try await run { try await administration.relayStatus() }) }
         v1.get("relay/dead-letters") { request, _ in
             let partner = request.uri.queryParameters["partner"].map(String.init)
@@ -150,7 +160,7 @@ struct AdminRoutes: Sendable {
         }
         v1.get("inbox/:id") { _, context in
             guard let id = UUID(uuidString: try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such message") }
-            let (row, body) = try await run { try await administration.inboxMessage(id, sealer: sealer) }
+            let (row, body) = try await run { try await administration.inboxMessage(id, sealer: sealer, by: context.administrator!) }
             return Response(status: .ok, headers: [.contentType: row.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         v1.post("inbox/:id/ack") { _, context in
@@ -162,6 +172,26 @@ struct AdminRoutes: Sendable {
             guard let id = Int64(try context.parameters.require("id")) else { throw AdminProblem(status: .notFound, code: "not-found", message: "no such agreement") }
             return try Self.json(try await run { try await administration.revokeAgreement(id, by: context.administrator!) })
         }
+    }
+
+    /// Exactly one way of naming a person, as on the exchange API.
+    static func personKey(_ query: Parameters) throws -> PersonKey {
+        let known: Set<String> = ["nationalId", "passport", "nationality", "nssfNumber", "from", "to"]
+        if let stray = query.first(where: { !known.contains(String($0.key)) }) {
+            throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: "unknown parameter \(String(stray.key).prefix(40))")
+        }
+        let value = { (name: String) in query.get(name) }
+        do {
+            return try PersonKey(nationalId: value("nationalId"), passport: value("passport"), nationality: value("nationality"), nssfNumber: value("nssfNumber"))
+        } catch let error as PersonKeyError { throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: error.message) }
+    }
+
+    static func day(_ text: String?, _ name: String) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = AccessReporter.day(parsing: text) else {
+            throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: "\(name) is a date (2026-01-31)")
+        }
+        return date
     }
 
     /// Administration errors become problems with the operation's code.

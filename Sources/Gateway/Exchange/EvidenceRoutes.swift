@@ -87,6 +87,12 @@ struct EvidenceRoutes: Sendable {
             ("responseDigest", optional(evidence.responseDigest)), ("prevHash", .string(evidence.prevHash)),
         ])
         if let detail = evidence.detail { object["detail"] = .string(detail) }
+        if let format = evidence.format {
+            object["format"] = .integer(Int64(format))
+            object["agreementId"] = evidence.agreementId.map(JSONValue.integer) ?? .null
+            object["disclosedFields"] = evidence.disclosedFields.map { .array($0.map(JSONValue.string)) } ?? .null
+            object["subjectLeaves"] = evidence.subjectLeaves.map { .array($0.map(JSONValue.string)) } ?? .null
+        }
         object["entryHash"] = .string(evidence.entryHash)
         return .object(object)
     }

@@ -13,7 +13,13 @@ import Storage
 struct AuditNotes: Sendable {
     var contract: ContractID?
     var operation: Agreement.Operation?
+    /// The identifier asked for, as a subject reference.
     var subjectReference: String?
+    /// Everyone the answer disclosed (each of their identifiers, as subject references); the asked-for one is added.
+    var subjects: [String] = []
+    /// The agreement that decided the exchange, and the contract fields the answer disclosed.
+    var agreementId: Int64?
+    var disclosedFields: [String]?
     /// The message this one repeats or answers (a duplicate inbound send names the original).
     var correlationId: UUID?
     /// The status of a successful answer (202 for an accepted send).
@@ -37,12 +43,8 @@ struct ExchangeCall: Sendable {
     let now: Date
     let limiter: RateLimiter<Int64>
 
-    /// Applies the partner's agreements: default deny, the rate limit, then the fields to send.
-    func authorize(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> FieldSelection {
-        try grant(contract, operation).selection
-    }
-
-    /// The agreement in force for this call (for its row-level scope) and the fields to send.
+    /// Applies the partner's agreements — default deny, the rate limit — and gives the agreement in force (for its
+    /// row-level scope and the log) and the fields to send.
     func grant(_ contract: Contract, _ operation: Agreement.Operation) throws(Problem) -> (agreement: Agreement, selection: FieldSelection) {
         guard let purpose else { throw Problem.purposeRequired }
         switch AgreementPolicy.decide(agreements: agreements, contract: contract, operation: operation, purpose: purpose, at: now) {
@@ -130,7 +132,9 @@ struct ExchangeAuditor: Sendable {
             contract: notes.contract?.description, operation: notes.operation?.rawValue, purpose: purpose, caseReference: caseReference,
             subjectReference: notes.subjectReference, status: status, problemType: problem?.code,
             requestDigest: referencer.reference(kind: "request", identifier: "\(request.method.rawValue) \(request.uri.description)"),
-            responseDigest: sha256Hex(wire.bytes))
+            responseDigest: sha256Hex(wire.bytes), agreementId: notes.agreementId,
+            // A refusal discloses nothing, whatever the handler had prepared.
+            disclosedFields: problem == nil ? notes.disclosedFields : nil, subjects: notes.subjects)
         var entry: LogEntry
         var body = wire
         var answered = status
@@ -147,6 +151,7 @@ struct ExchangeAuditor: Sendable {
                     draft.status = refusal.status
                     draft.problemType = refusal.code
                     draft.responseDigest = sha256Hex(body.bytes)
+                    draft.disclosedFields = nil
                     entry = try await log.append(draft)
                 }
             } else {

@@ -93,11 +93,13 @@ struct ExchangeRoutes: Sendable {
         let key = try Self.personKey(request.uri.queryParameters)
         notes.subjectReference = referencer.reference(kind: key.subject.kind, identifier: key.subject.identifier)
         let (agreement, selection) = try call.grant(contract, .query)
+        notes.agreementId = agreement.id
         // Out of scope answers exactly like a person Jisr does not know.
         guard let record = try await records.employmentRecord(for: key), agreement.covers(nationality: record.person.nationality) else {
             throw Problem.personNotFound
         }
-        return try render(try DocumentEncoder.encode(record), contract: contract, selection: selection, call: call)
+        notes.subjects = PersonKey.keys(of: record.person).map { keyed($0.subject) }
+        return try render(try DocumentEncoder.encode(record), contract: contract, selection: selection, call: call, notes: &notes)
     }
 
     private func establishment(_ number: String, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
@@ -107,9 +109,10 @@ struct ExchangeRoutes: Sendable {
         guard Self.registrationPattern.matches(number) else {
             throw Problem.invalidParameters("registrationNumber must be 7 digits")
         }
-        let selection = try call.authorize(contract, .query)
+        let (agreement, selection) = try call.grant(contract, .query)
+        notes.agreementId = agreement.id
         guard let establishment = try await records.establishment(registrationNumber: number) else { throw Problem.establishmentNotFound }
-        return try render(try DocumentEncoder.encode(establishment), contract: contract, selection: selection, call: call)
+        return try render(try DocumentEncoder.encode(establishment), contract: contract, selection: selection, call: call, notes: &notes)
     }
 
     private func workPermit(_ number: String, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
@@ -117,7 +120,10 @@ struct ExchangeRoutes: Sendable {
         notes.contract = contract.id
         notes.operation = .query
         guard Self.permitPattern.matches(number) else { throw Problem.invalidParameters("permitNumber is WP-YYYY-NNNNNNN") }
+        // The permit's number is what was asked for: its holder finds the exchange through their permits, refused or not.
+        notes.subjects = [keyed(PersonKey.permitSubject(number))]
         let (agreement, selection) = try call.grant(contract, .query)
+        notes.agreementId = agreement.id
         // Out of scope answers exactly like a permit that does not exist: nothing tells the two apart.
         guard let permit = try await records.workPermit(number: number), agreement.covers(nationality: permit.worker.nationality) else {
             throw Problem.permitNotFound
@@ -126,7 +132,8 @@ struct ExchangeRoutes: Sendable {
             let key = PersonKey.passport(number: passport, nationality: permit.worker.nationality).subject
             notes.subjectReference = referencer.reference(kind: key.kind, identifier: key.identifier)
         }
-        return try render(try DocumentEncoder.encode(permit), contract: contract, selection: selection, call: call)
+        notes.subjects = PersonKey.subjects(of: permit).map(keyed)
+        return try render(try DocumentEncoder.encode(permit), contract: contract, selection: selection, call: call, notes: &notes)
     }
 
     private func workPermits(_ parameters: Parameters, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
@@ -135,11 +142,15 @@ struct ExchangeRoutes: Sendable {
         notes.operation = .query
         let query = try PermitQuery(parameters, cursors: cursors)
         let (agreement, selection) = try call.grant(contract, .query)
+        notes.agreementId = agreement.id
         var nationalities = query.nationality.map { Set([$0]) }
         if let scope = agreement.scopeNationalities { nationalities = nationalities.map { $0.intersection(scope) } ?? scope }
         let rows = nationalities?.isEmpty == true
             ? [] : try await records.workPermits(nationalities: nationalities, changedSince: query.changedSince, after: query.after, limit: query.limit + 1)
         let items = try rows.prefix(query.limit).map { try selection.apply(to: DocumentEncoder.encode($0.0)) }
+        // A page concerns every worker on it: each is found in the entry by their permit and their passport.
+        notes.subjects = rows.prefix(query.limit).flatMap { PersonKey.subjects(of: $0.0).map(keyed) }
+        if !items.isEmpty { notes.disclosedFields = items.flatMap(FieldSelection.disclosed) }
         var page = JSONObject([("items", .array(items))])
         if rows.count > query.limit, let last = rows.prefix(query.limit).last?.1 {
             page["nextCursor"] = .string(cursors.encode(last, for: query.filter))
@@ -160,7 +171,7 @@ struct ExchangeRoutes: Sendable {
         case "application/xml", "text/xml": format = .xml
         default: throw Problem.unsupportedMediaType
         }
-        _ = try call.grant(contract, .send)
+        notes.agreementId = try call.grant(contract, .send).agreement.id
         // A declared length over the limit is refused before a byte of the body is read.
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > context.maxUploadSize { throw Problem.payloadTooLarge }
         let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
@@ -181,6 +192,9 @@ struct ExchangeRoutes: Sendable {
             let subject = PersonKey.passport(number: passport, nationality: nationality).subject
             notes.subjectReference = referencer.reference(kind: subject.kind, identifier: subject.identifier)
         }
+        if let number = document["permit"]?["permitNumber"]?.stringValue { notes.subjects = [keyed(PersonKey.permitSubject(number))] }
+        // What the partner's document carried about the person, as the report will list it.
+        notes.disclosedFields = FieldSelection.disclosed(in: document)
         let (messageId, partner, sealed) = (call.messageId, call.partner.id, try sealer.seal(body, messageId: call.messageId))
         let contractName = contract.id.description
         let storedType = format.mediaType
@@ -260,8 +274,16 @@ struct ExchangeRoutes: Sendable {
         return contract
     }
 
-    private func render(_ document: JSONValue, contract: Contract, selection: FieldSelection, call: ExchangeCall) throws -> WireDocument {
-        try adapter(for: call).render(selection.apply(to: document), contract: contract, format: call.format)
+    /// The minimised document in the partner's form; the fields it holds are what the log records as disclosed.
+    private func render(_ document: JSONValue, contract: Contract, selection: FieldSelection, call: ExchangeCall, notes: inout AuditNotes) throws -> WireDocument {
+        let minimised = selection.apply(to: document)
+        notes.disclosedFields = FieldSelection.disclosed(in: minimised)
+        return try adapter(for: call).render(minimised, contract: contract, format: call.format)
+    }
+
+    /// A subject as the log files it: its keyed reference.
+    private func keyed(_ subject: (kind: String, identifier: String)) -> String {
+        referencer.reference(kind: subject.kind, identifier: subject.identifier)
     }
 
     /// The partner's adapter; one that cannot be built (a mapping the contracts outgrew) is the gateway's fault.

@@ -21,6 +21,12 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
     public var responseDigest: String?
     public var prevHash: String
     public var detail: String?
+    /// Format 2 and later; absent in evidence of format-1 entries (and in bundles made before formats existed).
+    public var format: Int?
+    public var agreementId: Int64?
+    public var disclosedFields: [String]?
+    /// The subjects as the hash covers them (`EntryDraft.subjectLeaves`): salted hashes, never the references.
+    public var subjectLeaves: [String]?
     public var entryHash: String
 
     public init(_ entry: LogEntry) {
@@ -43,6 +49,13 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
         responseDigest = draft.responseDigest
         prevHash = entry.prevHash
         detail = draft.detail
+        if entry.format >= 2 {
+            format = entry.format
+            agreementId = draft.agreementId
+            disclosedFields = draft.canonicalFields
+            let leaves = draft.subjectLeaves
+            subjectLeaves = leaves.isEmpty ? nil : leaves
+        }
         entryHash = entry.entryHash
     }
 
@@ -52,7 +65,8 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
         let draft = EntryDraft(
             messageId: messageId, correlationId: correlationId, partner: partner, certificateFingerprint: certificateFingerprint, direction: direction,
             contract: contract, operation: operation, purpose: purpose, caseReference: caseReference, subjectReference: subjectReference, status: status,
-            problemType: problemType, requestDigest: requestDigest, responseDigest: responseDigest, detail: detail)
-        return LogEntry.hash(seq: seq, recordedAt: recordedAtMicros, draft: draft, prevHash: prevHash)
+            problemType: problemType, requestDigest: requestDigest, responseDigest: responseDigest, detail: detail, agreementId: agreementId,
+            disclosedFields: disclosedFields)
+        return LogEntry.hash(seq: seq, recordedAt: recordedAtMicros, draft: draft, prevHash: prevHash, format: format ?? 1, subjectLeaves: subjectLeaves ?? [])
     }
 }

@@ -56,6 +56,17 @@ public struct ContractDocumentError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(contract) \(format.rawValue) \(kind.rawValue): \(violations.joined(separator: "; "))" }
 }
 
+/// What a field is called, in the two languages a person's report is written in.
+public struct FieldLabel: Sendable, Hashable, Codable {
+    public let ar: String
+    public let en: String
+
+    public init(ar: String, en: String) {
+        self.ar = ar
+        self.en = en
+    }
+}
+
 /// One version of a contract: its schemas, its XML form, and the catalogue of fields an agreement can grant.
 public final class Contract: Sendable {
     public let id: ContractID
@@ -76,6 +87,10 @@ public final class Contract: Sendable {
     /// Paths that have members of their own.
     let containers: Set<String>
 
+    /// Labels of fields and groups of fields (`person.name` for every part of a name), from `contract.json`; every
+    /// field has one on itself or on an object above it.
+    public let labels: [String: FieldLabel]
+
     /// The contract's valid golden examples (JSON form) by file name, so a mapping can be tried on them.
     public let examples: [(name: String, document: JSONValue)]
     /// Grants already worked out, by their fields: every exchange asks for its agreement's, and agreements are few.
@@ -83,9 +98,10 @@ public final class Contract: Sendable {
 
     public init(
         id: ContractID, title: String, rootElement: String, namespace: String, jsonSchemaDocument: [UInt8], xsdDocument: [UInt8],
-        examples: [(name: String, document: JSONValue)] = []
+        examples: [(name: String, document: JSONValue)] = [], labels: [String: FieldLabel] = [:]
     ) throws {
         self.id = id
+        self.labels = labels
         self.examples = examples
         self.title = title
         self.jsonSchemaDocument = jsonSchemaDocument
@@ -102,6 +118,20 @@ public final class Contract: Sendable {
         self.requiredMembers = members
         self.containers = Set(fields.compactMap { path in path.lastIndex(of: ".").map { String(path[..<$0]) } })
     }
+
+    /// The labelled group a field belongs to: the field itself or its nearest labelled ancestor, with its label.
+    public func label(of field: String) -> (path: String, label: FieldLabel)? {
+        var parts = field.split(separator: ".")
+        while !parts.isEmpty {
+            let path = parts.joined(separator: ".")
+            if let label = labels[path] { return (path, label) }
+            parts.removeLast()
+        }
+        return nil
+    }
+
+    /// Fields no label covers (each must have one for a person's report to name it).
+    public var unlabelledFields: [String] { leafFields.filter { label(of: $0) == nil } }
 
     private static func collect(
         _ node: JSONValue, schema: JSONSchema, prefix: String, parentRequired: Bool, fields: inout [String], required: inout Set<String>,

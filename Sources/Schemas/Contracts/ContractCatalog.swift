@@ -58,10 +58,24 @@ public struct ContractCatalog: Sendable {
                 throw ContractCatalogError(file: validFolder.appendingPathComponent(name).path, reason: "\(error)")
             }
         }
+        var labels: [String: FieldLabel] = [:]
+        for member in manifest["labels"]?.objectValue?.members ?? [] {
+            guard let ar = member.value["ar"]?.stringValue, let en = member.value["en"]?.stringValue else {
+                throw ContractCatalogError(file: manifestFile, reason: "label \(member.key) needs ar and en")
+            }
+            labels[member.key] = FieldLabel(ar: ar, en: en)
+        }
         do {
-            return try Contract(
+            let contract = try Contract(
                 id: id, title: title, rootElement: root, namespace: namespace, jsonSchemaDocument: try bytes("schema.json"),
-                xsdDocument: try bytes("schema.xsd"), examples: examples)
+                xsdDocument: try bytes("schema.xsd"), examples: examples, labels: labels)
+            if let stray = labels.keys.sorted().first(where: { !contract.fields.contains($0) }) {
+                throw ContractCatalogError(file: manifestFile, reason: "label \(stray) names no field of the schema")
+            }
+            if let unlabelled = contract.unlabelledFields.first {
+                throw ContractCatalogError(file: manifestFile, reason: "field \(unlabelled) has no label (on itself or an object above it)")
+            }
+            return contract
         } catch let error as ContractCatalogError {
             throw error
         } catch {

@@ -56,3 +56,25 @@ extension FieldSelection {
         return false
     }
 }
+
+extension FieldSelection {
+    /// The contract field paths a (minimised) document holds: every member that is not an object, by its path
+    /// through objects and arrays (arrays add no step), sorted — what a person's report says was disclosed.
+    public static func disclosed(in document: JSONValue) -> [String] {
+        var paths = Set<String>()
+        func walk(_ value: JSONValue, _ prefix: String) {
+            switch value {
+            case .object(let object):
+                for member in object.members { walk(member.value, prefix.isEmpty ? member.key : prefix + "." + member.key) }
+            case .array(let elements):
+                for element in elements { walk(element, prefix) }
+            case .null:
+                break
+            default:
+                if !prefix.isEmpty { paths.insert(prefix) }
+            }
+        }
+        walk(document, "")
+        return paths.sorted()
+    }
+}

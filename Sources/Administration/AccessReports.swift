@@ -1,0 +1,22 @@
+import Foundation
+import MessageLog
+import Records
+import Transparency
+
+/// A person's access report, asked for by the ministry itself (a clerk, `jisr access-report`, the admin API).
+extension Administration {
+    /// Makes the report and logs the asking as an exchange about the person (under their subject references)
+    /// before returning it: it appears in their next report.
+    public func accessReport(
+        for key: PersonKey, from: Date?, until: Date?, referencer: SubjectReferencer, by administrator: Administrator
+    ) async throws -> AccessReport {
+        let reporter = AccessReporter(
+            database: database, records: DatabaseRecordSource(database: database, logger: logger), referencer: referencer, catalog: catalog, logger: logger)
+        let report = try await reporter.report(for: key, from: from, until: until)
+        try await audited(
+            "access-report", partner: nil, by: administrator, request: ["kind": key.kind, "rows": String(report.rows.count)],
+            subjects: report.subject.references
+        ) { _, _ in (before: Optional<Int>.none, after: report.rows.count) }
+        return report
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import MessageLog
+import Records
+import Registry
+import Schemas
+import Storage
+
+/// Makes a person's access report: finds every identifier they are known by (and their permits) in the ministry's
+/// records, reads the entries the log files under those subject references (by index, never by scanning the
+/// log), and explains each with the registry and the contract's labels.
+public struct AccessReporter: Sendable {
+    let database: Database
+    let records: any RecordSource
+    let referencer: SubjectReferencer
+    let catalog: ContractCatalog
+    let logger: Logger
+
+    public init(database: Database, records: any RecordSource, referencer: SubjectReferencer, catalog: ContractCatalog, logger: Logger) {
+        self.database = database
+        self.records = records
+        self.referencer = referencer
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    /// The report on the person `key` names, for exchanges recorded from `from` (inclusive) until `until` (exclusive).
+    public func report(for key: PersonKey, from: Date? = nil, until: Date? = nil, now: Date = Date()) async throws -> AccessReport {
+        let (references, known) = try await references(of: key)
+        var entries = try await LogReader(database: database, logger: logger).entries(concerning: references)
+        let (low, high) = (from.map(Self.micros), until.map(Self.micros))
+        entries = entries.filter { entry in low.map { entry.recordedAt >= $0 } ?? true && high.map { entry.recordedAt < $0 } ?? true }
+
+        let registry = try await RegistryStore(database: database, logger: logger).snapshot()
+        let agreements = Dictionary(
+            try await database.withConnection { try await RegistryWrites.agreements(partner: nil, includeRevoked: true, on: $0) }.map { ($0.id, $0) },
+            uniquingKeysWith: { first, _ in first })
+        let seals = SealStore(database: database, logger: logger)
+        let latest = try await seals.latest()
+        var rows: [AccessReport.Row] = []
+        rows.reserveCapacity(entries.count)
+        for entry in entries {
+            var proof: [String]?
+            if let latest, entry.seq <= latest.treeHead.size {
+                proof = try await seals.inclusionProof(seq: entry.seq, size: latest.treeHead.size).map(\.hex)
+            }
+            rows.append(row(entry, registry: registry, agreements: agreements, proof: proof))
+        }
+        return AccessReport(
+            generatedAt: Self.beirut(now), subject: AccessReport.Subject(kind: key.kind, masked: Self.masked(key), known: known, references: references),
+            from: from.map(Self.day), to: until.map { Self.day($0.addingTimeInterval(-1)) }, rows: rows, treeHead: latest.map(Self.treeHead))
+    }
+
+    /// Every subject reference the person's exchanges are filed under, and whether the records know them.
+    func references(of key: PersonKey) async throws -> (references: [String], known: Bool) {
+        var keys = [key]
+        var known = false
+        if let record = try await records.employmentRecord(for: key) {
+            known = true
+            keys = PersonKey.keys(of: record.person)
+            if !keys.contains(key) { keys.append(key) }
+        }
+        var subjects = keys.map(\.subject)
+        var permits: [String] = []
+        for key in keys { permits += try await records.permitNumbers(of: key) }
+        subjects += Array(Set(permits)).sorted().map(PersonKey.permitSubject)
+        var seen = Set<String>()
+        let references = subjects.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }.filter { seen.insert($0).inserted }
+        return (references, known)
+    }
+
+    func row(_ entry: LogEntry, registry: RegistrySnapshot, agreements: [Int64: Agreement], proof: [String]?) -> AccessReport.Row {
+        let draft = entry.draft
+        let partner = draft.direction == .admin ? nil : draft.partner.flatMap { registry.partners[$0] }
+        let purpose = draft.purpose.flatMap { registry.purposes[$0] }
+        let agreement = draft.agreementId.flatMap { agreements[$0] }
+        return AccessReport.Row(
+            at: Self.beirut(Date(timeIntervalSince1970: Double(entry.recordedAt) / 1_000_000)),
+            partner: partner.map { AccessReport.Party(id: $0.id, nameAr: $0.nameAr, nameEn: $0.nameEn, country: $0.country) },
+            direction: draft.direction.rawValue, contract: draft.contract, operation: draft.operation, fields: fields(of: draft),
+            purpose: purpose.map { AccessReport.Purpose(code: $0.code, ar: $0.descriptionAr, en: $0.descriptionEn, legalBasis: $0.legalBasis) },
+            mouReference: agreement?.mouReference, caseReference: draft.caseReference, outcome: Self.outcome(draft.status), problem: draft.problemType,
+            status: draft.status, receipt: AccessReport.Receipt(seq: entry.seq, entryHash: entry.entryHash, entry: EntryEvidence(entry), inclusionProof: proof))
+    }
+
+    /// The labelled groups of the fields that left, in the contract's order.
+    func fields(of draft: EntryDraft) -> [AccessReport.DisclosedField] {
+        guard let disclosed = draft.canonicalFields, let contract = draft.contract.flatMap(ContractID.init).flatMap({ catalog[$0] }) else { return [] }
+        let order = Dictionary(contract.fields.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        var groups: [String: FieldLabel] = [:]
+        for field in disclosed {
+            // A field no label covers (a contract published without one) is still listed, under its path.
+            let (path, label) = contract.label(of: field) ?? (field, FieldLabel(ar: field, en: field))
+            groups[path] = label
+        }
+        return groups.sorted { (order[$0.key] ?? .max, $0.key) < (order[$1.key] ?? .max, $1.key) }.map {
+            AccessReport.DisclosedField(path: $0.key, ar: $0.value.ar, en: $0.value.en)
+        }
+    }
+
+    static func outcome(_ status: Int) -> String {
+        switch status {
+        case 200..<300: "answered"
+        case 404: "nothing-found"
+        default: "refused"
+        }
+    }
+
+    static func treeHead(_ seal: Seal) -> AccessReport.TreeHead {
+        AccessReport.TreeHead(
+            size: seal.treeHead.size, rootHash: seal.treeHead.rootHash, time: MessageLog.TreeHead.format(seal.treeHead.timeMilliseconds),
+            signedText: seal.treeHead.signedText, signature: Data(seal.signature).base64EncodedString(), publicKey: seal.publicKeyPEM,
+            certificate: seal.certificatePEM, timestampToken: seal.timestampToken.map { Data($0).base64EncodedString() })
+    }
+
+    /// All but the last four characters hidden: enough for the person to recognise, not enough to be of use.
+    static func masked(_ key: PersonKey) -> String {
+        let (value, suffix): (String, String) =
+            switch key {
+            case .nationalId(let id): (id, "")
+            case .passport(let number, let nationality): (number, " (\(nationality))")
+            case .nssfNumber(let number): (number, "")
+            }
+        return String(repeating: "•", count: max(0, value.count - 4)) + value.suffix(4) + suffix
+    }
+
+    static let beirutZone = TimeZone(identifier: "Asia/Beirut") ?? TimeZone(secondsFromGMT: 2 * 3600)!
+
+    static func beirut(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = beirutZone
+        return formatter.string(from: date)
+    }
+
+    static func day(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        formatter.timeZone = beirutZone
+        return formatter.string(from: date)
+    }
+
+    /// A civil day (`2026-01-31`) in Beirut, as its first instant; nil for anything else.
+    public static func day(parsing text: String) -> Date? {
+        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        formatter.timeZone = beirutZone
+        return formatter.date(from: text)
+    }
+
+    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+}
+
+extension PersonKey {
+    /// The name of the identifier, as reports and the portal's query say it.
+    public var kind: String {
+        switch self {
+        case .nationalId: "nationalId"
+        case .passport: "passport"
+        case .nssfNumber: "nssfNumber"
+        }
+    }
+}
