@@ -116,7 +116,10 @@ let package = Package(
         .target(
             name: "Transparency",
             dependencies: [
-                "MessageLog", "Records", "Registry", "Schemas", "Storage",
+                "MessageLog", "Records", "Registry", "Schemas", "Storage", "PKI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -10,13 +10,21 @@ extension Administration {
     public func accessReport(
         for key: PersonKey, from: Date?, until: Date?, referencer: SubjectReferencer, by administrator: Administrator
     ) async throws -> AccessReport {
-        let reporter = AccessReporter(
-            database: database, records: DatabaseRecordSource(database: database, logger: logger), referencer: referencer, catalog: catalog, logger: logger)
-        let report = try await reporter.report(for: key, from: from, until: until)
+        let report = try await reporter(referencer).report(for: key, from: from, until: until)
         try await audited(
             "access-report", partner: nil, by: administrator, request: ["kind": key.kind, "rows": String(report.rows.count)],
             subjects: report.subject.references
         ) { _, _ in (before: Optional<Int>.none, after: report.rows.count) }
         return report
+    }
+
+    /// What the person's reports leave out for now (purposes with a disclosure delay), and until when.
+    public func withheld(for key: PersonKey, referencer: SubjectReferencer) async throws -> [AccessReporter.Withheld] {
+        try await reporter(referencer).withheld(for: key)
+    }
+
+    private func reporter(_ referencer: SubjectReferencer) -> AccessReporter {
+        AccessReporter(
+            database: database, records: DatabaseRecordSource(database: database, logger: logger), referencer: referencer, catalog: catalog, logger: logger)
     }
 }

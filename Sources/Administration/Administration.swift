@@ -160,7 +160,35 @@ public struct Administration: Sendable {
                 throw AdministrationError("duplicate-purpose", "purpose \(purpose.code) already exists")
             }
             try await RegistryWrites.insert(purpose, on: connection)
+            if let delay = purpose.disclosureDelay {
+                try Self.check(delay)
+                try await RegistryWrites.setDisclosureDelay(delay, purpose: purpose.code, on: connection)
+            }
             return (before: Optional<Purpose>.none, after: purpose)
+        }
+    }
+
+    /// Sets (or with nil, lifts) how long exchanges under a purpose stay out of access reports; audited.
+    public func setDisclosureDelay(_ delay: DisclosureDelay?, purpose code: String, by administrator: Administrator) async throws -> Purpose {
+        if let delay { try Self.check(delay) }
+        return try await audited("purpose.set-disclosure-delay", partner: nil, by: administrator, request: ["purpose": code]) { connection, _ in
+            guard let before = try await RegistryWrites.purposes(on: connection).first(where: { $0.code == code }) else {
+                throw AdministrationError.notFound("purpose \(code)")
+            }
+            guard before.disclosureDelay != delay else { throw AdministrationError("no-change", "purpose \(code) already has this delay") }
+            try await RegistryWrites.setDisclosureDelay(delay, purpose: code, on: connection)
+            var after = before
+            after.disclosureDelay = delay
+            return (before: before, after: after)
+        }.after
+    }
+
+    static func check(_ delay: DisclosureDelay) throws {
+        guard delay.seconds >= 1, delay.seconds <= 10 * 366 * 86_400 else {
+            throw AdministrationError("invalid-delay", "a disclosure delay is from one second to ten years")
+        }
+        guard !delay.legalBasis.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AdministrationError("invalid-delay", "a disclosure delay needs its legal basis")
         }
     }
 

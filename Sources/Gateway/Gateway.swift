@@ -15,6 +15,7 @@ import Schemas
 import ServiceLifecycle
 import UnixSignals
 import Storage
+import Transparency
 
 /// Every schema migration Jisr owns, across modules.
 public enum JisrMigrations {
@@ -74,11 +75,13 @@ public struct Gateway: Sendable {
         let router = Router(context: ExchangeContext.self)
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
         var logSealer: Sealer?
+        var logSigner: SealSigner?
         if let sealing = configuration.sealing {
             let signer = try SealSigner(
                 keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
                 certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
             let timestamper = try sealing.timestamping.map { try TimestampAuthorityClient(configuration: $0) }
+            logSigner = signer
             logSealer = Sealer(database: database, log: logWriter, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
         }
         let gate = logSealer
@@ -93,6 +96,7 @@ public struct Gateway: Sendable {
             evidence: EvidenceRoutes(
                 auditor: auditor, log: LogReader(database: database, logger: logger), seals: SealStore(database: database, logger: logger),
                 sealEvery: configuration.sealing?.sealer.every),
+            reporter: AccessReporter(database: database, records: records, referencer: referencer, catalog: catalog, logger: logger), reportSigner: logSigner,
             logger: logger
         ).register(on: router)
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
@@ -140,7 +144,7 @@ public struct Gateway: Sendable {
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
                 adminCAPEMs: try configuration.adminCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) },
                 openAPI: try OpenAPIDocument(file: openAPI.appendingPathComponent("admin.json")),
-                sealer: sealer, referencer: referencer
+                sealer: sealer, referencer: referencer, reportSigner: logSigner
             ).register(on: adminRouter)
             routes["admin"] = Self.describe(adminRouter.routes.map { ($0.method.rawValue, $0.path.description) })
             services.append(

@@ -101,11 +101,26 @@ public struct Purpose: Sendable, Hashable, Codable {
     public var descriptionAr: String
     public var descriptionEn: String
     public var legalBasis: String
+    /// How long exchanges under this purpose stay out of the persons' access reports (a labour inspection under
+    /// way must not be tipped off), and the law that allows it; nil: shown at once.
+    public var disclosureDelay: DisclosureDelay?
 
-    public init(code: String, descriptionAr: String, descriptionEn: String, legalBasis: String) {
+    public init(code: String, descriptionAr: String, descriptionEn: String, legalBasis: String, disclosureDelay: DisclosureDelay? = nil) {
+        self.disclosureDelay = disclosureDelay
         self.code = code
         self.descriptionAr = descriptionAr
         self.descriptionEn = descriptionEn
+        self.legalBasis = legalBasis
+    }
+}
+
+/// A purpose's delay before its exchanges appear in access reports, with its legal basis.
+public struct DisclosureDelay: Sendable, Hashable, Codable {
+    public var seconds: Int64
+    public var legalBasis: String
+
+    public init(seconds: Int64, legalBasis: String) {
+        self.seconds = seconds
         self.legalBasis = legalBasis
     }
 }

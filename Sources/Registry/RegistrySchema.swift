@@ -61,6 +61,12 @@ public enum RegistrySchema {
                     created_at timestamptz NOT NULL DEFAULT now())
                 """
             ]),
+        Migration(
+            module: "registry", version: 8, name: "disclosure delays of purposes",
+            portable: [
+                "ALTER TABLE purposes ADD COLUMN disclosure_delay_seconds bigint",
+                "ALTER TABLE purposes ADD COLUMN disclosure_delay_basis text",
+            ]),
     ]
 
     static let v1Tables = [
@@ -135,7 +141,10 @@ public enum RegistrySchema {
 extension RegistrySchema {
     /// The registry's tables as `jisr store copy` moves them, parents before children.
     public static let copiedTables: [CopiedTable] = [
-        CopiedTable("purposes", [("code", .text), ("description_ar", .text), ("description_en", .text), ("legal_basis", .text)], key: ["code"]),
+        CopiedTable(
+            "purposes",
+            [("code", .text), ("description_ar", .text), ("description_en", .text), ("legal_basis", .text), ("disclosure_delay_seconds", .integer),
+             ("disclosure_delay_basis", .text)], key: ["code"]),
         CopiedTable(
             "partners",
             [("id", .text), ("name_ar", .text), ("name_en", .text), ("country", .text), ("status", .text), ("adapter", .text), ("endpoint", .text),

@@ -163,9 +163,18 @@ public enum RegistryWrites {
     }
 
     public static func purposes(on connection: DatabaseConnection) async throws -> [Purpose] {
-        try await connection.query("SELECT code, description_ar, description_en, legal_basis FROM purposes ORDER BY code")
-            .decode((String, String, String, String).self)
-            .map { Purpose(code: $0, descriptionAr: $1, descriptionEn: $2, legalBasis: $3) }
+        try await connection.query(
+            "SELECT code, description_ar, description_en, legal_basis, disclosure_delay_seconds, disclosure_delay_basis FROM purposes ORDER BY code"
+        ).decode((String, String, String, String, Int64?, String?).self).map { code, ar, en, basis, seconds, delayBasis in
+            Purpose(
+                code: code, descriptionAr: ar, descriptionEn: en, legalBasis: basis,
+                disclosureDelay: seconds.map { DisclosureDelay(seconds: $0, legalBasis: delayBasis ?? "") })
+        }
+    }
+
+    public static func setDisclosureDelay(_ delay: DisclosureDelay?, purpose code: String, on connection: DatabaseConnection) async throws {
+        try await connection.query(
+            "UPDATE purposes SET disclosure_delay_seconds = \(delay?.seconds), disclosure_delay_basis = \(delay?.legalBasis) WHERE code = \(code)")
     }
 
     // MARK: Agreements

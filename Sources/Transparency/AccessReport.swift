@@ -1,5 +1,6 @@
 import Foundation
 import MessageLog
+import Schemas
 
 /// A person's report of every exchange about them: who received what, when, why and under which MoU, each row
 /// with the evidence that it is in the message log ("حقك بيوصلك").
@@ -7,6 +8,8 @@ import MessageLog
 /// Built from the log's subject index and the registry; holds nothing about anyone else (an entry that concerned
 /// several people shows only how many, as salted leaves).
 public struct AccessReport: Codable, Sendable, Hashable {
+    /// The contract the citizen portal receives it under (`GET /v1/access-report`).
+    public static let contract = ContractID(name: "access-report", version: 1)
     /// Who the report is about, as far as it may say: the identifier masked, and the subject references searched.
     public struct Subject: Codable, Sendable, Hashable {
         /// `nationalId`, `passport` or `nssfNumber`.
@@ -94,6 +97,17 @@ public struct AccessReport: Codable, Sendable, Hashable {
     /// The period asked for (dates, inclusive); nil: from the start, or up to now.
     public var from: String?
     public var to: String?
+    /// The seqs of the exchanges listed, so that a verifier names a row taken out.
+    public var entries: [Int64]
     public var rows: [Row]
     public var treeHead: TreeHead?
+}
+
+extension AccessReport {
+    /// The report as written and signed: JSON, keys sorted, indented for a reader.
+    public static func encoded(_ report: AccessReport) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(report))
+    }
 }

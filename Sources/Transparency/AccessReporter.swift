@@ -32,6 +32,8 @@ public struct AccessReporter: Sendable {
         entries = entries.filter { entry in low.map { entry.recordedAt >= $0 } ?? true && high.map { entry.recordedAt < $0 } ?? true }
 
         let registry = try await RegistryStore(database: database, logger: logger).snapshot()
+        // Exchanges under a purpose with a disclosure delay stay out until it has passed, leaving no trace.
+        entries = entries.filter { Self.disclosedAt($0, registry: registry).map { $0 <= now } ?? true }
         let agreements = Dictionary(
             try await database.withConnection { try await RegistryWrites.agreements(partner: nil, includeRevoked: true, on: $0) }.map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
@@ -48,8 +50,42 @@ public struct AccessReporter: Sendable {
         }
         return AccessReport(
             generatedAt: Self.beirut(now), subject: AccessReport.Subject(kind: key.kind, masked: Self.masked(key), known: known, references: references),
-            from: from.map(Self.day), to: until.map { Self.day($0.addingTimeInterval(-1)) }, rows: rows, treeHead: latest.map(Self.treeHead))
+            from: from.map(Self.day), to: until.map { Self.day($0.addingTimeInterval(-1)) }, entries: rows.map(\.receipt.seq), rows: rows,
+            treeHead: latest.map(Self.treeHead))
     }
+
+    /// An exchange withheld from the person's reports for now, for the administrator who asks.
+    public struct Withheld: Sendable, Codable, Hashable {
+        public var seq: Int64
+        public var at: String
+        public var partner: String?
+        public var purpose: String
+        public var legalBasis: String
+        /// When it will appear in the person's reports, Beirut time.
+        public var until: String
+    }
+
+    /// What the person's reports leave out today, and until when.
+    public func withheld(for key: PersonKey, now: Date = Date()) async throws -> [Withheld] {
+        let (references, _) = try await references(of: key)
+        let registry = try await RegistryStore(database: database, logger: logger).snapshot()
+        return try await LogReader(database: database, logger: logger).entries(concerning: references).compactMap { entry in
+            guard let until = Self.disclosedAt(entry, registry: registry), until > now, let code = entry.draft.purpose,
+                let delay = registry.purposes[code]?.disclosureDelay
+            else { return nil }
+            return Withheld(
+                seq: entry.seq, at: Self.beirut(Self.date(entry)), partner: entry.draft.partner, purpose: code, legalBasis: delay.legalBasis,
+                until: Self.beirut(until))
+        }
+    }
+
+    /// When an entry may appear in reports: nil when at once (its purpose has no delay).
+    static func disclosedAt(_ entry: LogEntry, registry: RegistrySnapshot) -> Date? {
+        guard let code = entry.draft.purpose, let delay = registry.purposes[code]?.disclosureDelay else { return nil }
+        return date(entry).addingTimeInterval(TimeInterval(delay.seconds))
+    }
+
+    static func date(_ entry: LogEntry) -> Date { Date(timeIntervalSince1970: Double(entry.recordedAt) / 1_000_000) }
 
     /// Every subject reference the person's exchanges are filed under, and whether the records know them.
     func references(of key: PersonKey) async throws -> (references: [String], known: Bool) {
@@ -75,7 +111,7 @@ public struct AccessReporter: Sendable {
         let purpose = draft.purpose.flatMap { registry.purposes[$0] }
         let agreement = draft.agreementId.flatMap { agreements[$0] }
         return AccessReport.Row(
-            at: Self.beirut(Date(timeIntervalSince1970: Double(entry.recordedAt) / 1_000_000)),
+            at: Self.beirut(Self.date(entry)),
             partner: partner.map { AccessReport.Party(id: $0.id, nameAr: $0.nameAr, nameEn: $0.nameEn, country: $0.country) },
             direction: draft.direction.rawValue, contract: draft.contract, operation: draft.operation, fields: fields(of: draft),
             purpose: purpose.map { AccessReport.Purpose(code: $0.code, ar: $0.descriptionAr, en: $0.descriptionEn, legalBasis: $0.legalBasis) },

@@ -7,34 +7,94 @@ import PKI
 import Records
 import Transparency
 
-/// `jisr access-report`: a person's report of every exchange about them, as a clerk makes it for someone who asks.
+/// `jisr access-report`: a person's report of every exchange about them, as a clerk makes it for someone who asks,
+/// signed; `jisr access-report verify` checks one offline.
 struct AccessReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "access-report",
-        abstract: "A person's report of every exchange about them: who received what, when, why and under which MoU, each with its receipt.")
+        abstract: "A person's report of every exchange about them: who received what, when, why and under which MoU, each with its receipt.",
+        subcommands: [Make.self, Verify.self, Withheld.self], defaultSubcommand: Make.self)
 
-    @OptionGroup var person: PersonOptions
-    @Option(help: "First day covered (YYYY-MM-DD, Beirut time; default: the start of the log).") var from: String?
-    @Option(help: "Last day covered, inclusive (default: today).") var to: String?
-    @Option(help: "Where to write the report (JSON).") var out: String
-    @OptionGroup var pkiOptions: PKIOptions
-    @OptionGroup var options: AdminOptions
+    struct Withheld: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "For an administrator: the person's exchanges their reports leave out for now (purposes with a disclosure delay), and until when.")
+        @OptionGroup var person: PersonOptions
+        @Option(help: "The subject-reference key (default: PKI/subject.key).") var subjectKey: String?
+        @OptionGroup var pkiOptions: PKIOptions
+        @OptionGroup var options: AdminOptions
 
-    func run() async throws {
-        let key = try person.key()
-        let (start, end) = (try from.map { try Self.day($0, option: "--from") }, try to.map { try Self.day($0, option: "--to").addingTimeInterval(86_400) })
-        if let start, let end, start >= end { throw ValidationError("--from is after --to") }
-        let referencer = SubjectReferencer(key: try SubjectKeyFile.read(pkiOptions.directory.subjectKey))
-        let report = try await options.run { admin, actor in try await admin.accessReport(for: key, from: start, until: end, referencer: referencer, by: actor) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(report).write(to: URL(fileURLWithPath: out))
-        print("\(report.rows.count) exchanges about \(report.subject.masked)\(report.subject.known ? "" : " (not in the ministry's records)") written to \(out)")
+        func run() async throws {
+            let key = try person.key()
+            let referencer = SubjectReferencer(key: try SubjectKeyFile.read(subjectKey ?? pkiOptions.directory.subjectKey))
+            let withheld = try await options.run { admin, _ in try await admin.withheld(for: key, referencer: referencer) }
+            if withheld.isEmpty { print("nothing is withheld from this person's reports") }
+            for row in withheld {
+                print("seq \(row.seq) at \(row.at) \(row.partner ?? "-") purpose \(row.purpose): withheld until \(row.until) (\(row.legalBasis))")
+            }
+        }
     }
 
-    static func day(_ text: String, option: String) throws -> Date {
-        guard let date = AccessReporter.day(parsing: text) else { throw ValidationError("\(option) must be a date (2026-01-31)") }
-        return date
+    struct Make: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the report (JSON) and its detached signature (FILE.jws, JWS ES256 by the log-signing key).")
+
+        @OptionGroup var person: PersonOptions
+        @Option(help: "First day covered (YYYY-MM-DD, Beirut time; default: the start of the log).") var from: String?
+        @Option(help: "Last day covered, inclusive (default: today).") var to: String?
+        @Option(help: "Where to write the report (JSON); its signature goes to FILE.jws.") var out: String
+        @Option(help: "The subject-reference key (default: PKI/subject.key).") var subjectKey: String?
+        @Option(help: "The log-signing key and certificate that sign the report (default: PKI/log-signing.*).") var logSigningKey: String?
+        @Option var logSigningCert: String?
+        @OptionGroup var pkiOptions: PKIOptions
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let key = try person.key()
+            let (start, end) = (try from.map { try Self.day($0, option: "--from") }, try to.map { try Self.day($0, option: "--to").addingTimeInterval(86_400) })
+            if let start, let end, start >= end { throw ValidationError("--from is after --to") }
+            let pki = pkiOptions.directory
+            let referencer = SubjectReferencer(key: try SubjectKeyFile.read(subjectKey ?? pki.subjectKey))
+            let signer: SealSigner
+            do {
+                signer = try SealSigner(
+                    keyPEM: try String(contentsOfFile: logSigningKey ?? pki.logSigningKey, encoding: .utf8),
+                    certificatePEM: try String(contentsOfFile: logSigningCert ?? pki.logSigningCertificate, encoding: .utf8))
+            } catch { throw ValidationError("the report is signed with the log-signing key: \(logSigningKey ?? pki.logSigningKey) and its certificate cannot be read") }
+            let report = try await options.run { admin, actor in try await admin.accessReport(for: key, from: start, until: end, referencer: referencer, by: actor) }
+            let bytes = try AccessReport.encoded(report)
+            try Data(bytes).write(to: URL(fileURLWithPath: out))
+            try Data((try DetachedSignature.sign(bytes, signer: signer, contentType: "access-report+json") + "\n").utf8).write(to: URL(fileURLWithPath: out + ".jws"))
+            print("\(report.rows.count) exchanges about \(report.subject.masked)\(report.subject.known ? "" : " (not in the ministry's records)") written to \(out), signed in \(out).jws")
+        }
+
+        static func day(_ text: String, option: String) throws -> Date {
+            guard let date = AccessReporter.day(parsing: text) else { throw ValidationError("\(option) must be a date (2026-01-31)") }
+            return date
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a report offline: its signature, every row's entry hash, that each entry is about the person, every inclusion proof and the tree head's signature and timestamp.")
+        @Argument(help: "The report (JSON).") var file: String
+        @Option(help: "Its detached signature (default: FILE.jws).") var signature: String?
+        @OptionGroup var trustOptions: TrustOptions
+
+        func run() async throws {
+            guard let bytes = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let signaturePath = signature ?? file + ".jws"
+            guard let jws = FileManager.default.contents(atPath: signaturePath) else { throw ValidationError("cannot read the signature \(signaturePath)") }
+            let (trust, timestamps) = (try trustOptions.trust(), try trustOptions.timestamps())
+            do {
+                let outcome = try await AccessReportVerifier.verify(
+                    report: Array(bytes), signature: String(decoding: jws, as: UTF8.self), trust: trust, timestamps: timestamps)
+                print("OK: \(outcome.rows) rows, each entry hashed and about this person; \(outcome.sealed) in the seal of \(outcome.treeSize ?? 0) entries")
+                print("    the report and its tree head are signed by \(trust.summary)\(outcome.timestamped ? "; the tree head's RFC 3161 timestamp verified" : "")")
+            } catch let error as AccessReportVerifier.Finding {
+                print("BROKEN: \(error.item): \(error.reason)")
+                throw ExitCode(1)
+            }
+        }
     }
 }
 

@@ -220,7 +220,26 @@ private func changeStatus(
 }
 
 struct PurposeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "purpose", abstract: "The registry of purposes.", subcommands: [Add.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "purpose", abstract: "The registry of purposes.", subcommands: [Add.self, List.self, SetDelay.self])
+
+    /// A disclosure delay as options: a duration and its legal basis, both or neither.
+    struct DelayOptions: ParsableArguments {
+        @Option(help: "Keep exchanges under this purpose out of access reports this long: 180d, 12h, 30s.") var disclosureDelay: String?
+        @Option(help: "The law that allows the delay (with --disclosure-delay).") var delayLegalBasis: String?
+
+        func delay() throws -> DisclosureDelay? {
+            switch (disclosureDelay, delayLegalBasis) {
+            case (nil, nil): return nil
+            case (let text?, let basis?):
+                guard let match = text.wholeMatch(of: /([0-9]{1,9})([dhs])/), let amount = Int64(match.1) else {
+                    throw ValidationError("--disclosure-delay is a number and d, h or s: 180d, 12h, 30s")
+                }
+                return DisclosureDelay(seconds: amount * (match.2 == "d" ? 86_400 : match.2 == "h" ? 3600 : 1), legalBasis: basis)
+            default: throw ValidationError("--disclosure-delay and --delay-legal-basis go together")
+            }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a purpose with its legal basis.")
@@ -228,12 +247,30 @@ struct PurposeCommand: AsyncParsableCommand {
         @Option(help: "Description in Arabic.") var descriptionAr: String
         @Option(help: "Description in English.") var descriptionEn: String
         @Option(help: "The legal basis that allows it.") var legalBasis: String
+        @OptionGroup var delay: DelayOptions
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
-            let purpose = Purpose(code: code, descriptionAr: descriptionAr, descriptionEn: descriptionEn, legalBasis: legalBasis)
+            let purpose = Purpose(code: code, descriptionAr: descriptionAr, descriptionEn: descriptionEn, legalBasis: legalBasis, disclosureDelay: try delay.delay())
             _ = try await options.run { admin, actor in try await admin.addPurpose(purpose, by: actor) }
             print("registered purpose \(purpose.code)")
+        }
+    }
+
+    struct SetDelay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-delay", abstract: "Set how long exchanges under a purpose stay out of persons' access reports (--none lifts it).")
+        @Argument(help: "Purpose code.") var code: String
+        @OptionGroup var delay: DelayOptions
+        @Flag(help: "Lift the delay: its exchanges appear in reports at once.") var none = false
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let delay = try delay.delay()
+            guard (delay == nil) == none else { throw ValidationError("give --disclosure-delay with --delay-legal-basis, or --none") }
+            let code = self.code
+            let purpose = try await options.run { admin, actor in try await admin.setDisclosureDelay(delay, purpose: code, by: actor) }
+            print("purpose \(purpose.code): " + (purpose.disclosureDelay.map { "exchanges appear in access reports \($0.seconds) s after they happen (\($0.legalBasis))" } ?? "exchanges appear in access reports at once"))
         }
     }
 
@@ -244,6 +281,7 @@ struct PurposeCommand: AsyncParsableCommand {
         func run() async throws {
             for purpose in try await options.run({ admin, _ in try await admin.purposes() }) {
                 print("\(purpose.code)\n  \(purpose.descriptionEn) — \(purpose.descriptionAr)\n  legal basis: \(purpose.legalBasis)")
+                if let delay = purpose.disclosureDelay { print("  withheld from access reports for \(delay.seconds) s (\(delay.legalBasis))") }
             }
         }
     }

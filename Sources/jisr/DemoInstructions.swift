@@ -60,6 +60,15 @@ enum DemoInstructions {
             "swift run jisr log export --from 1 --to 1000000 --partner LB-NSSF --out /tmp/jisr-evidence --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
             "swift run jisr log verify --bundle /tmp/jisr-evidence --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt",
         ]
+        if let portal = manifest.partners.first(where: { $0.id == "LB-PORTAL" }) {
+            lines += [
+                "", "# حقك بيوصلك — the citizen portal asks for a person's report of every exchange about them (the lookups above among them),",
+                "# signed (X-JWS-Signature) by the log-signing key; save both and check them offline:",
+                "curl -s -D /tmp/jisr-report.headers --cacert \(manifest.caCertificate) --cert \(portal.certificate) --key \(portal.key) -H 'X-Purpose: data-subject-access' '\(url)/v1/access-report?nationalId=\(nationalId)' -o /tmp/jisr-report.json",
+                "grep -i '^x-jws-signature:' /tmp/jisr-report.headers | cut -d' ' -f2 | tr -d '\\r' > /tmp/jisr-report.json.jws",
+                "swift run jisr access-report verify /tmp/jisr-report.json --signing-ca \(directory)/pki/partner-ca.crt",
+            ]
+        }
         lines += [
             "", "# Every exchange above is in the chained message log; check it (another terminal):",
             "swift run jisr log verify --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",

@@ -424,35 +424,13 @@ struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Walk the chain and check every seal; name the first modified, deleted, inserted or reordered entry, a broken or untrusted seal, a missing timestamp, or a cut-off end.")
         @OptionGroup var store: StoreOptions
-        @OptionGroup var pkiOptions: PKIOptions
-        @Option(help: "The CA (PEM) whose log-signing certificates you trust (default: PKI/partner-ca.crt); repeat for several.") var signingCa: [String] = []
-        @Option(help: "Instead of a CA: a log-signing key you trust, as the SHA-256 of its SubjectPublicKeyInfo (hex); repeat across a key rotation.")
-        var signingKey: [String] = []
-        @Option(help: "Root certificate (PEM) of the timestamping authority; with it, every seal past the grace period must carry a valid RFC 3161 token.")
-        var tsaRoot: [String] = []
-        @Option(help: "Seconds a seal may wait for its timestamp before a missing token is a finding (with --tsa-root).") var timestampGraceSeconds = 3600
+        @OptionGroup var trustOptions: TrustOptions
         @Option(help: "Check an evidence bundle (from `jisr log export`) offline instead of the database.") var bundle: String?
         @Option(help: "Check a receipt (the JSON of GET /v1/messages/{id}/receipt) offline instead of the database.") var receipt: String?
 
-        /// What the seals' keys are trusted by: never a key the database (or a bundle, or a receipt) carries alone.
-        func trust() throws -> LogSigningTrust {
-            if !signingKey.isEmpty {
-                guard signingCa.isEmpty else { throw ValidationError("--signing-ca and --signing-key are alternatives: trust a CA or pin keys") }
-                return try LogSigningTrust.pinnedKeys(signingKey)
-            }
-            let paths = signingCa.isEmpty ? [pkiOptions.directory.partnerCACertificate] : signingCa
-            guard !signingCa.isEmpty || FileManager.default.fileExists(atPath: paths[0]) else {
-                throw ValidationError(
-                    "say what the log-signing key is trusted by: --signing-ca CA.crt (the ministry's CA) or --signing-key SHA256-OF-ITS-SPKI (there is no \(paths[0]))")
-            }
-            return try LogSigningTrust.authority(rootsPEM: try paths.map { try String(contentsOfFile: $0, encoding: .utf8) })
-        }
-
         func run() async throws {
-            let trust = try trust()
-            let timestamps =
-                tsaRoot.isEmpty
-                ? nil : TimestampRequirement(rootsPEM: try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }, grace: TimeInterval(timestampGraceSeconds))
+            let trust = try trustOptions.trust()
+            let timestamps = try trustOptions.timestamps()
             if let receipt {
                 guard let data = FileManager.default.contents(atPath: receipt) else { throw ValidationError("cannot read \(receipt)") }
                 do {
@@ -503,5 +481,35 @@ struct Log: AsyncParsableCommand {
                 print("    no seals yet: without one, removing the newest entries would go unnoticed")
             }
         }
+    }
+}
+
+/// What a verifier trusts the log-signing key by, and the TSA it requires: never a key the database, a bundle, a
+/// receipt or a report carries alone.
+struct TrustOptions: ParsableArguments {
+    @OptionGroup var pkiOptions: PKIOptions
+    @Option(help: "The CA (PEM) whose log-signing certificates you trust (default: PKI/partner-ca.crt); repeat for several.") var signingCa: [String] = []
+    @Option(help: "Instead of a CA: a log-signing key you trust, as the SHA-256 of its SubjectPublicKeyInfo (hex); repeat across a key rotation.")
+    var signingKey: [String] = []
+    @Option(help: "Root certificate (PEM) of the timestamping authority; with it, every seal past the grace period must carry a valid RFC 3161 token.")
+    var tsaRoot: [String] = []
+    @Option(help: "Seconds a seal may wait for its timestamp before a missing token is a finding (with --tsa-root).") var timestampGraceSeconds = 3600
+
+    func trust() throws -> LogSigningTrust {
+        if !signingKey.isEmpty {
+            guard signingCa.isEmpty else { throw ValidationError("--signing-ca and --signing-key are alternatives: trust a CA or pin keys") }
+            return try LogSigningTrust.pinnedKeys(signingKey)
+        }
+        let paths = signingCa.isEmpty ? [pkiOptions.directory.partnerCACertificate] : signingCa
+        guard !signingCa.isEmpty || FileManager.default.fileExists(atPath: paths[0]) else {
+            throw ValidationError(
+                "say what the log-signing key is trusted by: --signing-ca CA.crt (the ministry's CA) or --signing-key SHA256-OF-ITS-SPKI (there is no \(paths[0]))")
+        }
+        return try LogSigningTrust.authority(rootsPEM: try paths.map { try String(contentsOfFile: $0, encoding: .utf8) })
+    }
+
+    func timestamps() throws -> TimestampRequirement? {
+        tsaRoot.isEmpty
+            ? nil : TimestampRequirement(rootsPEM: try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }, grace: TimeInterval(timestampGraceSeconds))
     }
 }

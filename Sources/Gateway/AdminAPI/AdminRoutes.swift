@@ -1,6 +1,7 @@
 import Adapters
 import Administration
 import Foundation
+import HTTPTypes
 import Hummingbird
 import MessageLog
 import NIOCore
@@ -22,6 +23,8 @@ struct AdminRoutes: Sendable {
     let sealer: BodySealer
     /// For the subject references a person's access report is filed under.
     let referencer: SubjectReferencer
+    /// Signs access reports (the log-signing key); without sealing, reports go out unsigned.
+    let reportSigner: SealSigner?
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -109,6 +112,19 @@ struct AdminRoutes: Sendable {
             try await run { try await administration.addPurpose(purpose, by: context.administrator!) }
             return try Self.json(purpose, status: .created)
         }
+        v1.put("purposes/:code/disclosure-delay") { request, context in
+            let code = try context.parameters.require("code")
+            let delay = try await Self.decode(DisclosureDelay.self, request, context)
+            return try Self.json(try await run { try await administration.setDisclosureDelay(delay, purpose: code, by: context.administrator!) })
+        }
+        v1.delete("purposes/:code/disclosure-delay") { _, context in
+            let code = try context.parameters.require("code")
+            return try Self.json(try await run { try await administration.setDisclosureDelay(nil, purpose: code, by: context.administrator!) })
+        }
+        v1.get("access-report/withheld") { request, _ in
+            let key = try Self.personKey(request.uri.queryParameters)
+            return try Self.json(try await run { try await administration.withheld(for: key, referencer: referencer) })
+        }
         v1.get("agreements") { request, _ in
             let partner = request.uri.queryParameters["partner"].map(String.init)
             let all = request.uri.queryParameters["all"] == "true"
@@ -141,7 +157,14 @@ struct AdminRoutes: Sendable {
             let query = request.uri.queryParameters
             let key = try Self.personKey(query)
             let (from, until) = (try Self.day(query.get("from"), "from"), try Self.day(query.get("to"), "to")?.addingTimeInterval(86_400))
-            return try Self.json(try await run { try await administration.accessReport(for: key, from: from, until: until, referencer: referencer, by: context.administrator!) })
+            let report = try await run { try await administration.accessReport(for: key, from: from, until: until, referencer: referencer, by: context.administrator!) }
+            let bytes = try AccessReport.encoded(report)
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let reportSigner {
+                // A detached JWS over the body exactly as sent: save both, check them with `jisr access-report verify`.
+                headers[HTTPField.Name("X-JWS-Signature")!] = try DetachedSignature.sign(bytes, signer: reportSigner, contentType: "access-report+json")
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         v1.get("relay/status") { _, _ in try Self.json(try await run { try await administration.relayStatus() }) }
         v1.get("relay/dead-letters") { request, _ in
@@ -176,13 +199,13 @@ struct AdminRoutes: Sendable {
 
     /// Exactly one way of naming a person, as on the exchange API.
     static func personKey(_ query: Parameters) throws -> PersonKey {
-        let known: Set<String> = ["nationalId", "passport", "nationality", "nssfNumber", "from", "to"]
+        let known: Set<String> = ["nationalId", "passportNumber", "nationality", "nssfNumber", "from", "to"]
         if let stray = query.first(where: { !known.contains(String($0.key)) }) {
             throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: "unknown parameter \(String(stray.key).prefix(40))")
         }
         let value = { (name: String) in query.get(name) }
         do {
-            return try PersonKey(nationalId: value("nationalId"), passport: value("passport"), nationality: value("nationality"), nssfNumber: value("nssfNumber"))
+            return try PersonKey(nationalId: value("nationalId"), passport: value("passportNumber"), nationality: value("nationality"), nssfNumber: value("nssfNumber"))
         } catch let error as PersonKeyError { throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: error.message) }
     }
 

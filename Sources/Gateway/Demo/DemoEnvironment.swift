@@ -10,6 +10,7 @@ import Relay
 import Schemas
 import ServiceLifecycle
 import Storage
+import Transparency
 
 /// The manifest `jisr demo` writes to `DIR/demo.json`, for scripts and tests.
 public struct DemoManifest: Codable, Sendable {
@@ -72,6 +73,10 @@ public struct DemoEnvironment: Sendable {
             code: "nssf-employee-enrolment", descriptionAr: "تسجيل الأجراء في الضمان الاجتماعي",
             descriptionEn: "Enrol an employee with the NSSF", legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963"),
         Purpose(
+            code: "data-subject-access", descriptionAr: "حق الشخص في الاطلاع على معالجة بياناته",
+            descriptionEn: "A person's right to know who received their data",
+            legalBasis: "Law No. 81 of 10 October 2018 on electronic transactions and personal data"),
+        Purpose(
             code: "mou-work-permit-notification", descriptionAr: "إشعار بتصاريح عمل الرعايا بموجب مذكرة التفاهم",
             descriptionEn: "Notify a partner ministry of its nationals' work permits under a cooperation MoU",
             legalBasis: "Bilateral labour cooperation memorandum of understanding"),
@@ -84,6 +89,8 @@ public struct DemoEnvironment: Sendable {
         Partner(id: "LB-NSSF", nameAr: "الصندوق الوطني للضمان الاجتماعي", nameEn: "National Social Security Fund", country: "LB", status: .active),
         Partner(id: "EG-MOL", nameAr: "وزارة العمل – جمهورية مصر العربية", nameEn: "Ministry of Labour, Arab Republic of Egypt", country: "EG", status: .active),
         Partner(id: "IQ-MOLSA", nameAr: "وزارة العمل والشؤون الاجتماعية – العراق", nameEn: "Ministry of Labour and Social Affairs, Iraq", country: "IQ", status: .active),
+        // The ministry's e-services portal: it authenticates citizens its own way and asks for their access reports.
+        Partner(id: "LB-PORTAL", nameAr: "بوابة الخدمات الإلكترونية – وزارة العمل", nameEn: "Ministry of Labour e-services portal", country: "LB", status: .active),
     ]
 
     var pki: String { directory + "/pki" }
@@ -192,11 +199,11 @@ public struct DemoEnvironment: Sendable {
         if !directory.exists {
             say("Creating a development PKI in \(pki) (partner CA, admin CA, server certificate for localhost)")
             try directory.initialize(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]])
-            let authority = try directory.partnerCA()
-            for partner in Self.partners {
-                let client = try authority.issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
-                try PEMFiles.write(client, directory: pki + "/clients", name: partner.id)
-            }
+        }
+        // Every demo partner has its client certificate, those added since the PKI was made too.
+        for partner in Self.partners where !FileManager.default.fileExists(atPath: "\(pki)/clients/\(partner.id).crt") {
+            let client = try directory.partnerCA().issueClient(partnerID: partner.id, organization: partner.nameEn, country: partner.country)
+            try PEMFiles.write(client, directory: pki + "/clients", name: partner.id)
         }
         try directory.ensureLogSigner()
         var fingerprints: [String: String] = [:]
@@ -255,6 +262,14 @@ public struct DemoEnvironment: Sendable {
                         by: demo)
                 }
                 say("Granted LB-NSSF employment-record/1 and establishment/1 (query, nssf-contribution-verification, all fields but salary)")
+            }
+            if snapshot.agreements(for: "LB-PORTAL").isEmpty, let contract = catalog[AccessReport.contract] {
+                try await admin.grant(
+                    Agreement(
+                        partnerID: "LB-PORTAL", contract: contract.id, operations: [.query], purposes: ["data-subject-access"], fields: contract.leafFields,
+                        validFrom: now.addingTimeInterval(-86_400), validUntil: now.addingTimeInterval(2 * 365 * 86_400), mouReference: "MoL internal: e-services"),
+                    by: demo)
+                say("Granted LB-PORTAL access-report/1 (query, data-subject-access): the citizen portal asks for a person's report")
             }
             for receiver in Self.receivers where snapshot.agreements(for: receiver.id).isEmpty {
                 let country = String(receiver.id.prefix(2))

@@ -28,6 +28,8 @@ struct AuditNotes: Sendable {
     var work: EntryWork?
     /// When to come back, for an answer that is not final yet (a receipt before its seal).
     var retryAfter: Int?
+    /// A detached JWS over the answer's bytes (an access report), sent as `X-JWS-Signature`.
+    var signature: String?
 }
 
 /// An authenticated call, as handlers see it.
@@ -176,6 +178,7 @@ struct ExchangeAuditor: Sendable {
             .contentType: body.mediaType, .messageId: messageId.uuidString.lowercased(), .logSeq: String(entry.seq), .logEntryHash: entry.entryHash,
         ]
         if let retry = problem?.retryAfter ?? (problem == nil ? notes.retryAfter : nil) { headers[.retryAfter] = String(retry) }
+        if problem == nil, let signature = notes.signature { headers[.jwsSignature] = signature }
         return Response(status: .init(code: answered), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
@@ -277,5 +280,6 @@ extension HTTPField.Name {
     static let logSeq = Self("X-Log-Seq")!
     static let logEntryHash = Self("X-Log-Entry-Hash")!
     static let idempotencyKey = Self("Idempotency-Key")!
+    static let jwsSignature = Self("X-JWS-Signature")!
     static let contract = Self("X-Contract")!
 }

@@ -8,6 +8,7 @@ import MessageLog
 import Records
 import Registry
 import Schemas
+import Transparency
 
 /// The exchange API (v1): lookups, the allowed-methods metaservice and the published schemas.
 struct ExchangeRoutes: Sendable {
@@ -21,6 +22,9 @@ struct ExchangeRoutes: Sendable {
     let sealer: BodySealer
     let inbox: Database
     let evidence: EvidenceRoutes
+    /// A person's report for the citizen portal, and the key that signs it (none without sealing).
+    let reporter: AccessReporter
+    let reportSigner: SealSigner?
     let logger: Logger
 
     static let nationalIdPattern = SimplePattern(checked: #"^[0-9]{12}$"#)
@@ -56,6 +60,11 @@ struct ExchangeRoutes: Sendable {
         v1.post("messages") { request, context in
             await auditor.handle(request, context: context, route: "/v1/messages", direction: .inboundSend) { call, notes in
                 try await receive(request, context, call, &notes)
+            }
+        }
+        v1.get("access-report") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/access-report") { call, notes in
+                try await accessReport(request.uri.queryParameters, call, &notes)
             }
         }
         evidence.register(on: v1)
@@ -156,6 +165,23 @@ struct ExchangeRoutes: Sendable {
             page["nextCursor"] = .string(cursors.encode(last, for: query.filter))
         }
         return try adapter(for: call).render(.object(page), contract: contract, shape: WorkPermit.page, format: call.format)
+    }
+
+    /// A person's access report, for a partner that authenticated them itself (the ministry's citizen portal); the
+    /// asking is an exchange about them like any other, so it appears in their next report.
+    private func accessReport(_ parameters: Parameters, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+        let contract = try contract(AccessReport.contract)
+        notes.contract = contract.id
+        notes.operation = .query
+        let key = try Self.personKey(parameters)
+        notes.subjectReference = keyed(key.subject)
+        let (agreement, selection) = try call.grant(contract, .query)
+        notes.agreementId = agreement.id
+        let report = try await reporter.report(for: key)
+        notes.subjects = report.subject.references
+        let wire = try render(try DocumentEncoder.encode(report), contract: contract, selection: selection, call: call, notes: &notes)
+        if let reportSigner { notes.signature = try DetachedSignature.sign(wire.bytes, signer: reportSigner, contentType: "access-report+\(call.format.rawValue)") }
+        return wire
     }
 
     /// An inbound send: validated, stored in the inbox with its log entry, answered 202; repeats get the original answer.

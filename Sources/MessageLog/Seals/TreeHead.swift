@@ -105,6 +105,11 @@ public struct SealSigner: Sendable {
     /// SHA-256 of the public key's SubjectPublicKeyInfo, hex.
     public let keyFingerprint: String
 
+    /// An ECDSA P-256 signature over SHA-256 of `bytes`, as JWS ES256 wants it: r and s, 32 bytes each.
+    public func sign(_ bytes: [UInt8]) throws -> [UInt8] {
+        Array(try P256.Signing.PrivateKey(rawRepresentation: rawKey).signature(for: bytes).rawRepresentation)
+    }
+
     public func seal(_ head: TreeHead) throws -> Seal {
         let key = try P256.Signing.PrivateKey(rawRepresentation: rawKey)
         let signature = try key.signature(for: head.signedBytes).derRepresentation
