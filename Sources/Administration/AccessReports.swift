@@ -1,6 +1,7 @@
 import Foundation
 import MessageLog
 import Records
+import Schemas
 import Transparency
 
 /// A person's access report, asked for by the ministry itself (a clerk, `jisr access-report`, the admin API).
@@ -21,6 +22,14 @@ extension Administration {
     /// What the person's reports leave out for now (purposes with a disclosure delay), and until when.
     public func withheld(for key: PersonKey, referencer: SubjectReferencer) async throws -> [AccessReporter.Withheld] {
         try await reporter(referencer).withheld(for: key)
+    }
+
+    /// The report in `form` (the XML by the `access-report/1` contract, validated), as it is written or sent.
+    public func rendered(_ report: AccessReport, as form: AccessReport.Form, language: AccessReportPage.Language) throws -> [UInt8] {
+        guard let contract = catalog[AccessReport.contract] else {
+            throw AdministrationError("contract-not-published", "the contract \(AccessReport.contract) is not in the catalog: publish contracts/access-report/1")
+        }
+        return try AccessReport.rendered(report, as: form, language: language, contract: contract)
     }
 
     private func reporter(_ referencer: SubjectReferencer) -> AccessReporter {

@@ -111,3 +111,28 @@ extension AccessReport {
         return Array(try encoder.encode(report))
     }
 }
+
+extension AccessReport {
+    /// The forms a report is written in: the signed JSON, the contract's XML, or a page to print.
+    public enum Form: String, Sendable, CaseIterable {
+        case json, xml, html
+
+        public var mediaType: String {
+            switch self {
+            case .json: "application/json"
+            case .xml: "application/xml"
+            case .html: "text/html; charset=utf-8"
+            }
+        }
+    }
+
+    /// The report in `form`: JSON as `encoded` writes it; XML as `access-report/1` defines it, validated against its
+    /// XSD; HTML as `AccessReportPage` lays it out in `language`.
+    public static func rendered(_ report: AccessReport, as form: Form, language: AccessReportPage.Language, contract: Contract) throws -> [UInt8] {
+        switch form {
+        case .json: try encoded(report)
+        case .xml: try contract.render(try DocumentEncoder.encode(report), as: .xml)
+        case .html: Array(try AccessReportPage(language: language).render(report).utf8)
+        }
+    }
+}

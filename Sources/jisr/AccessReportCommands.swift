@@ -36,12 +36,19 @@ struct AccessReportCommand: AsyncParsableCommand {
 
     struct Make: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the report (JSON) and its detached signature (FILE.jws, JWS ES256 by the log-signing key).")
+            abstract: "Write the report and its detached signature (JWS ES256 by the log-signing key).",
+            discussion: """
+                --format json (the default) writes FILE and FILE.jws; xml writes the access-report/1 XML (validated against its \
+                XSD) and FILE.jws over it; html writes a page to print on A4, Arabic unless --lang en, whose foot names the \
+                digest of the signed JSON copy written beside it as FILE.json and FILE.json.jws.
+                """)
 
         @OptionGroup var person: PersonOptions
         @Option(help: "First day covered (YYYY-MM-DD, Beirut time; default: the start of the log).") var from: String?
         @Option(help: "Last day covered, inclusive (default: today).") var to: String?
-        @Option(help: "Where to write the report (JSON); its signature goes to FILE.jws.") var out: String
+        @Option(help: "Where to write the report; its signature goes to FILE.jws.") var out: String
+        @Option(help: "json, xml or html (a page to print).") var format: AccessReport.Form = .json
+        @Option(name: .customLong("lang"), help: "The page's language: ar (right to left) or en.") var language: AccessReportPage.Language = .ar
         @Option(help: "The subject-reference key (default: PKI/subject.key).") var subjectKey: String?
         @Option(help: "The log-signing key and certificate that sign the report (default: PKI/log-signing.*).") var logSigningKey: String?
         @Option var logSigningCert: String?
@@ -60,11 +67,29 @@ struct AccessReportCommand: AsyncParsableCommand {
                     keyPEM: try String(contentsOfFile: logSigningKey ?? pki.logSigningKey, encoding: .utf8),
                     certificatePEM: try String(contentsOfFile: logSigningCert ?? pki.logSigningCertificate, encoding: .utf8))
             } catch { throw ValidationError("the report is signed with the log-signing key: \(logSigningKey ?? pki.logSigningKey) and its certificate cannot be read") }
-            let report = try await options.run { admin, actor in try await admin.accessReport(for: key, from: start, until: end, referencer: referencer, by: actor) }
-            let bytes = try AccessReport.encoded(report)
+            let (format, language) = (format, language)
+            let (report, bytes) = try await options.run { admin, actor in
+                let report = try await admin.accessReport(for: key, from: start, until: end, referencer: referencer, by: actor)
+                return (report, try admin.rendered(report, as: format, language: language))
+            }
+            let about = "\(report.rows.count) exchanges about \(report.subject.masked)\(report.subject.known ? "" : " (not in the ministry's records)")"
             try Data(bytes).write(to: URL(fileURLWithPath: out))
-            try Data((try DetachedSignature.sign(bytes, signer: signer, contentType: "access-report+json") + "\n").utf8).write(to: URL(fileURLWithPath: out + ".jws"))
-            print("\(report.rows.count) exchanges about \(report.subject.masked)\(report.subject.known ? "" : " (not in the ministry's records)") written to \(out), signed in \(out).jws")
+            if format == .html {
+                // The page is not signed itself: its foot names the digest of this signed JSON copy, kept beside it.
+                let json = try AccessReport.encoded(report)
+                try Self.write(json, signedBy: signer, as: .json, to: out + ".json")
+                print("\(about) written to \(out) (\(language == .ar ? "Arabic" : "English"), A4); the signed JSON copy is \(out).json")
+            } else {
+                try Self.write(bytes, signedBy: signer, as: format, to: out)
+                print("\(about) written to \(out), signed in \(out).jws")
+            }
+        }
+
+        /// `bytes` to `path` and their detached signature to `path.jws`.
+        static func write(_ bytes: [UInt8], signedBy signer: SealSigner, as format: AccessReport.Form, to path: String) throws {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let signature = try DetachedSignature.sign(bytes, signer: signer, contentType: "access-report+\(format.rawValue)")
+            try Data((signature + "\n").utf8).write(to: URL(fileURLWithPath: path + ".jws"))
         }
 
         static func day(_ text: String, option: String) throws -> Date {
@@ -111,3 +136,6 @@ struct PersonOptions: ParsableArguments {
         }
     }
 }
+
+extension AccessReport.Form: ExpressibleByArgument {}
+extension AccessReportPage.Language: ExpressibleByArgument {}

@@ -157,12 +157,16 @@ struct AdminRoutes: Sendable {
             let query = request.uri.queryParameters
             let key = try Self.personKey(query)
             let (from, until) = (try Self.day(query.get("from"), "from"), try Self.day(query.get("to"), "to")?.addingTimeInterval(86_400))
-            let report = try await run { try await administration.accessReport(for: key, from: from, until: until, referencer: referencer, by: context.administrator!) }
-            let bytes = try AccessReport.encoded(report)
-            var headers: HTTPFields = [.contentType: "application/json"]
-            if let reportSigner {
+            let format = try Self.choice(query.get("format"), "format", default: AccessReport.Form.json)
+            let language = try Self.choice(query.get("lang"), "lang", default: AccessReportPage.Language.ar)
+            let bytes = try await run {
+                let report = try await administration.accessReport(for: key, from: from, until: until, referencer: referencer, by: context.administrator!)
+                return try administration.rendered(report, as: format, language: language)
+            }
+            var headers: HTTPFields = [.contentType: format.mediaType]
+            if let reportSigner, format != .html {
                 // A detached JWS over the body exactly as sent: save both, check them with `jisr access-report verify`.
-                headers[HTTPField.Name("X-JWS-Signature")!] = try DetachedSignature.sign(bytes, signer: reportSigner, contentType: "access-report+json")
+                headers[HTTPField.Name("X-JWS-Signature")!] = try DetachedSignature.sign(bytes, signer: reportSigner, contentType: "access-report+\(format.rawValue)")
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
@@ -199,7 +203,7 @@ struct AdminRoutes: Sendable {
 
     /// Exactly one way of naming a person, as on the exchange API.
     static func personKey(_ query: Parameters) throws -> PersonKey {
-        let known: Set<String> = ["nationalId", "passportNumber", "nationality", "nssfNumber", "from", "to"]
+        let known: Set<String> = ["nationalId", "passportNumber", "nationality", "nssfNumber", "from", "to", "format", "lang"]
         if let stray = query.first(where: { !known.contains(String($0.key)) }) {
             throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: "unknown parameter \(String(stray.key).prefix(40))")
         }
@@ -215,6 +219,17 @@ struct AdminRoutes: Sendable {
             throw AdminProblem(status: .badRequest, code: "invalid-parameters", message: "\(name) is a date (2026-01-31)")
         }
         return date
+    }
+
+    /// One of a parameter's values, or its default when absent.
+    static func choice<Choice: RawRepresentable & CaseIterable>(_ text: String?, _ name: String, default value: Choice) throws -> Choice
+    where Choice.RawValue == String {
+        guard let text else { return value }
+        guard let choice = Choice(rawValue: text) else {
+            throw AdminProblem(
+                status: .badRequest, code: "invalid-parameters", message: "\(name) is one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return choice
     }
 
     /// Administration errors become problems with the operation's code.
