@@ -108,7 +108,7 @@ final class Fixture: Sendable {
 
     static func make(
         _ name: String, relay: Bool = false, sealing: SealerConfiguration? = nil, timestamping: TimestampingConfiguration? = nil, serving: Bool = true,
-        store: StoreLocation? = nil, tuning: (inout GatewayConfiguration) -> Void = { _ in }
+        store: StoreLocation? = nil, logger: Logger = quiet, tuning: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> Fixture {
         let databaseName = "jisr_\(name)_\(getpid())_\(UInt32.random(in: 0..<UInt32.max))"
         let directory = NSTemporaryDirectory() + "jisr-test-\(databaseName)"
@@ -227,11 +227,11 @@ final class Fixture: Sendable {
         }
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let gateway = try Gateway.build(
-            configuration: configuration, logger: quiet, onExchangeListening: { continuation.yield(("exchange", $0)) },
+            configuration: configuration, logger: logger, onExchangeListening: { continuation.yield(("exchange", $0)) },
             onOpsListening: { continuation.yield(("ops", $0)) }, onAdminListening: { continuation.yield(("admin", $0)) })
         let serverTask = Task {
             defer { continuation.finish() }
-            let group = ServiceGroup(configuration: .init(services: gateway.services.map { .init(service: $0) }, logger: quiet))
+            let group = ServiceGroup(configuration: .init(services: gateway.services.map { .init(service: $0) }, logger: logger))
             try await group.run()
         }
         let bound = try await listening(ports, count: 3, task: serverTask)
