@@ -39,15 +39,11 @@ public struct AccessReporter: Sendable {
             uniquingKeysWith: { first, _ in first })
         let seals = SealStore(database: database, logger: logger)
         let latest = try await seals.latest()
-        var rows: [AccessReport.Row] = []
-        rows.reserveCapacity(entries.count)
-        for entry in entries {
-            var proof: [String]?
-            if let latest, entry.seq <= latest.treeHead.size {
-                proof = try await seals.inclusionProof(seq: entry.seq, size: latest.treeHead.size).map(\.hex)
-            }
-            rows.append(row(entry, registry: registry, agreements: agreements, proof: proof))
+        var proofs: [Int64: [MerkleTree.Hash]] = [:]
+        if let latest {
+            proofs = try await seals.inclusionProofs(seqs: entries.map(\.seq).filter { $0 <= latest.treeHead.size }, size: latest.treeHead.size)
         }
+        let rows = entries.map { row($0, registry: registry, agreements: agreements, proof: proofs[$0.seq].map { $0.map(\.hex) }) }
         return AccessReport(
             generatedAt: Self.beirut(now), subject: AccessReport.Subject(kind: key.kind, masked: Self.masked(key), known: known, references: references),
             from: from.map(Self.day), to: until.map { Self.day($0.addingTimeInterval(-1)) }, entries: rows.map(\.receipt.seq), rows: rows,

@@ -13,7 +13,7 @@ struct AccessReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "access-report",
         abstract: "A person's report of every exchange about them: who received what, when, why and under which MoU, each with its receipt.",
-        subcommands: [Make.self, Verify.self, Withheld.self], defaultSubcommand: Make.self)
+        subcommands: [Make.self, Verify.self, Withheld.self, AccessReportBench.self], defaultSubcommand: Make.self)
 
     struct Withheld: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import Foundation
 import Adapters
 import Logging
-import MessageLog
+@testable import MessageLog
 import Records
 import Registry
 @testable import Relay
@@ -401,6 +401,36 @@ struct StoreConformanceTests {
             #expect(try await reader.entry(messageId: entries[0].draft.messageId)?.entryHash == entries[0].entryHash)
             try await database.query("UPDATE message_log SET status = 500 WHERE seq = 17")
             #expect(try await reader.verify().firstBreak?.seq == 17)
+        }
+    }
+
+    @Test("Many inclusion proofs at once equal the proofs made one by one, and each proves its entry against the root", arguments: stores)
+    func batchedInclusionProofs(_ dialect: SQLDialect) async throws {
+        try await TestStore.with(dialect, "proofs") { database in
+            let writer = LogWriter(database: database, logger: TestStore.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+            // Past two blocks of 256 and into a third, so that stored nodes, whole blocks and a partial tail all serve.
+            for index in 0..<700 {
+                _ = try await writer.append(
+                    EntryDraft(
+                        messageId: UUID(), partner: "LB-NSSF", certificateFingerprint: nil, direction: .inboundQuery, contract: "employment-record/1",
+                        operation: "query", purpose: "p", caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
+                        requestDigest: "r\(index)", responseDigest: nil))
+            }
+            let seals = SealStore(database: database, logger: TestStore.logger)
+            for size: Int64 in [700, 512, 300] {
+                let seqs: [Int64] = [1, 2, 255, 256, 257, 300].filter { $0 <= size } + [size]
+                let batched = try await seals.inclusionProofs(seqs: seqs, size: size)
+                let root = try await seals.root(size: size)
+                let leaves = try await seals.leaves(start: 0, count: Int(size))
+                for seq in seqs {
+                    let single = try await seals.inclusionProof(seq: seq, size: size)
+                    #expect(batched[seq] == single, "seq \(seq) of \(size)")
+                    #expect(MerkleTree.verifyInclusion(leaf: leaves[Int(seq - 1)], index: Int(seq - 1), size: Int(size), proof: batched[seq] ?? [], root: root))
+                }
+            }
+            await #expect(throws: SealStoreError.self) { _ = try await seals.inclusionProofs(seqs: [701], size: 700) }
         }
     }
 

@@ -116,6 +116,67 @@ public struct SealStore: Sendable {
         return proof
     }
 
+    /// The audit paths of many entries in the tree of `size`, in a few queries whatever their number: the stored
+    /// nodes they need are read per height at once, the leaves by the blocks of 256 that hold them. A person's
+    /// report proves each of its rows; one `inclusionProof` per row was some thirty queries each.
+    public func inclusionProofs(seqs: [Int64], size: Int64) async throws -> [Int64: [MerkleTree.Hash]] {
+        if let outside = seqs.first(where: { $0 < 1 || $0 > size }) { throw SealStoreError(reason: "entry \(outside) is not in a tree of \(size)") }
+        guard !seqs.isEmpty else { return [:] }
+        try await storeNodes(upTo: size)
+        let block = Self.storedHeight
+        let plans = seqs.map { seq in (seq, MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size)).map(MerkleTree.pieces(of:))) }
+        var wanted: [Int: Set<Int>] = [:]
+        var blocks = Set<Int>()
+        for (_, ranges) in plans {
+            for piece in ranges.joined() {
+                if piece.height >= block { wanted[piece.height, default: []].insert(piece.start >> piece.height) } else { blocks.insert(piece.start >> block) }
+            }
+        }
+        var nodes: [Int: [Int: MerkleTree.Hash]] = [:]
+        for (height, indices) in wanted {
+            let sorted = indices.sorted()
+            for chunk in stride(from: 0, to: sorted.count, by: 500).map({ sorted[$0..<min($0 + 500, sorted.count)] }) {
+                let list = chunk.map(String.init).joined(separator: ",")
+                for (index, hash) in try await database.query(
+                    "SELECT idx, hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx IN (\(unescaped: list))"
+                ).decode((Int64, [UInt8]).self) {
+                    nodes[height, default: [:]][Int(index)] = hash
+                }
+            }
+        }
+        var leaves: [Int: [MerkleTree.Hash]] = [:]
+        let sortedBlocks = blocks.sorted()
+        for chunk in stride(from: 0, to: sortedBlocks.count, by: 100).map({ sortedBlocks[$0..<min($0 + 100, sortedBlocks.count)] }) {
+            let ranges = chunk.map { "(seq > \(Int64($0 << block)) AND seq <= \(min(Int64(($0 + 1) << block), size)))" }.joined(separator: " OR ")
+            for (seq, hash) in try await database.query(SQL(unsafeSQL: "SELECT seq, entry_hash FROM message_log WHERE \(ranges) ORDER BY seq"))
+                .decode((Int64, String).self)
+            {
+                guard let bytes = Hex.decode(hash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(seq) has no valid hash") }
+                leaves[Int(seq - 1) >> block, default: []].append(MerkleTree.leafHash(bytes))
+            }
+        }
+        var proofs: [Int64: [MerkleTree.Hash]] = [:]
+        for (seq, ranges) in plans {
+            proofs[seq] = try ranges.map { pieces in
+                MerkleTree.fold(
+                    try pieces.map { piece in
+                        if piece.height >= block {
+                            guard let hash = nodes[piece.height]?[piece.start >> piece.height] else {
+                                throw SealStoreError(reason: "tree nodes at height \(piece.height) from \(piece.start >> piece.height) are missing")
+                            }
+                            return hash
+                        }
+                        let offset = piece.start & ((1 << block) - 1)
+                        guard let held = leaves[piece.start >> block], offset + (1 << piece.height) <= held.count else {
+                            throw SealStoreError(reason: "entries \(piece.start + 1)–\(piece.start + (1 << piece.height)) are not all in the log")
+                        }
+                        return MerkleTree.root(held[offset..<(offset + (1 << piece.height))])
+                    })
+            }
+        }
+        return proofs
+    }
+
     /// The proof that the tree of `oldSize` entries is a prefix of the tree of `newSize`.
     public func consistencyProof(oldSize: Int64, newSize: Int64) async throws -> [MerkleTree.Hash] {
         guard oldSize >= 0, oldSize <= newSize else { throw SealStoreError(reason: "a tree of \(oldSize) cannot be a prefix of a tree of \(newSize)") }
