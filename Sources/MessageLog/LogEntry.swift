@@ -162,12 +162,15 @@ public struct LogEntry: Sendable, Hashable {
 
 extension Sequence where Element == UInt8 {
     /// Lower-case hexadecimal.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
+    // Inlinable, so that it is specialised where it is used: generic over a sequence from another module it was an
+    // eighth of a busy person's access report (tens of thousands of proof hashes).
+    @inlinable public var hex: String {
         var output: [UInt8] = []
+        output.reserveCapacity(underestimatedCount * 2)
         for byte in self {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0x0F)])
+            let (high, low) = (byte >> 4, byte & 0x0F)
+            output.append(high < 10 ? 0x30 + high : 0x57 + high)
+            output.append(low < 10 ? 0x30 + low : 0x57 + low)
         }
         return String(decoding: output, as: UTF8.self)
     }

@@ -420,7 +420,7 @@ struct StoreConformanceTests {
             }
             let seals = SealStore(database: database, logger: TestStore.logger)
             for size: Int64 in [700, 512, 300] {
-                let seqs: [Int64] = [1, 2, 255, 256, 257, 300].filter { $0 <= size } + [size]
+                let seqs: [Int64] = [1, 2, 15, 16, 17, 33, 255, 256, 257, 300].filter { $0 <= size } + [size]
                 let batched = try await seals.inclusionProofs(seqs: seqs, size: size)
                 let root = try await seals.root(size: size)
                 let leaves = try await seals.leaves(start: 0, count: Int(size))

@@ -6,6 +6,7 @@ import sys
 
 results, peak_rss_kb, entries, verify_seconds, seed_seconds, persons, body_bytes, requests = sys.argv[1:9]
 notes = open(sys.argv[9]).read().strip().splitlines() if len(sys.argv) > 9 else []
+reports = [line.rstrip("\n").split("\t") for line in open(sys.argv[10]) if line.strip()] if len(sys.argv) > 10 else []
 rows = [line.rstrip("\n").split("\t") for line in open(results) if line.strip()]
 nginx = {(r[0], r[2]): r for r in rows if r[1] == "nginx"}
 
@@ -51,3 +52,20 @@ print(f"- jisr log verify: {entries} entries in {verify_seconds} s = {rate:,.0f}
 print(f"- seeding {persons} persons: {seed_seconds} s — {'MET' if float(seed_seconds) < 60 else 'MISSED'} (target < 60 s)")
 for note in notes:
     print(f"- {note}")
+
+if reports:
+    # One line per store and person from `jisr access-report bench`: store, entries, person, rows, reports, p50, p99, max.
+    print()
+    print("A person's access report (`jisr access-report` as a clerk makes it: rows, fields, inclusion proofs against the")
+    print("latest seal), the log filled with the writer's own code, one busy person and one quiet one among 10,000:")
+    print()
+    header = ["store", "log entries", "person", "rows", "reports", "p50 ms", "p99 ms", "max ms"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join(["---"] * len(header)) + "|")
+    for store, size, person, rows_count, count, p50, p99, longest in reports:
+        print(f"| {store} | {int(size):,} | {person} | {rows_count} | {count} | {p50} | {p99} | {longest} |")
+    print()
+    for store, size, person, rows_count, count, p50, p99, longest in reports:
+        limit = 300 if store == "PostgreSQL" else 1000
+        print(f"- access report on {store}, {int(size):,} entries, {rows_count} rows: p99 {p99} ms — "
+              f"{'MET' if float(p99) < limit else 'MISSED'} (target < {limit} ms)")

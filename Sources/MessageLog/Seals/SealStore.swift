@@ -10,12 +10,14 @@ public struct SealStoreError: Error, Sendable, CustomStringConvertible {
 
 /// The Merkle tree's stored nodes and the seals, in the log's database.
 ///
-/// Aligned perfect subtrees of 256 leaves and up are kept (`log_tree_nodes`, about one row per 128 entries),
-/// so that a root or a proof over millions of entries takes a few lookups and at most a few hundred leaves.
+/// Aligned perfect subtrees of 16 leaves and up are kept (`log_tree_nodes`, about one row per 8 entries), so that
+/// a root or a proof over millions of entries takes a few lookups and at most a few dozen leaves: a busy person's
+/// report proves a thousand rows, and with subtrees of 256 it read a quarter of a million leaves to do so. A log
+/// whose nodes were kept from 256 up gets the lower ones on its first seal after the upgrade (one pass).
 /// Nodes are derived data: verification recomputes everything from the entries and trusts none of them.
 public struct SealStore: Sendable {
     /// Perfect subtrees at least this high are stored.
-    public static let storedHeight = 8
+    public static let storedHeight = 4
 
     let database: Database
     let logger: Logger
@@ -46,7 +48,7 @@ public struct SealStore: Sendable {
         return leaves
     }
 
-    /// Stores every complete perfect subtree of height ≥ 8 within the first `size` leaves.
+    /// Stores every complete perfect subtree of height ≥ `storedHeight` within the first `size` leaves.
     public func storeNodes(upTo size: Int64) async throws {
         var height = Self.storedHeight
         while (size >> height) > 0 {
@@ -55,7 +57,7 @@ public struct SealStore: Sendable {
                 .first?[0].decode(Int.self) ?? 0
             var index = known
             while index < complete {
-                let batch = min(complete - index, height == Self.storedHeight ? 64 : 4096)
+                let batch = min(complete - index, height == Self.storedHeight ? 1024 : 4096)
                 var hashes: [MerkleTree.Hash] = []
                 if height == Self.storedHeight {
                     let leaves = try await leaves(start: index << height, count: batch << height)
@@ -117,7 +119,7 @@ public struct SealStore: Sendable {
     }
 
     /// The audit paths of many entries in the tree of `size`, in a few queries whatever their number: the stored
-    /// nodes they need are read per height at once, the leaves by the blocks of 256 that hold them. A person's
+    /// nodes they need are read per height at once, the leaves by the blocks of 16 that hold them. A person's
     /// report proves each of its rows; one `inclusionProof` per row was some thirty queries each.
     public func inclusionProofs(seqs: [Int64], size: Int64) async throws -> [Int64: [MerkleTree.Hash]] {
         if let outside = seqs.first(where: { $0 < 1 || $0 > size }) { throw SealStoreError(reason: "entry \(outside) is not in a tree of \(size)") }
@@ -146,9 +148,11 @@ public struct SealStore: Sendable {
         }
         var leaves: [Int: [MerkleTree.Hash]] = [:]
         let sortedBlocks = blocks.sorted()
-        for chunk in stride(from: 0, to: sortedBlocks.count, by: 100).map({ sortedBlocks[$0..<min($0 + 100, sortedBlocks.count)] }) {
-            let ranges = chunk.map { "(seq > \(Int64($0 << block)) AND seq <= \(min(Int64(($0 + 1) << block), size)))" }.joined(separator: " OR ")
-            for (seq, hash) in try await database.query(SQL(unsafeSQL: "SELECT seq, entry_hash FROM message_log WHERE \(ranges) ORDER BY seq"))
+        // The blocks' seqs listed, not their ranges OR'ed: SQLite answers a list by the primary key but scanned the
+        // whole log for the ranges.
+        for chunk in stride(from: 0, to: sortedBlocks.count, by: 50).map({ sortedBlocks[$0..<min($0 + 50, sortedBlocks.count)] }) {
+            let list = chunk.flatMap { (Int64($0 << block) + 1)...min(Int64(($0 + 1) << block), size) }.map(String.init).joined(separator: ",")
+            for (seq, hash) in try await database.query("SELECT seq, entry_hash FROM message_log WHERE seq IN (\(unescaped: list)) ORDER BY seq")
                 .decode((Int64, String).self)
             {
                 guard let bytes = Hex.decode(hash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(seq) has no valid hash") }
