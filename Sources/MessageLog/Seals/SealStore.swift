@@ -40,12 +40,15 @@ public struct SealStore: Sendable {
         leaves.reserveCapacity(count)
         let rows = try await database.query(
             "SELECT entry_hash FROM message_log WHERE seq > \(Int64(start)) AND seq <= \(Int64(start + count)) ORDER BY seq")
-        for hash in try rows.decode(String.self) {
-            guard let bytes = Hex.decode(hash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(start + leaves.count + 1) has no valid hash") }
-            leaves.append(MerkleTree.leafHash(bytes))
-        }
+        for hash in try rows.decode(String.self) { leaves.append(try Self.leaf(hash, seq: Int64(start + leaves.count + 1))) }
         guard leaves.count == count else { throw SealStoreError(reason: "entries \(start + 1)–\(start + count) are not all in the log") }
         return leaves
+    }
+
+    /// The leaf hash of an entry's recorded hash.
+    static func leaf(_ entryHash: String, seq: Int64) throws -> MerkleTree.Hash {
+        guard let bytes = Hex.decode(entryHash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(seq) has no valid hash") }
+        return MerkleTree.leafHash(bytes)
     }
 
     /// Stores every complete perfect subtree of height ≥ `storedHeight` within the first `size` leaves.
@@ -136,8 +139,7 @@ public struct SealStore: Sendable {
         }
         var nodes: [Int: [Int: MerkleTree.Hash]] = [:]
         for (height, indices) in wanted {
-            let sorted = indices.sorted()
-            for chunk in stride(from: 0, to: sorted.count, by: 500).map({ sorted[$0..<min($0 + 500, sorted.count)] }) {
+            for chunk in Self.chunks(indices.sorted(), of: 500) {
                 let list = chunk.map(String.init).joined(separator: ",")
                 for (index, hash) in try await database.query(
                     "SELECT idx, hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx IN (\(unescaped: list))"
@@ -147,16 +149,14 @@ public struct SealStore: Sendable {
             }
         }
         var leaves: [Int: [MerkleTree.Hash]] = [:]
-        let sortedBlocks = blocks.sorted()
         // The blocks' seqs listed, not their ranges OR'ed: SQLite answers a list by the primary key but scanned the
         // whole log for the ranges.
-        for chunk in stride(from: 0, to: sortedBlocks.count, by: 50).map({ sortedBlocks[$0..<min($0 + 50, sortedBlocks.count)] }) {
+        for chunk in Self.chunks(blocks.sorted(), of: 50) {
             let list = chunk.flatMap { (Int64($0 << block) + 1)...min(Int64(($0 + 1) << block), size) }.map(String.init).joined(separator: ",")
             for (seq, hash) in try await database.query("SELECT seq, entry_hash FROM message_log WHERE seq IN (\(unescaped: list)) ORDER BY seq")
                 .decode((Int64, String).self)
             {
-                guard let bytes = Hex.decode(hash), bytes.count == 32 else { throw SealStoreError(reason: "entry \(seq) has no valid hash") }
-                leaves[Int(seq - 1) >> block, default: []].append(MerkleTree.leafHash(bytes))
+                leaves[Int(seq - 1) >> block, default: []].append(try Self.leaf(hash, seq: seq))
             }
         }
         var proofs: [Int64: [MerkleTree.Hash]] = [:]
@@ -179,6 +179,11 @@ public struct SealStore: Sendable {
             }
         }
         return proofs
+    }
+
+    /// Consecutive slices of at most `size` items, to keep lists in a query short.
+    static func chunks(_ items: [Int], of size: Int) -> [ArraySlice<Int>] {
+        stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
     }
 
     /// The proof that the tree of `oldSize` entries is a prefix of the tree of `newSize`.
