@@ -144,7 +144,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Exchange listener address.") var host = "0.0.0.0"
     @Option(help: "Exchange listener port.") var port = 8443
-    @Option(help: "Ops listener port (loopback).") var opsPort = 9090
+    @Option(help: "Ops listener address: loopback unless a load balancer or Prometheus on another host must reach it.")
+    var opsHost = "127.0.0.1"
+    @Option(help: "Ops listener port (health, metrics; plain HTTP).") var opsPort = 9090
     @Option(help: "Admin listener port (loopback).") var adminPort = 9443
     @Option(help: "Server certificate chain (PEM).") var serverCert: String?
     @Option(help: "Server private key (PEM).") var serverKey: String?
@@ -209,6 +211,7 @@ struct Serve: AsyncParsableCommand {
         configuration.requestDeadlines.body = .seconds(requestBodyTimeoutSeconds)
         configuration.idleTimeoutSeconds = idleTimeoutSeconds
         configuration.bodyKeyFolder = bodyKeys ?? (FileManager.default.fileExists(atPath: pki.bodyKeys) ? pki.bodyKeys : nil)
+        configuration.opsHost = opsHost
         configuration.opsPort = opsPort
         configuration.adminPort = adminPort
         configuration.adminCAPaths = adminCa.isEmpty && FileManager.default.fileExists(atPath: pki.adminCACertificate) ? [pki.adminCACertificate] : adminCa
