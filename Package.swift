@@ -135,8 +135,9 @@ let package = Package(
         .target(
             name: "Evidence",
             dependencies: [
-                "MessageLog", "PKI",
+                "MessageLog", "PKI", "Storage",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

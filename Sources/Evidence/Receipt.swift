@@ -23,14 +23,6 @@ public enum Receipt {
         let inclusionProof: [String]?
     }
 
-    struct SignedHead: Decodable {
-        let signedText: String
-        let signature: String
-        let publicKey: String
-        let certificate: String
-        let timestampToken: String?
-    }
-
     /// Checks the receipt's JSON; throws `EvidenceError` naming what does not hold.
     public static func verify(json: Data, trust: LogSigningTrust, timestamps: TimestampRequirement?) async throws -> Report {
         let document: Document
@@ -44,13 +36,7 @@ public enum Receipt {
         guard document.status == "sealed", let signed = document.treeHead, let path = document.inclusionProof else {
             throw EvidenceError("treeHead", "the receipt is pending: no seal covered the entry yet; ask for it again after the next seal")
         }
-        guard let head = TreeHead(signedText: signed.signedText) else { throw EvidenceError("treeHead.signedText", "is not a tree head") }
-        guard let signature = Data(base64Encoded: signed.signature) else { throw EvidenceError("treeHead.signature", "is not base64") }
-        let seal = Seal(treeHead: head, signature: Array(signature), publicKeyPEM: signed.publicKey, certificatePEM: signed.certificate)
-        guard seal.isSignatureValid else { throw EvidenceError("treeHead.signature", "is not the signature of the tree head by the key the receipt names") }
-        if let reason = await trust.refusal(publicKeyPEM: signed.publicKey, certificatePEM: signed.certificate, at: head.time) {
-            throw EvidenceError("treeHead", "the seal is not signed by a trusted log-signing key: \(reason)")
-        }
+        let head = try await HeldTreeHead.verify(signed, trust: trust)
         guard let hashes = EvidenceBundle.hashes(path), let root = Hex.decode(head.rootHash), document.leafIndex.map({ $0 == entry.seq - 1 }) ?? true,
             MerkleTree.verifyInclusion(leaf: MerkleTree.leafHash(entryHash), index: Int(entry.seq - 1), size: Int(head.size), proof: hashes, root: root)
         else { throw EvidenceError("inclusionProof", "does not lead entry \(entry.seq) to the signed root of the seal of \(head.size) entries") }

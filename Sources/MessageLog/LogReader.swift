@@ -66,6 +66,11 @@ public struct LogReader: Sendable {
         return low...high
     }
 
+    /// The log's size: the newest entry's seq (the chain has no gap), 0 for an empty log.
+    public func size() async throws -> Int64 {
+        try await database.query("SELECT coalesce(max(seq), 0) FROM message_log").first?[0].decode(Int64.self) ?? 0
+    }
+
     public func count() async throws -> Int64 {
         try await database.query("SELECT count(*) FROM message_log").first?[0].decode(Int64.self) ?? 0
     }

@@ -63,6 +63,9 @@ public final class LogWriter: Service, Sendable {
         var statistics = LogWriterStatistics()
         /// The chain head as this writer last committed it; nil until its first commit and after any failure.
         var head: (seq: Int64, hash: String)?
+        /// A batch whose COMMIT was sent but whose outcome could not be learnt before its callers were answered 503:
+        /// looked up before the next batch, so that the operators learn what became of it.
+        var unresolved: ClaimedCommit?
     }
 
     private let database: Database
@@ -161,6 +164,7 @@ public final class LogWriter: Service, Sendable {
                 item.continuation.resume(throwing: LogUnavailableError(reason: "no answer within \(configuration.commitTimeout)"))
             }
             guard let earliest = batch.map(\.deadline).min() else { continue }
+            await reportUnresolved()
             do {
                 let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) }, within: earliest - now)
                 let committed = outcomes.reduce(0) { total, outcome in total + ((try? outcome.get().count) ?? 0) }
@@ -181,21 +185,53 @@ public final class LogWriter: Service, Sendable {
     /// A batch that misses its deadline is answered 503 and abandoned: if its transaction gets a connection later
     /// (the database back), it rolls itself back rather than log exchanges whose callers were told they failed.
     ///
-    /// A batch whose commit is under way at the deadline is given `commitGrace` more to learn its outcome. If even
-    /// that passes, its callers get 503 although the commit may have gone through: the writer forgets its head, so
-    /// the next batch reads the chain from the database (issue 18 makes the writer find such a batch's fate).
+    /// A batch whose COMMIT was sent is different: if the answer to it is lost — the connection cut, the primary
+    /// gone in a failover — the entries may be durable or not, and only the database knows. The writer asks it (the
+    /// entries at the batch's seqs, by their hashes) until the callers' time is up: committed, its callers get their
+    /// entries, as if the answer had arrived; not there, 503. Nothing is written again meanwhile, so the chain gets
+    /// neither a duplicate nor a gap, and the next batch reads the head from the database.
     private func commitWithTimeout(_ items: [([EntryDraft], GroupWork?)], within limit: Duration) async throws -> [Result<[LogEntry], any Error>] {
         let abandoned = AbandonedBatch()
+        let deadline = ContinuousClock.now + limit + configuration.commitGrace
         do {
             return try await database.withDeadline(limit, unless: { !abandoned.abandonIfPending() }, extendedBy: configuration.commitGrace) {
                 try await self.commit(items, unless: abandoned)
             }
-        } catch let error as DatabaseUnavailableError {
-            if abandoned.isCommitting {
-                state.withLock { $0.head = nil }
-                logger.error("message log commit outcome unknown past its deadline", metadata: ["jisr.batch": "\(items.count)"])
+        } catch {
+            guard let claimed = abandoned.claimed else {
+                if let error = error as? DatabaseUnavailableError { throw LogUnavailableError(reason: error.reason) }
+                throw error
             }
-            throw LogUnavailableError(reason: error.reason)
+            state.withLock { $0.head = nil }
+            logger.warning("message log commit sent but not acknowledged: asking the database", metadata: claimed.metadata)
+            switch await claimed.outcome(in: database, until: deadline) {
+            case .committed?:
+                state.withLock { $0.head = claimed.head }
+                logger.notice("message log commit had gone through: its entries are answered", metadata: claimed.metadata)
+                return claimed.outcomes
+            case .absent?:
+                logger.error("message log commit had not gone through: its exchanges are answered 503", metadata: claimed.metadata)
+            case nil:
+                state.withLock { $0.unresolved = claimed }
+                logger.error("message log commit outcome unknown at its deadline: answered 503, looked up again before the next batch", metadata: claimed.metadata)
+            }
+            throw LogUnavailableError(reason: (error as? DatabaseUnavailableError)?.reason ?? "the answer to the commit was lost")
+        }
+    }
+
+    /// A batch answered 503 while its outcome was unknown, looked up once the database answers again: operators
+    /// learn from the log whether exchanges their partners were told failed are in the message log after all.
+    private func reportUnresolved() async {
+        guard let claimed = state.withLock({ $0.unresolved }) else { return }
+        switch await claimed.outcome(in: database, until: ContinuousClock.now + configuration.commitTimeout) {
+        case .committed?:
+            state.withLock { $0.unresolved = nil }
+            logger.error("a message log batch answered 503 had committed: its entries are in the log", metadata: claimed.metadata)
+        case .absent?:
+            state.withLock { $0.unresolved = nil }
+            logger.notice("a message log batch answered 503 had not committed", metadata: claimed.metadata)
+        case nil:
+            break
         }
     }
 
@@ -209,10 +245,11 @@ public final class LogWriter: Service, Sendable {
                 // A transaction of its own, although one statement would do: the commit must come after the claim, so
                 // that an insert still waiting at the deadline (a lock, a slow disk) rolls back instead of landing
                 // after its callers were answered 503.
+                let claim = ClaimedCommit(entries: entries, outcomes: units.map { .success($0) }, head: (seq, prevHash))
                 try await database.withTransaction { connection in
                     if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
                     try await MessageLogStore.insert(entries, on: connection)
-                    guard abandoned.claimCommit() else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
+                    guard abandoned.claimCommit(claim) else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
                 }
                 state.withLock { $0.head = (seq, prevHash) }
                 return units.map { .success($0) }
@@ -278,7 +315,9 @@ public final class LogWriter: Service, Sendable {
             if !entries.isEmpty { try await MessageLogStore.insert(entries, on: connection) }
             // The transaction commits when this returns: from here the deadline waits for it instead of abandoning
             // it (a COMMIT that went through after its callers were told 503 would log exchanges that never were).
-            guard abandoned.claimCommit() else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
+            guard abandoned.claimCommit(ClaimedCommit(entries: entries, outcomes: outcomes, head: (seq, prevHash))) else {
+                throw LogUnavailableError(reason: "the batch was abandoned at its deadline")
+            }
             return (outcomes, (seq, prevHash))
         }
         state.withLock { $0.head = head }
@@ -303,17 +342,29 @@ public final class LogWriter: Service, Sendable {
 /// — whichever comes first, once. An abandoned batch's callers are told it failed, so it must never commit; a
 /// batch whose commit was claimed is waited for, because its entries may already be durable.
 final class AbandonedBatch: Sendable {
-    enum Phase { case pending, committing, abandoned }
+    enum Phase { case pending, committing(ClaimedCommit), abandoned }
     private let state = Mutex(Phase.pending)
 
-    var isSet: Bool { state.withLock { $0 == .abandoned } }
-    var isCommitting: Bool { state.withLock { $0 == .committing } }
+    var isSet: Bool {
+        state.withLock {
+            if case .abandoned = $0 { return true }
+            return false
+        }
+    }
 
-    /// The writer is about to send the statement that commits; false if the deadline abandoned the batch first.
-    func claimCommit() -> Bool {
+    /// What the commit that was claimed would make durable; nil before the claim (and for an abandoned batch).
+    var claimed: ClaimedCommit? {
+        state.withLock {
+            if case .committing(let claimed) = $0 { return claimed }
+            return nil
+        }
+    }
+
+    /// The writer is about to send the statement that commits `claimed`; false if the deadline abandoned the batch first.
+    func claimCommit(_ claimed: ClaimedCommit) -> Bool {
         state.withLock { phase in
-            guard phase == .pending else { return false }
-            phase = .committing
+            guard case .pending = phase else { return false }
+            phase = .committing(claimed)
             return true
         }
     }
@@ -321,10 +372,44 @@ final class AbandonedBatch: Sendable {
     /// The deadline gives the batch up; false if its commit was already claimed (then the outcome is awaited).
     func abandonIfPending() -> Bool {
         state.withLock { phase in
-            guard phase == .pending else { return false }
+            guard case .pending = phase else { return false }
             phase = .abandoned
             return true
         }
+    }
+}
+
+/// A batch as its COMMIT would make it durable: its entries (seqs and hashes), its callers' outcomes, the head after it.
+struct ClaimedCommit: Sendable {
+    let entries: [LogEntry]
+    let outcomes: [Result<[LogEntry], any Error>]
+    let head: (seq: Int64, hash: String)
+
+    enum Outcome { case committed, absent }
+
+    var metadata: Logger.Metadata {
+        guard let first = entries.first, let last = entries.last else { return ["jisr.batch": "0"] }
+        return ["jisr.batch": "\(entries.count)", "jisr.seqs": "\(first.seq)-\(last.seq)"]
+    }
+
+    /// Whether the batch is in the log, asked until `deadline`: committed when the entries at its seqs carry its
+    /// hashes; absent when other entries hold those seqs (the chain went on without it); nil when neither is known
+    /// by then. Seqs still empty prove nothing: a COMMIT waiting for the synchronous standby is invisible until the
+    /// standby answers, and becomes visible if its session is ended — PostgreSQL has committed it locally already.
+    func outcome(in database: Database, until deadline: ContinuousClock.Instant) async -> Outcome? {
+        guard let first = entries.first?.seq, let last = entries.last?.seq else { return .committed }
+        while ContinuousClock.now < deadline {
+            if let rows = try? await database.withDeadline(max(deadline - ContinuousClock.now, .milliseconds(1)), {
+                try await database.query("SELECT seq, entry_hash FROM message_log WHERE seq >= \(first) AND seq <= \(last) ORDER BY seq")
+                    .decode((Int64, String).self)
+            }) {
+                let found = Dictionary(rows, uniquingKeysWith: { first, _ in first })
+                if entries.allSatisfy({ found[$0.seq] == $0.entryHash }) { return .committed }
+                if entries.contains(where: { entry in found[entry.seq].map { $0 != entry.entryHash } ?? false }) { return .absent }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
     }
 }
 

@@ -430,10 +430,20 @@ struct Log: AsyncParsableCommand {
         @OptionGroup var trustOptions: TrustOptions
         @Option(help: "Check an evidence bundle (from `jisr log export`) offline instead of the database.") var bundle: String?
         @Option(help: "Check a receipt (the JSON of GET /v1/messages/{id}/receipt) offline instead of the database.") var receipt: String?
+        @Option(
+            help: """
+                Instead of walking the log: does it still hold everything a signed tree head covers? FILE is a receipt or its \
+                treeHead (a partner's last); checked by the consistency proof from that head to the log's size, or how many entries are missing.
+                """)
+        var against: String?
 
         func run() async throws {
             let trust = try trustOptions.trust()
             let timestamps = try trustOptions.timestamps()
+            if let against {
+                try await check(against: against, trust: trust)
+                return
+            }
             if let receipt {
                 guard let data = FileManager.default.contents(atPath: receipt) else { throw ValidationError("cannot read \(receipt)") }
                 do {
@@ -482,6 +492,31 @@ struct Log: AsyncParsableCommand {
                 }
             } else {
                 print("    no seals yet: without one, removing the newest entries would go unnoticed")
+            }
+        }
+
+        /// `--against`: the held head's signature and trust first, then the log compared with it.
+        private func check(against path: String, trust: LogSigningTrust) async throws {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            let head: TreeHead
+            do { head = try await HeldTreeHead.read(json: data, trust: trust) } catch let error as EvidenceError {
+                print("REFUSED: \(error.item): \(error.reason)")
+                throw ExitCode(1)
+            }
+            let logger = Console.logger()
+            let finding = try await withDatabase(try store.location(), logger: logger) { database in
+                try await HeldTreeHead.compare(head, with: database, logger: logger)
+            }
+            let signed = "the head of \(head.size) entries signed \(TreeHead.format(head.timeMilliseconds))"
+            switch finding {
+            case .contained(_, let size):
+                print("OK: the log holds every entry of \(signed): the consistency proof to its \(size) entries verifies")
+            case .missing(let count, _, let size):
+                print("MISSING: the log has \(size) entries; \(signed) covers \(count) more (seq \(size + 1)–\(head.size)), lost to this log")
+                throw ExitCode(1)
+            case .diverged(_, let size):
+                print("BROKEN: the log's \(size) entries do not extend \(signed): entries it covers were changed")
+                throw ExitCode(1)
             }
         }
     }

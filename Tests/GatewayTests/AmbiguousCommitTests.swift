@@ -1,0 +1,135 @@
+import Foundation
+import Gateway
+import Logging
+import MessageLog
+import Storage
+import Testing
+
+/// A COMMIT whose answer is lost — the connection cut while PostgreSQL waits for its synchronous standby, as in a
+/// failover — is ambiguous: the entries may be durable or not. The log writer asks the database before it does
+/// anything else, so its callers get their entries if they committed, and the chain gets neither a duplicate nor a gap.
+///
+/// A PostgreSQL server of the suite's own is told to wait for a standby that does not exist
+/// (`synchronous_standby_names`): every COMMIT then hangs after committing locally, invisible to other sessions,
+/// until its session ends — exactly the state a primary is in when its standby's site goes silent. The tests wait
+/// for that session to appear (`pg_stat_activity`), not for a guessed time. In the heavy pass: one of them lets a
+/// deadline pass, which a loaded machine must not stretch.
+@Suite(
+    "Ambiguous commits",
+    .enabled(if: Fixture.storeKind == .postgres, "synchronous replication is PostgreSQL's"),
+    TestPass.heavy)
+struct AmbiguousCommitTests {
+    @Test("the answer to COMMIT lost, the commit durable: the caller gets its entry, and the chain goes on after it")
+    func lostAnswerOfDurableCommit() async throws {
+        try await Self.withServer("lost-answer") { database, log in
+            var configuration = LogWriterConfiguration()
+            configuration.commitTimeout = .seconds(120)  // the outcome must be learnt, not timed out
+            let writer = LogWriter(database: database, configuration: configuration, logger: log.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+
+            let first = Task { try await writer.append(Self.draft("first")) }
+            let waiting = try await Self.sessionWaitingForStandby(database)
+            // The waiting session ended: its transaction has committed locally, and its answer never reaches the
+            // writer. (Lifting the requirement instead would release the COMMIT with its answer.)
+            try await database.query("SELECT pg_terminate_backend(\(waiting))")
+
+            let entry = try await first.value
+            #expect(entry.seq == 1)
+            #expect(log.text.contains("message log commit had gone through"), "the writer asked and learnt the outcome")
+            try await Self.liftStandbyRequirement(database)
+            let second = try await writer.append(Self.draft("second"))
+            #expect(second.seq == 2 && second.prevHash == entry.entryHash)
+            let report = try await LogReader(database: database, logger: log.logger).verify()
+            #expect(report.firstBreak == nil && report.verified == 2, "one entry each, no duplicate, no gap")
+        }
+    }
+
+    @Test("the outcome unknown at the deadline: 503, and the batch looked up before the next one, which chains after it")
+    func outcomeUnknownAtDeadline() async throws {
+        try await Self.withServer("unknown") { database, log in
+            var configuration = LogWriterConfiguration()
+            configuration.commitTimeout = .seconds(4)
+            configuration.commitGrace = .seconds(1)
+            let writer = LogWriter(database: database, configuration: configuration, logger: log.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+
+            let first = Task { try await writer.append(Self.draft("first")) }
+            let waiting = try await Self.sessionWaitingForStandby(database)
+            await #expect(throws: LogUnavailableError.self, "no answer past the deadline: the caller is told 503") { try await first.value }
+            #expect(log.text.contains("message log commit outcome unknown at its deadline"))
+
+            // The waiting session ended (as when its primary is stopped): the batch the caller was told failed is
+            // durable after all.
+            try await database.query("SELECT pg_terminate_backend(\(waiting))")
+            try await Self.noSessionWaitingForStandby(database)
+            try await Self.liftStandbyRequirement(database)
+
+            let next = try await writer.append(Self.draft("next"))
+            #expect(log.text.contains("a message log batch answered 503 had committed"), "the operators learn what became of it")
+            #expect(next.seq == 2, "chained after the batch that committed, not over it")
+            let report = try await LogReader(database: database, logger: log.logger).verify()
+            #expect(report.firstBreak == nil && report.verified == 2)
+        }
+    }
+
+    static func draft(_ digest: String) -> EntryDraft {
+        EntryDraft(
+            messageId: UUID(), partner: "LB-NSSF", certificateFingerprint: nil, direction: .inboundQuery, contract: "employment-record/1",
+            operation: "query", purpose: "p", caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
+            requestDigest: digest, responseDigest: nil)
+    }
+
+    /// COMMITs no longer wait for the standby (those waiting are released once the checkpointer has read it).
+    static func liftStandbyRequirement(_ database: Database) async throws {
+        try await database.query("ALTER SYSTEM RESET synchronous_standby_names")
+        try await database.query("SELECT pg_reload_conf()")
+    }
+
+    /// The pid of the session whose COMMIT waits for the standby, once there is one.
+    static func sessionWaitingForStandby(_ database: Database) async throws -> Int32 {
+        for _ in 0..<1200 {
+            if let pid = try await database.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1").first?[0].decode(Int32.self) {
+                return pid
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw FixtureError("no COMMIT waited for the standby within a minute")
+    }
+
+    static func noSessionWaitingForStandby(_ database: Database) async throws {
+        for _ in 0..<1200 {
+            if try await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'").isEmpty { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw FixtureError("a session still waits for the standby")
+    }
+
+    /// A PostgreSQL server of the test's own with Jisr's schema, on which every COMMIT waits for a synchronous
+    /// standby named `nobody` (which never connects); stopped afterwards. The setting is made before the server
+    /// starts for the test: after a reload, COMMITs wait only once the checkpointer has read it, a race a test must not run.
+    static func withServer(_ name: String, _ body: @Sendable (Database, CapturedLog) async throws -> Void) async throws {
+        let server = LocalPostgres(
+            directory: NSTemporaryDirectory() + "jisr-ambiguous-\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))",
+            port: try await DatabaseOutageTests.freePort())
+        try await DatabaseOutageTests.blocking { try server.start() }
+        defer {
+            try? server.stop()
+            try? FileManager.default.removeItem(atPath: server.directory)
+        }
+        let logger = Logger(label: "jisr-test")
+        try await withDatabase(.postgres(try server.url), connections: 2, logger: logger) { database in
+            try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
+            try await database.query("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        }
+        try await DatabaseOutageTests.blocking {
+            try server.stop()
+            try server.start()
+        }
+        let log = CapturedLog()
+        try await withDatabase(.postgres(try server.url), connections: 4, logger: logger) { database in
+            try await body(database, log)
+        }
+    }
+}

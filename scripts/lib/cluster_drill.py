@@ -1,0 +1,354 @@
+"""The failover drill of scripts/cluster: load through the partners' HAProxy, the primary's site killed, then checks.
+
+Partners call through HAProxy from outside the sites: the NSSF looks people up, Egypt's ministry sends notices under
+fresh Idempotency-Keys, and every acknowledged answer is recorded (message id, seq). Permits of Egyptian workers
+change meanwhile, so the relay is delivering to the mock EG-MOL. After some load every process of the primary's site
+is killed with SIGKILL; load goes on until service is back and a while after. Then, on the surviving site:
+
+- every acknowledged exchange is in the log under the seq its answer gave;
+- `jisr log verify` passes (the chain, and every seal — those before the kill too — against the entries);
+- the last seal before the kill is consistent with the newest after it (`jisr log verify --against`, the receipt a
+  partner kept before the kill);
+- every accepted notice is in the inbox exactly once;
+- every outbox message is delivered, repeats only under the same message id;
+- service was back through HAProxy within --recovery-limit seconds of the kill (the measured time is printed).
+
+With --scenario partition the primary's site is cut off instead (its link down, its processes running) while a
+client inside that site keeps calling its own Jisr: that Jisr must acknowledge nothing the other site does not
+hold (its commits wait for a standby it cannot reach; it answers 503 at the deadline). The link is then healed:
+the former primary rejoins as a standby (Patroni, pg_rewind) and its log must end at the same chain head.
+
+Usage: cluster_drill.py --cluster DIR --jisr PATH --repo DIR [--scenario kill|partition] [--before 10] [--after 10]
+                        [--recovery-limit 30]
+Exits 0 when every check holds; prints each check and its figures.
+"""
+import argparse, http.client, json, os, random, ssl, subprocess, sys, threading, time, uuid
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--cluster", required=True)
+parser.add_argument("--jisr", required=True)
+parser.add_argument("--repo", required=True)
+parser.add_argument("--port", type=int, default=28443)
+parser.add_argument("--before", type=float, default=10, help="seconds of load before the kill")
+parser.add_argument("--after", type=float, default=10, help="seconds of load once service is back")
+parser.add_argument("--recovery-limit", type=float, default=30)
+parser.add_argument("--threads", type=int, default=4)
+parser.add_argument("--scenario", choices=["kill", "partition"], default="kill",
+                    help="kill: every process of the primary's site SIGKILLed; partition: its link taken down, its processes running")
+args = parser.parse_args()
+cluster = args.cluster
+sites = {"a": "10.77.0.11", "b": "10.77.0.12"}
+secrets = dict(line.strip().split("=", 1) for line in open(f"{cluster}/secrets.env") if "=" in line)
+database_url = open(f"{cluster}/database-url").read().strip()
+failures = []
+
+
+def check(ok, what):
+    print(("  ok      " if ok else "  FAILED  ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def role(site, path):
+    try:
+        connection = http.client.HTTPConnection(sites[site], 8008, timeout=2)
+        connection.request("GET", "/" + path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def sql(site, statement):
+    """One statement through SITE's HAProxy to whichever PostgreSQL is primary; rows as lists of strings."""
+    environment = dict(os.environ, PGPASSWORD=secrets["JISR_DATABASE_PASSWORD"])
+    result = subprocess.run(
+        ["ip", "netns", "exec", f"jisr-{site}", "psql", "-h", "127.0.0.1", "-p", "5000", "-U", "jisr", "-d", "jisr", "-AtF", "\t",
+         "-v", "ON_ERROR_STOP=1", "-c", statement], env=environment, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"psql at site {site}: {result.stderr.strip()}")
+    return [line.split("\t") for line in result.stdout.splitlines() if line]
+
+
+def jisr(site, *arguments):
+    environment = dict(os.environ, JISR_DATABASE_URL=database_url, JISR_PKI_DIR=f"{cluster}/pki")
+    return subprocess.run(["ip", "netns", "exec", f"jisr-{site}", args.jisr, *arguments], env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+def context(partner):
+    ctx = ssl.create_default_context(cafile=f"{cluster}/pki/partner-ca.crt")
+    ctx.load_cert_chain(f"{cluster}/partners/{partner}.crt", f"{cluster}/partners/{partner}.key")
+    return ctx
+
+
+contexts = {"LB-NSSF": context("LB-NSSF"), "EG-MOL": context("EG-MOL")}
+notice_template = json.load(open(f"{args.repo}/contracts/work-permit-event/1/examples/valid/issued.json"))
+
+primary = next((site for site in sites if role(site, "primary")), None)
+if primary is None:
+    sys.exit("cluster_drill: neither site A nor B is primary; is the cluster up (scripts/cluster status)?")
+survivor = "b" if primary == "a" else "a"
+# After a rejoin, site C may still be the synchronous standby for a while; the drill starts once the other serving
+# site is (only a synchronous standby can be promoted).
+deadline = time.time() + 120
+while not role(survivor, "sync") and time.time() < deadline:
+    time.sleep(1)
+if not role(survivor, "sync"):
+    sys.exit(f"cluster_drill: site {survivor.upper()} is not the synchronous standby after 120 s (scripts/cluster status)")
+print(f"==> drill: site {primary.upper()} is primary; site {survivor.upper()} survives", flush=True)
+national_ids = [row[0] for row in sql(survivor, "SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 200")]
+
+lock = threading.Lock()
+acknowledged = []  # (kind, message id, seq, answered at)
+notices = {}  # idempotency key -> message id, of accepted notices
+statuses = {}
+slowest = {}  # status -> longest wait for it, seconds
+slowest_detail = {}  # status -> (when it was sent, seconds after the kill; its message id; its kind)
+killed_at_box = [None]
+abandoned = []  # notices still unacknowledged when the load stopped (maybe in the inbox, maybe not)
+stop = threading.Event()
+
+
+def call(connections, partner, method, path, body=None, headers=None):
+    if partner not in connections:
+        connections[partner] = http.client.HTTPSConnection("localhost", args.port, context=contexts[partner], timeout=30)
+    connection = connections[partner]
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response
+    except (OSError, http.client.HTTPException):
+        connections.pop(partner, None).close()
+        return None
+
+
+def worker(number):
+    connections = {}
+    retrying = None  # a notice not acknowledged yet: sent again under the same key, as a partner does
+    while not stop.is_set():
+        started = time.monotonic()
+        started_at = time.time()
+        if number % 2 == 0:
+            kind = "lookup"
+            response = call(connections, "LB-NSSF", "GET", f"/v1/employment-records?nationalId={random.choice(national_ids)}",
+                            headers={"X-Purpose": "nssf-contribution-verification"})
+            key = None
+        else:
+            kind = "notice"
+            key = retrying or f"drill-{uuid.uuid4()}"
+            retrying = key
+            notice = dict(notice_template)
+            notice["occurredAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            response = call(connections, "EG-MOL", "POST", "/v1/messages", body=json.dumps(notice).encode(), headers={
+                "X-Purpose": "mou-work-permit-notification", "Content-Type": "application/json",
+                "X-Contract": "work-permit-event/1", "Idempotency-Key": key})
+        took = time.monotonic() - started
+        status = response.status if response is not None else "no answer"
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+            if took > slowest.get(status, 0):
+                slowest[status] = took
+                slowest_detail[status] = (round(started_at - killed_at_box[0], 1) if killed_at_box[0] else None,
+                                          response.getheader("X-Message-Id") if response is not None else None, kind)
+            if response is not None and response.status in (200, 202):
+                message_id, seq = response.getheader("X-Message-Id"), response.getheader("X-Log-Seq")
+                if key:
+                    retrying = None
+                    if key in notices:  # the earlier attempt had committed: the original answer again
+                        continue
+                    notices[key] = message_id
+                acknowledged.append((kind, message_id, int(seq), time.time()))
+        if response is None or response.status >= 500:
+            time.sleep(0.2)  # a client backing off, not hammering a gateway that said "later"
+    if retrying:
+        with lock:
+            abandoned.append(retrying)
+
+
+def permit_changes():
+    """Egyptian workers' permits change every half second (the relay's work); through the surviving site's HAProxy."""
+    while not stop.is_set():
+        try:
+            sql(survivor, """UPDATE ministry.work_permits SET expires_on = coalesce(expires_on, current_date) + 1, updated_at = now()
+                WHERE id IN (SELECT w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id
+                             WHERE p.nationality = 'EG' ORDER BY random() LIMIT 2)""")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass  # the primary is gone: the ministry's own application would retry too
+        stop.wait(0.5)
+
+
+inside = {"statuses": {}, "retry_after": 0, "slowest": 0.0}  # what the client inside the cut-off site got after the cut
+cut_at = [None]
+
+
+def inside_client():
+    """A partner inside the primary's site (partition only): calls that site's Jisr directly, past HAProxy."""
+    while not stop.is_set():
+        started = time.monotonic()
+        result = subprocess.run(
+            ["ip", "netns", "exec", f"jisr-{primary}", "curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "30",
+             "--cacert", f"{cluster}/pki/partner-ca.crt", "--cert", f"{cluster}/partners/LB-NSSF.crt", "--key", f"{cluster}/partners/LB-NSSF.key",
+             "-H", "X-Purpose: nssf-contribution-verification",
+             f"https://localhost:8443/v1/employment-records?nationalId={random.choice(national_ids)}"], capture_output=True, text=True)
+        took = time.monotonic() - started
+        lines = result.stdout.splitlines()
+        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else "no answer"
+        headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in lines[1:] if ":" in line}
+        with lock:
+            if status == 200:
+                acknowledged.append(("inside", headers.get("x-message-id"), int(headers.get("x-log-seq")), time.time()))
+            if cut_at[0] is not None and time.time() > cut_at[0] + took:
+                inside["statuses"][status] = inside["statuses"].get(status, 0) + 1
+                inside["slowest"] = max(inside["slowest"], took)
+                if status == 503 and "retry-after" in headers:
+                    inside["retry_after"] += 1
+        stop.wait(0.3)
+
+
+drill_started = time.time()
+threads = [threading.Thread(target=worker, args=(n,)) for n in range(args.threads)] + [threading.Thread(target=permit_changes)]
+if args.scenario == "partition":
+    threads.append(threading.Thread(target=inside_client))
+for thread in threads:
+    thread.start()
+time.sleep(args.before)
+
+# The receipt a partner keeps: one of its acknowledged messages, once a seal covers it.
+receipt_path = f"{cluster}/drill-receipt.json"
+receipt = None
+deadline = time.time() + 30
+while receipt is None and time.time() < deadline:
+    sealed = int(sql(survivor, "SELECT coalesce(max(tree_size), 0) FROM log_seals")[0][0])
+    with lock:
+        covered = [(message_id, seq) for kind, message_id, seq, _ in acknowledged if kind == "lookup" and seq <= sealed]
+    if covered:
+        connection = http.client.HTTPSConnection("localhost", args.port, context=contexts["LB-NSSF"], timeout=30)
+        connection.request("GET", f"/v1/messages/{covered[-1][0]}/receipt")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status == 200 and json.loads(body).get("status") == "sealed":
+            receipt = json.loads(body)
+            open(receipt_path, "wb").write(body)
+            break
+    time.sleep(1)
+sealed_size = receipt["treeHead"]["signedText"].splitlines()[1].removeprefix("size: ") if receipt else None
+check(receipt is not None, "a partner holds a sealed receipt from before the kill"
+      + (f" (entry {receipt['entry']['seq']}, in the seal of {sealed_size} entries)" if receipt else ""))
+
+with lock:
+    before = len(acknowledged)
+killed_at = time.time()
+killed_at_box[0] = killed_at
+if args.scenario == "kill":
+    subprocess.run([f"{args.repo}/scripts/cluster", "kill-site", primary.upper()], check=True)
+    print(f"==> site {primary.upper()} killed (SIGKILL, every process) after {before} acknowledged exchanges", flush=True)
+else:
+    with lock:
+        cut_at[0] = killed_at
+    subprocess.run([f"{args.repo}/scripts/cluster", "cut-site", primary.upper()], check=True)
+    print(f"==> site {primary.upper()} cut off (its link down, its processes running) after {before} acknowledged exchanges", flush=True)
+
+# Service is back when an exchange is acknowledged again after the kill.
+recovered_at = None
+while recovered_at is None and time.time() < killed_at + 120:
+    with lock:
+        later = [answered for _, _, _, answered in acknowledged if answered > killed_at + 0.5]
+    if later:
+        recovered_at = min(later)
+    time.sleep(0.1)
+if recovered_at is not None:
+    time.sleep(args.after)
+stop.set()
+for thread in threads:
+    thread.join()
+recovery = None if recovered_at is None else recovered_at - killed_at
+print("==> answers: " + ", ".join(f"{status}: {count} (slowest {slowest[status]:.1f} s, sent at {slowest_detail[status][0]} s from the kill, {slowest_detail[status][2]} {slowest_detail[status][1] or ''})"
+                                for status, count in sorted(statuses.items(), key=str)), flush=True)
+check(recovery is not None and recovery <= args.recovery_limit,
+      f"service back through HAProxy {recovery:.1f} s after the kill (limit {args.recovery_limit:.0f} s)" if recovery is not None
+      else "service back through HAProxy within 120 s of the kill")
+check(role(survivor, "primary"), f"site {survivor.upper()} is primary now")
+if args.scenario == "partition":
+    answered = inside["statuses"]
+    print(f"==> inside the cut-off site, after the cut: {answered}; slowest {inside['slowest']:.1f} s", flush=True)
+    check(not answered.get(200) and answered.get(503, 0) > 0 and inside["retry_after"] == answered.get(503, 0),
+          f"site {primary.upper()}'s Jisr, cut off, acknowledged nothing: {answered.get(503, 0)} answers 503 with Retry-After")
+
+    def head(site_query):
+        rows = site_query("SELECT seq, entry_hash FROM message_log ORDER BY seq DESC LIMIT 1")
+        return tuple(rows[0]) if rows else None
+
+    def local_query(statement):
+        result = subprocess.run(["ip", "netns", "exec", f"jisr-{primary}", "runuser", "-u", "postgres", "--", "psql", "-h", f"{cluster}/{primary}",
+                                 "-U", "postgres", "-d", "jisr", "-AtF", "\t", "-c", statement], capture_output=True, text=True, timeout=30)
+        return [line.split("\t") for line in result.stdout.splitlines() if line] if result.returncode == 0 else []
+
+    rewinds_before = open(f"{cluster}/{primary}/logs/patroni.log").read().count("running pg_rewind from")
+    subprocess.run([f"{args.repo}/scripts/cluster", "heal"], check=True)
+    deadline = time.time() + 180
+    rejoined = same = False
+    while time.time() < deadline and not (rejoined and same):
+        rejoined = role(primary, "replica")
+        try:
+            same = rejoined and head(local_query) == head(lambda statement: sql(survivor, statement)) is not None
+        except (RuntimeError, subprocess.TimeoutExpired):
+            same = False  # the cluster settling as the site rejoins: asked again
+        time.sleep(1)
+    rewound = open(f"{cluster}/{primary}/logs/patroni.log").read().count("running pg_rewind from") > rewinds_before
+    check(rejoined and same, f"healed: site {primary.upper()} rejoined as a standby"
+          + (" (rewound by pg_rewind)" if rewound else "") + f", its log at the same chain head as site {survivor.upper()}'s: {head(local_query)}")
+
+# Every acknowledged exchange, under its seq.
+logged = {}
+for start in range(0, len(acknowledged), 500):
+    chunk = acknowledged[start:start + 500]
+    ids = ",".join(f"'{message_id}'" for _, message_id, _, _ in chunk)
+    for message_id, seq in sql(survivor, f"SELECT message_id, seq FROM message_log WHERE message_id IN ({ids})"):
+        logged.setdefault(message_id, []).append(int(seq))
+missing = [(message_id, seq) for _, message_id, seq, _ in acknowledged if seq not in logged.get(message_id, [])]
+after = len(acknowledged) - before
+check(not missing and after > 0,
+      f"all {len(acknowledged)} acknowledged exchanges ({before} before the kill, {after} after) are in site {survivor.upper()}'s log under their seq"
+      + (f"; missing: {missing[:5]}" if missing else ""))
+
+# Every accepted notice once in the inbox (keys are stored as keyed hashes: the rows are told apart by message id).
+inbox = [row[0] for row in sql(survivor, f"SELECT message_id FROM inbox WHERE partner_id = 'EG-MOL' AND received_at >= to_timestamp({drill_started})")]
+accepted = set(notices.values())
+extra = len(inbox) - len(accepted)
+check(notices and accepted <= set(inbox) and len(inbox) == len(set(inbox)) and 0 <= extra <= len(abandoned),
+      f"all {len(notices)} accepted notices are in the inbox once, under the message id they were answered with"
+      + f" ({len(inbox)} rows; {len(abandoned)} notices unacknowledged at the end)")
+
+# The relay: every outbox message delivered; the mock partner saw only those ids.
+deadline = time.time() + 180
+while time.time() < deadline:
+    pending = int(sql(survivor, "SELECT count(*) FROM relay_outbox WHERE state <> 'delivered'")[0][0])
+    if pending == 0:
+        break
+    time.sleep(1)
+outbox = {row[0] for row in sql(survivor, "SELECT message_id FROM relay_outbox")}
+connection = http.client.HTTPConnection("127.0.0.1", 29102, timeout=10)
+connection.request("GET", "/deliveries")
+deliveries = json.loads(connection.getresponse().read())
+delivered_ids = [delivery["messageId"] for delivery in deliveries]
+repeats = len(delivered_ids) - len(set(delivered_ids))
+check(pending == 0 and outbox and set(delivered_ids) == outbox,
+      f"all {len(outbox)} outbox messages delivered to EG-MOL ({len(delivered_ids)} deliveries, {repeats} repeats under the same message id)"
+      + (f"; {pending} undelivered" if pending else "") + (f"; unknown ids: {sorted(set(delivered_ids) - outbox)[:3]}" if set(delivered_ids) - outbox else ""))
+
+# A seal after the failover, then the whole log verified, and the partner's receipt against it.
+newest = max((seq for _, _, seq, _ in acknowledged), default=0)
+deadline = time.time() + 60
+while time.time() < deadline and int(sql(survivor, "SELECT coalesce(max(tree_size), 0) FROM log_seals")[0][0]) < newest:
+    time.sleep(1)
+verify = jisr(survivor, "log", "verify", "--tsa-root", f"{cluster}/tsa/tsa-root.crt")
+summary = (verify.stdout.strip().splitlines() or [verify.stderr.strip()])[-1]
+check(verify.returncode == 0, f"jisr log verify at site {survivor.upper()}: {summary}")
+if receipt is not None:
+    against = jisr(survivor, "log", "verify", "--against", receipt_path)
+    summary = (against.stdout.strip().splitlines() or [against.stderr.strip()])[-1]
+    check(against.returncode == 0, f"the seal before the kill is consistent with the newest after it: {summary}")
+
+print(f"==> drill: {'PASSED' if not failures else 'FAILED'}; RPO {len(missing)} acknowledged exchanges lost, RTO {recovery if recovery is None else round(recovery, 1)} s")
+sys.exit(1 if failures else 0)
