@@ -33,11 +33,13 @@ parser.add_argument("--before", type=float, default=10, help="seconds of load be
 parser.add_argument("--after", type=float, default=10, help="seconds of load once service is back")
 parser.add_argument("--recovery-limit", type=float, default=30)
 parser.add_argument("--threads", type=int, default=4)
-parser.add_argument("--scenario", choices=["kill", "partition"], default="kill",
-                    help="kill: every process of the primary's site SIGKILLed; partition: its link taken down, its processes running")
+parser.add_argument("--scenario", choices=["kill", "partition", "standby"], default="kill",
+                    help="kill: every process of the primary's site SIGKILLed; partition: its link taken down, its processes running; "
+                         "standby: the synchronous standby's site SIGKILLed")
 args = parser.parse_args()
 cluster = args.cluster
-sites = {"a": "10.77.0.11", "b": "10.77.0.12"}
+sites = {"a": "10.77.0.11", "b": "10.77.0.12"}  # the serving sites
+addresses = dict(sites, c="10.77.0.13")
 secrets = dict(line.strip().split("=", 1) for line in open(f"{cluster}/secrets.env") if "=" in line)
 database_url = open(f"{cluster}/database-url").read().strip()
 failures = []
@@ -51,7 +53,7 @@ def check(ok, what):
 
 def role(site, path):
     try:
-        connection = http.client.HTTPConnection(sites[site], 8008, timeout=2)
+        connection = http.client.HTTPConnection(addresses[site], 8008, timeout=2)
         connection.request("GET", "/" + path)
         return connection.getresponse().status == 200
     except OSError:
@@ -87,15 +89,32 @@ notice_template = json.load(open(f"{args.repo}/contracts/work-permit-event/1/exa
 primary = next((site for site in sites if role(site, "primary")), None)
 if primary is None:
     sys.exit("cluster_drill: neither site A nor B is primary; is the cluster up (scripts/cluster status)?")
-survivor = "b" if primary == "a" else "a"
+standby = "b" if primary == "a" else "a"
+# Who is lost: the primary's site (kill, partition), or the synchronous standby's (standby); the other survives.
+victim, survivor = (standby, primary) if args.scenario == "standby" else (primary, standby)
 # After a rejoin, site C may still be the synchronous standby for a while; the drill starts once the other serving
 # site is (only a synchronous standby can be promoted).
 deadline = time.time() + 120
-while not role(survivor, "sync") and time.time() < deadline:
+while not role(standby, "sync") and time.time() < deadline:
     time.sleep(1)
-if not role(survivor, "sync"):
-    sys.exit(f"cluster_drill: site {survivor.upper()} is not the synchronous standby after 120 s (scripts/cluster status)")
-print(f"==> drill: site {primary.upper()} is primary; site {survivor.upper()} survives", flush=True)
+if not role(standby, "sync"):
+    sys.exit(f"cluster_drill: site {standby.upper()} is not the synchronous standby after 120 s (scripts/cluster status)")
+def jisr_ready(site):
+    try:
+        connection = http.client.HTTPConnection(sites[site], 9090, timeout=2)
+        connection.request("GET", "/health/ready")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+# Both gateways serving before the load starts (a site just healed starts its Jisr again).
+deadline = time.time() + 120
+while not all(jisr_ready(site) for site in sites) and time.time() < deadline:
+    time.sleep(0.5)
+if not all(jisr_ready(site) for site in sites):
+    sys.exit("cluster_drill: the Jisr of site A or B is not ready after 120 s (scripts/cluster status)")
+print(f"==> drill: site {primary.upper()} is primary, {standby.upper()} its synchronous standby; site {victim.upper()} is lost, {survivor.upper()} survives", flush=True)
 national_ids = [row[0] for row in sql(survivor, "SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 200")]
 
 lock = threading.Lock()
@@ -183,11 +202,11 @@ cut_at = [None]
 
 
 def inside_client():
-    """A partner inside the primary's site (partition only): calls that site's Jisr directly, past HAProxy."""
+    """A partner inside the cut-off site (partition only): calls that site's Jisr directly, past HAProxy."""
     while not stop.is_set():
         started = time.monotonic()
         result = subprocess.run(
-            ["ip", "netns", "exec", f"jisr-{primary}", "curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "30",
+            ["ip", "netns", "exec", f"jisr-{victim}", "curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "30",
              "--cacert", f"{cluster}/pki/partner-ca.crt", "--cert", f"{cluster}/partners/LB-NSSF.crt", "--key", f"{cluster}/partners/LB-NSSF.key",
              "-H", "X-Purpose: nssf-contribution-verification",
              f"https://localhost:8443/v1/employment-records?nationalId={random.choice(national_ids)}"], capture_output=True, text=True)
@@ -240,14 +259,14 @@ with lock:
     before = len(acknowledged)
 killed_at = time.time()
 killed_at_box[0] = killed_at
-if args.scenario == "kill":
-    subprocess.run([f"{args.repo}/scripts/cluster", "kill-site", primary.upper()], check=True)
-    print(f"==> site {primary.upper()} killed (SIGKILL, every process) after {before} acknowledged exchanges", flush=True)
+if args.scenario in ("kill", "standby"):
+    subprocess.run([f"{args.repo}/scripts/cluster", "kill-site", victim.upper()], check=True)
+    print(f"==> site {victim.upper()} killed (SIGKILL, every process) after {before} acknowledged exchanges", flush=True)
 else:
     with lock:
         cut_at[0] = killed_at
-    subprocess.run([f"{args.repo}/scripts/cluster", "cut-site", primary.upper()], check=True)
-    print(f"==> site {primary.upper()} cut off (its link down, its processes running) after {before} acknowledged exchanges", flush=True)
+    subprocess.run([f"{args.repo}/scripts/cluster", "cut-site", victim.upper()], check=True)
+    print(f"==> site {victim.upper()} cut off (its link down, its processes running) after {before} acknowledged exchanges", flush=True)
 
 # Service is back when an exchange is acknowledged again after the kill.
 recovered_at = None
@@ -269,34 +288,36 @@ check(recovery is not None and recovery <= args.recovery_limit,
       f"service back through HAProxy {recovery:.1f} s after the kill (limit {args.recovery_limit:.0f} s)" if recovery is not None
       else "service back through HAProxy within 120 s of the kill")
 check(role(survivor, "primary"), f"site {survivor.upper()} is primary now")
+if args.scenario == "standby":
+    check(role("c", "sync"), "site C's standby is the synchronous one now: writes are still on two sites")
 if args.scenario == "partition":
     answered = inside["statuses"]
     print(f"==> inside the cut-off site, after the cut: {answered}; slowest {inside['slowest']:.1f} s", flush=True)
     check(not answered.get(200) and answered.get(503, 0) > 0 and inside["retry_after"] == answered.get(503, 0),
-          f"site {primary.upper()}'s Jisr, cut off, acknowledged nothing: {answered.get(503, 0)} answers 503 with Retry-After")
+          f"site {victim.upper()}'s Jisr, cut off, acknowledged nothing: {answered.get(503, 0)} answers 503 with Retry-After")
 
     def head(site_query):
         rows = site_query("SELECT seq, entry_hash FROM message_log ORDER BY seq DESC LIMIT 1")
         return tuple(rows[0]) if rows else None
 
     def local_query(statement):
-        result = subprocess.run(["ip", "netns", "exec", f"jisr-{primary}", "runuser", "-u", "postgres", "--", "psql", "-h", f"{cluster}/{primary}",
+        result = subprocess.run(["ip", "netns", "exec", f"jisr-{victim}", "runuser", "-u", "postgres", "--", "psql", "-h", f"{cluster}/{victim}",
                                  "-U", "postgres", "-d", "jisr", "-AtF", "\t", "-c", statement], capture_output=True, text=True, timeout=30)
         return [line.split("\t") for line in result.stdout.splitlines() if line] if result.returncode == 0 else []
 
-    rewinds_before = open(f"{cluster}/{primary}/logs/patroni.log").read().count("running pg_rewind from")
+    rewinds_before = open(f"{cluster}/{victim}/logs/patroni.log").read().count("running pg_rewind from")
     subprocess.run([f"{args.repo}/scripts/cluster", "heal"], check=True)
     deadline = time.time() + 180
     rejoined = same = False
     while time.time() < deadline and not (rejoined and same):
-        rejoined = role(primary, "replica")
+        rejoined = role(victim, "replica")
         try:
             same = rejoined and head(local_query) == head(lambda statement: sql(survivor, statement)) is not None
         except (RuntimeError, subprocess.TimeoutExpired):
             same = False  # the cluster settling as the site rejoins: asked again
         time.sleep(1)
-    rewound = open(f"{cluster}/{primary}/logs/patroni.log").read().count("running pg_rewind from") > rewinds_before
-    check(rejoined and same, f"healed: site {primary.upper()} rejoined as a standby"
+    rewound = open(f"{cluster}/{victim}/logs/patroni.log").read().count("running pg_rewind from") > rewinds_before
+    check(rejoined and same, f"healed: site {victim.upper()} rejoined as a standby"
           + (" (rewound by pg_rewind)" if rewound else "") + f", its log at the same chain head as site {survivor.upper()}'s: {head(local_query)}")
 
 # Every acknowledged exchange, under its seq.
