@@ -3,6 +3,7 @@ import Gateway
 import Logging
 import MessageLog
 import Storage
+import Synchronization
 import Testing
 
 /// A COMMIT whose answer is lost — the connection cut while PostgreSQL waits for its synchronous standby, as in a
@@ -89,21 +90,19 @@ struct AmbiguousCommitTests {
 
     /// The pid of the session whose COMMIT waits for the standby, once there is one.
     static func sessionWaitingForStandby(_ database: Database) async throws -> Int32 {
-        for _ in 0..<1200 {
-            if let pid = try await database.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1").first?[0].decode(Int32.self) {
-                return pid
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        let found = Mutex<Int32?>(nil)
+        try await Fixture.until("a COMMIT waiting for the standby") {
+            let pid = try await database.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1").first?[0].decode(Int32.self)
+            found.withLock { $0 = pid }
+            return pid != nil
         }
-        throw FixtureError("no COMMIT waited for the standby within a minute")
+        return try #require(found.withLock { $0 })
     }
 
     static func noSessionWaitingForStandby(_ database: Database) async throws {
-        for _ in 0..<1200 {
-            if try await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'").isEmpty { return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await Fixture.until("no session waiting for the standby") {
+            try await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'").isEmpty
         }
-        throw FixtureError("a session still waits for the standby")
     }
 
     /// A PostgreSQL server of the test's own with Jisr's schema, on which every COMMIT waits for a synchronous
