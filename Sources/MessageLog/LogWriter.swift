@@ -204,7 +204,7 @@ public final class LogWriter: Service, Sendable {
             }
             state.withLock { $0.head = nil }
             logger.warning("message log commit sent but not acknowledged: asking the database", metadata: claimed.metadata)
-            switch await claimed.outcome(in: database, until: deadline) {
+            switch await claimed.outcome(in: database, until: deadline, logger: logger) {
             case .committed?:
                 state.withLock { $0.head = claimed.head }
                 logger.notice("message log commit had gone through: its entries are answered", metadata: claimed.metadata)
@@ -223,7 +223,7 @@ public final class LogWriter: Service, Sendable {
     /// learn from the log whether exchanges their partners were told failed are in the message log after all.
     private func reportUnresolved() async {
         guard let claimed = state.withLock({ $0.unresolved }) else { return }
-        switch await claimed.outcome(in: database, until: ContinuousClock.now + configuration.commitTimeout) {
+        switch await claimed.outcome(in: database, until: ContinuousClock.now + configuration.commitTimeout, logger: logger) {
         case .committed?:
             state.withLock { $0.unresolved = nil }
             logger.error("a message log batch answered 503 had committed: its entries are in the log", metadata: claimed.metadata)
@@ -396,21 +396,42 @@ struct ClaimedCommit: Sendable {
     /// hashes; absent when other entries hold those seqs (the chain went on without it); nil when neither is known
     /// by then. Seqs still empty prove nothing: a COMMIT waiting for the synchronous standby is invisible until the
     /// standby answers, and becomes visible if its session is ended — PostgreSQL has committed it locally already.
-    func outcome(in database: Database, until deadline: ContinuousClock.Instant) async -> Outcome? {
+    ///
+    /// Each question has a few seconds of its own: one that hangs (a lease from a pool whose connections died with
+    /// their server) must not use up the whole wait, and the next one asks on whatever connection answers then.
+    func outcome(in database: Database, until deadline: ContinuousClock.Instant, logger: Logger) async -> Outcome? {
         guard let first = entries.first?.seq, let last = entries.last?.seq else { return .committed }
+        var asked = 0
+        var failures: [String: Int] = [:]
+        defer {
+            if !failures.isEmpty || asked > 1 {
+                logger.info("message log commit outcome asked", metadata: metadata.merging([
+                    "jisr.questions": "\(asked)",
+                    "jisr.failures": "\(failures.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))",
+                ]) { old, _ in old })
+            }
+        }
         while ContinuousClock.now < deadline {
-            if let rows = try? await database.withDeadline(max(deadline - ContinuousClock.now, .milliseconds(1)), {
-                try await database.query("SELECT seq, entry_hash FROM message_log WHERE seq >= \(first) AND seq <= \(last) ORDER BY seq")
-                    .decode((Int64, String).self)
-            }) {
+            asked += 1
+            do {
+                let rows = try await database.withDeadline(max(min(deadline - ContinuousClock.now, Self.question), .milliseconds(1))) {
+                    try await database.query("SELECT seq, entry_hash FROM message_log WHERE seq >= \(first) AND seq <= \(last) ORDER BY seq")
+                        .decode((Int64, String).self)
+                }
                 let found = Dictionary(rows, uniquingKeysWith: { first, _ in first })
                 if entries.allSatisfy({ found[$0.seq] == $0.entryHash }) { return .committed }
                 if entries.contains(where: { entry in found[entry.seq].map { $0 != entry.entryHash } ?? false }) { return .absent }
+                failures["not yet visible", default: 0] += 1
+            } catch {
+                failures[String(describing: error), default: 0] += 1
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
         return nil
     }
+
+    /// How long one question about a batch's outcome may take before it is asked again.
+    static let question: Duration = .seconds(3)
 }
 
 extension LogWriter {

@@ -128,7 +128,13 @@ struct AmbiguousCommitTests {
         }
         let log = CapturedLog()
         try await withDatabase(.postgres(try server.url), connections: 4, logger: logger) { database in
-            try await body(database, log)
+            do {
+                try await body(database, log)
+            } catch {
+                // What the writer did and saw is the only account of a failure that happens once in many runs.
+                Issue.record("the writer's log up to the failure:\n\(log.text)")
+                throw error
+            }
         }
     }
 }
