@@ -68,11 +68,19 @@ public enum MessageLogSchema {
                 "CREATE TABLE log_subjects (subject_reference text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (subject_reference, seq))",
                 "INSERT INTO log_subjects (subject_reference, seq) SELECT subject_reference, seq FROM message_log WHERE subject_reference IS NOT NULL",
             ]),
+        Migration(
+            module: "message-log", version: 5, name: "Merkle tree tiles instead of nodes",
+            portable: [
+                // 16 hashes of one level in a row (SealStore): a proof decodes a few rows instead of dozens. Derived data,
+                // rebuilt from the entries on the next seal, so the nodes are dropped rather than converted.
+                "CREATE TABLE log_tree_tiles (level smallint NOT NULL, idx bigint NOT NULL, hashes bytea NOT NULL, PRIMARY KEY (level, idx))",
+                "DROP TABLE log_tree_nodes",
+            ]),
     ]
 }
 
 extension MessageLogSchema {
-    /// The log, its tree nodes and its seals as `jisr store copy` moves them: entries keep their seq and hashes.
+    /// The log, its tree tiles and its seals as `jisr store copy` moves them: entries keep their seq and hashes.
     public static let copiedTables: [CopiedTable] = [
         CopiedTable(
             "message_log",
@@ -82,7 +90,7 @@ extension MessageLogSchema {
              ("response_digest", .text), ("prev_hash", .text), ("entry_hash", .text), ("detail", .text), ("hash_format", .integer),
              ("agreement_id", .integer), ("disclosed_fields", .text), ("subjects", .text)], key: ["seq"]),
         CopiedTable("log_subjects", [("subject_reference", .text), ("seq", .integer)], key: ["subject_reference", "seq"]),
-        CopiedTable("log_tree_nodes", [("height", .integer), ("idx", .integer), ("hash", .bytes)], key: ["height", "idx"]),
+        CopiedTable("log_tree_tiles", [("level", .integer), ("idx", .integer), ("hashes", .bytes)], key: ["level", "idx"]),
         CopiedTable(
             "log_seals",
             [("tree_size", .integer), ("root_hash", .text), ("sealed_at_ms", .integer), ("signature", .bytes), ("public_key", .text),

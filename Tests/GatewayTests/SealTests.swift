@@ -180,9 +180,9 @@ struct SealTests {
             try await fixture.store.query(
                 "UPDATE message_log SET status = \(entry.draft.status), prev_hash = \(entry.prevHash), entry_hash = \(entry.entryHash) WHERE seq = \(entry.seq)")
         }
-        // The stored tree nodes are derived from the old entries: the administrator drops them, the store derives
+        // The stored tree tiles are derived from the old entries: the administrator drops them, the store derives
         // them again from the rewritten ones (verification never reads them).
-        try await fixture.sql("DELETE FROM log_tree_nodes")
+        try await fixture.sql("DELETE FROM log_tree_tiles")
         let rewritten = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(rewritten.status == 1 && rewritten.output.contains("seal-broken"), "the chain is whole again, the seal is not: \(rewritten.output)")
 

@@ -410,7 +410,8 @@ struct StoreConformanceTests {
             let writer = LogWriter(database: database, logger: TestStore.logger)
             let running = Task { try await writer.run() }
             defer { running.cancel() }
-            // Past two blocks of 256 and into a third, so that stored nodes, whole blocks and a partial tail all serve.
+            // Past two tiles of level 1 (256 entries each) and into a third, so that complete tiles and the partial last tiles
+            // of levels 0, 1 and 2 (derived from the entries and from the tiles below) all serve.
             for index in 0..<700 {
                 _ = try await writer.append(
                     EntryDraft(
@@ -424,11 +425,19 @@ struct StoreConformanceTests {
                 let batched = try await seals.inclusionProofs(seqs: seqs, size: size)
                 let root = try await seals.root(size: size)
                 let leaves = try await seals.leaves(start: 0, count: Int(size))
+                #expect(root == MerkleTree.root(leaves), "the stored tiles give the root of the entries themselves, at \(size)")
                 for seq in seqs {
                     let single = try await seals.inclusionProof(seq: seq, size: size)
                     #expect(batched[seq] == single, "seq \(seq) of \(size)")
                     #expect(MerkleTree.verifyInclusion(leaf: leaves[Int(seq - 1)], index: Int(seq - 1), size: Int(size), proof: batched[seq] ?? [], root: root))
                 }
+            }
+            for (old, new): (Int64, Int64) in [(300, 512), (512, 700), (17, 700), (256, 257)] {
+                let proof = try await seals.consistencyProof(oldSize: old, newSize: new)
+                #expect(
+                    MerkleTree.verifyConsistency(
+                        oldSize: Int(old), oldRoot: try await seals.root(size: old), newSize: Int(new), newRoot: try await seals.root(size: new), proof: proof),
+                    "\(old) → \(new)")
             }
             await #expect(throws: SealStoreError.self) { _ = try await seals.inclusionProofs(seqs: [701], size: 700) }
         }

@@ -8,16 +8,19 @@ public struct SealStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// The Merkle tree's stored nodes and the seals, in the log's database.
+/// The Merkle tree's stored tiles and the seals, in the log's database.
 ///
-/// Aligned perfect subtrees of 16 leaves and up are kept (`log_tree_nodes`, about one row per 8 entries), so that
-/// a root or a proof over millions of entries takes a few lookups and at most a few dozen leaves: a busy person's
-/// report proves a thousand rows, and with subtrees of 256 it read a quarter of a million leaves to do so. A log
-/// whose nodes were kept from 256 up gets the lower ones on its first seal after the upgrade (one pass).
-/// Nodes are derived data: verification recomputes everything from the entries and trusts none of them.
+/// The tree is kept as tiles (`log_tree_tiles`): a tile of level L holds, in one row, the 16 consecutive hashes of
+/// an aligned group at height 4L — level 0 the leaf hashes, level 1 the roots of 16 leaves, and so on — so any
+/// node of the tree is a tile's hash or the root of a few consecutive ones. Only complete tiles are stored (about
+/// one row per 15 entries); the last, partial one of a level is derived when a proof needs it, from the entries or
+/// from the complete tiles below. A busy person's report proves a thousand rows: with one row per stored node it
+/// decoded some 28,000 rows (16 leaves per row and ~20 nodes), most of its time; with tiles, about 4,000.
+/// Tiles are derived data: verification recomputes everything from the entries and trusts none of them.
 public struct SealStore: Sendable {
-    /// Perfect subtrees at least this high are stored.
-    public static let storedHeight = 4
+    /// A tile holds 2^tileHeight hashes.
+    public static let tileHeight = 4
+    static let tileWidth = 1 << tileHeight
 
     let database: Database
     let logger: Logger
@@ -51,132 +54,157 @@ public struct SealStore: Sendable {
         return MerkleTree.leafHash(bytes)
     }
 
-    /// Stores every complete perfect subtree of height ≥ `storedHeight` within the first `size` leaves.
+    /// Stores every complete tile within the first `size` leaves.
     public func storeNodes(upTo size: Int64) async throws {
-        var height = Self.storedHeight
-        while (size >> height) > 0 {
-            let complete = Int(size >> height)
-            let known = try await database.query("SELECT coalesce(max(idx) + 1, 0) FROM log_tree_nodes WHERE height = \(Int16(height))")
+        var level = 0
+        while (size >> Self.span(level + 1)) > 0 {
+            let complete = Int(size >> Self.span(level + 1))
+            let known = try await database.query("SELECT coalesce(max(idx) + 1, 0) FROM log_tree_tiles WHERE level = \(Int16(level))")
                 .first?[0].decode(Int.self) ?? 0
             var index = known
             while index < complete {
-                let batch = min(complete - index, height == Self.storedHeight ? 1024 : 4096)
-                var hashes: [MerkleTree.Hash] = []
-                if height == Self.storedHeight {
-                    let leaves = try await leaves(start: index << height, count: batch << height)
-                    for block in 0..<batch { hashes.append(MerkleTree.root(leaves[(block << height)..<((block + 1) << height)])) }
+                let batch = min(complete - index, level == 0 ? 1024 : 64)
+                var tiles: [[UInt8]] = []
+                tiles.reserveCapacity(batch)
+                if level == 0 {
+                    let leaves = try await leaves(start: index << Self.tileHeight, count: batch << Self.tileHeight)
+                    for tile in 0..<batch { tiles.append(Array(leaves[(tile * Self.tileWidth)..<((tile + 1) * Self.tileWidth)].joined())) }
                 } else {
-                    let children = try await nodes(height: height - 1, from: index * 2, count: batch * 2)
-                    for pair in 0..<batch { hashes.append(MerkleTree.nodeHash(children[2 * pair], children[2 * pair + 1])) }
+                    let children = try await storedTiles(level: level - 1, from: index * Self.tileWidth, count: batch * Self.tileWidth)
+                    for tile in 0..<batch {
+                        tiles.append(Array(children[(tile * Self.tileWidth)..<((tile + 1) * Self.tileWidth)].map { MerkleTree.root(Self.hashes(of: $0)) }.joined()))
+                    }
                 }
-                try await insertNodes(height: height, from: index, hashes)
+                try await insertTiles(level: level, from: index, tiles)
                 index += batch
             }
-            height += 1
+            level += 1
         }
     }
 
-    private func nodes(height: Int, from index: Int, count: Int) async throws -> [MerkleTree.Hash] {
+    /// How many leaves a hash at the bottom of a tile of `level` spans, as a shift: 4L.
+    static func span(_ level: Int) -> Int { level * tileHeight }
+
+    /// The 32-byte hashes a tile's bytes hold, in order.
+    static func hashes(of tile: [UInt8]) -> [MerkleTree.Hash] {
+        stride(from: 0, to: tile.count, by: 32).map { Array(tile[$0..<($0 + 32)]) }
+    }
+
+    private func storedTiles(level: Int, from index: Int, count: Int) async throws -> [[UInt8]] {
         let found = try await database.query(
-            "SELECT hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx >= \(Int64(index)) AND idx < \(Int64(index + count)) ORDER BY idx"
+            "SELECT hashes FROM log_tree_tiles WHERE level = \(Int16(level)) AND idx >= \(Int64(index)) AND idx < \(Int64(index + count)) ORDER BY idx"
         ).decode([UInt8].self)
-        guard found.count == count else { throw SealStoreError(reason: "tree nodes at height \(height) from \(index) are missing") }
+        guard found.count == count, found.allSatisfy({ $0.count == 32 * Self.tileWidth }) else {
+            throw SealStoreError(reason: "tree tiles at level \(level) from \(index) are missing")
+        }
         return found
     }
 
-    private func insertNodes(height: Int, from index: Int, _ hashes: [MerkleTree.Hash]) async throws {
-        let rows = hashes.enumerated().map { offset, hash -> SQL in "(\(Int16(height)), \(Int64(index + offset)), \(hash))" }
-        // Several gateways may store the same node: it is the same hash, the first one stays.
+    private func insertTiles(level: Int, from index: Int, _ tiles: [[UInt8]]) async throws {
+        let rows = tiles.enumerated().map { offset, hashes -> SQL in "(\(Int16(level)), \(Int64(index + offset)), \(hashes))" }
+        // Several gateways may store the same tile: it holds the same hashes, the first one stays.
         try await database.query(
-            "INSERT INTO log_tree_nodes (height, idx, hash) VALUES " + SQL.joined(rows, separator: ",") + " ON CONFLICT (height, idx) DO NOTHING")
+            "INSERT INTO log_tree_tiles (level, idx, hashes) VALUES " + SQL.joined(rows, separator: ",") + " ON CONFLICT (level, idx) DO NOTHING")
     }
 
-    /// The root of an aligned perfect subtree.
-    func perfect(start: Int, height: Int) async throws -> MerkleTree.Hash {
-        if height >= Self.storedHeight {
-            let found = try await nodes(height: height, from: start >> height, count: 1)
-            return found[0]
+    /// A tile by level and index.
+    struct TileKey: Hashable {
+        let level: Int
+        let index: Int
+    }
+
+    /// The roots of aligned perfect subtrees (`pieces`) within the first `size` leaves, in a few queries whatever
+    /// their number: the complete tiles they lie in read per level at once, the partial last tile of a level
+    /// derived from the entries (level 0) or from the complete tiles of the level below.
+    func roots(of pieces: [(start: Int, height: Int)], size: Int) async throws -> [MerkleTree.Hash] {
+        let width = Self.tileWidth
+        func tile(of piece: (start: Int, height: Int)) -> (key: TileKey, offset: Int, count: Int) {
+            let level = piece.height / Self.tileHeight
+            let first = piece.start >> Self.span(level)
+            return (TileKey(level: level, index: first / width), first % width, 1 << (piece.height - Self.span(level)))
         }
-        return MerkleTree.root(try await leaves(start: start, count: 1 << height))
+        func isComplete(_ key: TileKey) -> Bool { (key.index + 1) << Self.span(key.level + 1) <= size }
+
+        var wanted: [Int: Set<Int>] = [:]
+        var partial = Set<TileKey>()
+        for piece in pieces {
+            let key = tile(of: piece).key
+            if isComplete(key) { wanted[key.level, default: []].insert(key.index) } else { partial.insert(key) }
+        }
+        // A partial tile's hashes at level L > 0 are the roots of complete tiles of level L - 1.
+        var held = [TileKey: Int]()  // partial tile -> how many of its hashes exist
+        for key in partial {
+            let count = (size >> Self.span(key.level)) - key.index * width
+            held[key] = count
+            if key.level > 0 { for child in 0..<count { wanted[key.level - 1, default: []].insert(key.index * width + child) } }
+        }
+        var tiles: [TileKey: [UInt8]] = [:]
+        for (level, indices) in wanted {
+            for chunk in Self.chunks(indices.sorted(), of: 500) {
+                let list = chunk.map(String.init).joined(separator: ",")
+                for (index, hashes) in try await database.query(
+                    "SELECT idx, hashes FROM log_tree_tiles WHERE level = \(Int16(level)) AND idx IN (\(unescaped: list))"
+                ).decode((Int64, [UInt8]).self) where hashes.count == 32 * width {
+                    tiles[TileKey(level: level, index: Int(index))] = hashes
+                }
+            }
+        }
+        for (key, count) in held {
+            if key.level == 0 {
+                tiles[key] = Array(try await leaves(start: key.index * width, count: count).joined())
+            } else {
+                tiles[key] = Array(try (0..<count).map { child -> MerkleTree.Hash in
+                    guard let below = tiles[TileKey(level: key.level - 1, index: key.index * width + child)] else {
+                        throw SealStoreError(reason: "tree tiles at level \(key.level - 1) from \(key.index * width + child) are missing")
+                    }
+                    return MerkleTree.root(Self.hashes(of: below))
+                }.joined())
+            }
+        }
+        return try pieces.map { piece in
+            let (key, offset, count) = tile(of: piece)
+            guard let hashes = tiles[key], (offset + count) * 32 <= hashes.count else {
+                throw SealStoreError(reason: "tree tiles at level \(key.level) from \(key.index) are missing")
+            }
+            if count == 1 { return Array(hashes[(offset * 32)..<((offset + 1) * 32)]) }
+            return MerkleTree.root((offset..<(offset + count)).map { Array(hashes[($0 * 32)..<(($0 + 1) * 32)]) })
+        }
     }
 
-    /// The Merkle root of a range of leaves that an RFC 6962 proof refers to.
-    func root(of range: Range<Int>) async throws -> MerkleTree.Hash {
-        var roots: [MerkleTree.Hash] = []
-        for piece in MerkleTree.pieces(of: range) { roots.append(try await perfect(start: piece.start, height: piece.height)) }
-        return MerkleTree.fold(roots)
+    /// The Merkle roots of ranges of leaves that an RFC 6962 proof refers to, within the first `size` leaves.
+    func roots(of ranges: [Range<Int>], size: Int) async throws -> [MerkleTree.Hash] {
+        let pieces = ranges.map(MerkleTree.pieces(of:))
+        var roots = try await roots(of: Array(pieces.joined()), size: size)[...]
+        return pieces.map { group in
+            defer { roots = roots.dropFirst(group.count) }
+            return MerkleTree.fold(Array(roots.prefix(group.count)))
+        }
     }
 
     public func root(size: Int64) async throws -> MerkleTree.Hash {
         try await storeNodes(upTo: size)
-        return try await root(of: 0..<Int(size))
+        return try await roots(of: [0..<Int(size)], size: Int(size))[0]
     }
 
     /// The audit path of entry `seq` in the tree of `size` entries.
     public func inclusionProof(seq: Int64, size: Int64) async throws -> [MerkleTree.Hash] {
         guard seq >= 1, seq <= size else { throw SealStoreError(reason: "entry \(seq) is not in a tree of \(size)") }
         try await storeNodes(upTo: size)
-        var proof: [MerkleTree.Hash] = []
-        for range in MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size)) { proof.append(try await root(of: range)) }
-        return proof
+        return try await roots(of: MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size)), size: Int(size))
     }
 
-    /// The audit paths of many entries in the tree of `size`, in a few queries whatever their number: the stored
-    /// nodes they need are read per height at once, the leaves by the blocks of 16 that hold them. A person's
-    /// report proves each of its rows; one `inclusionProof` per row was some thirty queries each.
+    /// The audit paths of many entries in the tree of `size`, in a few queries whatever their number (a person's
+    /// report proves each of its rows; one `inclusionProof` per row was some thirty queries each).
     public func inclusionProofs(seqs: [Int64], size: Int64) async throws -> [Int64: [MerkleTree.Hash]] {
         if let outside = seqs.first(where: { $0 < 1 || $0 > size }) { throw SealStoreError(reason: "entry \(outside) is not in a tree of \(size)") }
         guard !seqs.isEmpty else { return [:] }
         try await storeNodes(upTo: size)
-        let block = Self.storedHeight
-        let plans = seqs.map { seq in (seq, MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size)).map(MerkleTree.pieces(of:))) }
-        var wanted: [Int: Set<Int>] = [:]
-        var blocks = Set<Int>()
-        for (_, ranges) in plans {
-            for piece in ranges.joined() {
-                if piece.height >= block { wanted[piece.height, default: []].insert(piece.start >> piece.height) } else { blocks.insert(piece.start >> block) }
-            }
-        }
-        var nodes: [Int: [Int: MerkleTree.Hash]] = [:]
-        for (height, indices) in wanted {
-            for chunk in Self.chunks(indices.sorted(), of: 500) {
-                let list = chunk.map(String.init).joined(separator: ",")
-                for (index, hash) in try await database.query(
-                    "SELECT idx, hash FROM log_tree_nodes WHERE height = \(Int16(height)) AND idx IN (\(unescaped: list))"
-                ).decode((Int64, [UInt8]).self) {
-                    nodes[height, default: [:]][Int(index)] = hash
-                }
-            }
-        }
-        var leaves: [Int: [MerkleTree.Hash]] = [:]
-        // The blocks' seqs listed, not their ranges OR'ed: SQLite answers a list by the primary key but scanned the
-        // whole log for the ranges.
-        for chunk in Self.chunks(blocks.sorted(), of: 50) {
-            let list = chunk.flatMap { (Int64($0 << block) + 1)...min(Int64(($0 + 1) << block), size) }.map(String.init).joined(separator: ",")
-            for (seq, hash) in try await database.query("SELECT seq, entry_hash FROM message_log WHERE seq IN (\(unescaped: list)) ORDER BY seq")
-                .decode((Int64, String).self)
-            {
-                leaves[Int(seq - 1) >> block, default: []].append(try Self.leaf(hash, seq: seq))
-            }
-        }
+        let plans = seqs.map { seq in (seq, MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size))) }
+        var roots = try await roots(of: Array(plans.map(\.1).joined()), size: Int(size))[...]
         var proofs: [Int64: [MerkleTree.Hash]] = [:]
         for (seq, ranges) in plans {
-            proofs[seq] = try ranges.map { pieces in
-                MerkleTree.fold(
-                    try pieces.map { piece in
-                        if piece.height >= block {
-                            guard let hash = nodes[piece.height]?[piece.start >> piece.height] else {
-                                throw SealStoreError(reason: "tree nodes at height \(piece.height) from \(piece.start >> piece.height) are missing")
-                            }
-                            return hash
-                        }
-                        let offset = piece.start & ((1 << block) - 1)
-                        guard let held = leaves[piece.start >> block], offset + (1 << piece.height) <= held.count else {
-                            throw SealStoreError(reason: "entries \(piece.start + 1)–\(piece.start + (1 << piece.height)) are not all in the log")
-                        }
-                        return MerkleTree.root(held[offset..<(offset + (1 << piece.height))])
-                    })
-            }
+            proofs[seq] = Array(roots.prefix(ranges.count))
+            roots = roots.dropFirst(ranges.count)
         }
         return proofs
     }
@@ -190,9 +218,7 @@ public struct SealStore: Sendable {
     public func consistencyProof(oldSize: Int64, newSize: Int64) async throws -> [MerkleTree.Hash] {
         guard oldSize >= 0, oldSize <= newSize else { throw SealStoreError(reason: "a tree of \(oldSize) cannot be a prefix of a tree of \(newSize)") }
         try await storeNodes(upTo: newSize)
-        var proof: [MerkleTree.Hash] = []
-        for range in MerkleTree.consistencyRanges(oldSize: Int(oldSize), newSize: Int(newSize)) { proof.append(try await root(of: range)) }
-        return proof
+        return try await roots(of: MerkleTree.consistencyRanges(oldSize: Int(oldSize), newSize: Int(newSize)), size: Int(newSize))
     }
 
     // MARK: Seals
