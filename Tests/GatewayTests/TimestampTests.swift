@@ -51,6 +51,15 @@ struct TimestampTests {
         sealing.every = .seconds(3600)
         sealing.checkInterval = .milliseconds(100)
         let fixture = try await Fixture.make("timestamps", sealing: sealing, timestamping: TimestampingConfiguration(url: tsa.url, trustedRootPaths: [tsa.root]))
+        // A log never sealed is sealed at the gateway's first check: waited for here, so that the tests' own
+        // `jisr log seal` are the only seals after it (on a loaded machine that check came after a test's exchange,
+        // sealed it, and left the test's seal nothing to cover).
+        let store = SealStore(database: fixture.store, logger: Fixture.quiet)
+        try await Fixture.until("the gateway's first seal covers the entries of the set-up") {
+            let head = try await store.head()
+            let sealed = try await store.latest()?.treeHead.size ?? 0
+            return head > 0 && sealed >= head
+        }
         return (fixture, tsa)
     }
 
