@@ -187,6 +187,8 @@ extension Array: DatabaseEncodable where Element: DatabaseArrayElement {
 /// Element types that form a bindable array: bytes (a blob) and texts (a list).
 public protocol DatabaseArrayElement: Sendable {
     static func bind(_ array: [Self]?) -> SQLBind
+    /// An array of these as a cell holds it.
+    static func decodeArray(_ cell: DatabaseCell) throws -> [Self]
 }
 
 extension UInt8: DatabaseArrayElement {
