@@ -404,7 +404,7 @@ struct ClaimedCommit: Sendable {
         var asked = 0
         var failures: [String: Int] = [:]
         defer {
-            if !failures.isEmpty || asked > 1 {
+            if !failures.isEmpty {
                 logger.info("message log commit outcome asked", metadata: metadata.merging([
                     "jisr.questions": "\(asked)",
                     "jisr.failures": "\(failures.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))",

@@ -12,9 +12,9 @@ public struct SealStoreError: Error, Sendable, CustomStringConvertible {
 ///
 /// The tree is kept as tiles (`log_tree_tiles`): a tile of level L holds, in one row, the 16 consecutive hashes of
 /// an aligned group at height 4L — level 0 the leaf hashes, level 1 the roots of 16 leaves, and so on — and the
-/// 14 nodes above them within the group, so any node of the tree is one hash of one tile. Only complete tiles are stored (about
-/// one row per 15 entries); the last, partial one of a level is derived when a proof needs it, from the entries or
-/// from the complete tiles below. A busy person's report proves a thousand rows: with one row per stored node it
+/// 14 nodes above them within the group, so any node of the tree is one hash of one tile. Only complete tiles are
+/// stored (about one row per 15 entries); the last, partial one of a level is derived when a proof needs it, from
+/// the entries or from the complete tiles below. A busy person's report proves a thousand rows: with one row per stored node it
 /// decoded some 28,000 rows (16 leaves per row and ~20 nodes), most of its time; with tiles, about 4,000.
 /// Tiles are derived data: verification recomputes everything from the entries and trusts none of them.
 public struct SealStore: Sendable {
@@ -55,7 +55,7 @@ public struct SealStore: Sendable {
     }
 
     /// Stores every complete tile within the first `size` leaves.
-    public func storeNodes(upTo size: Int64) async throws {
+    public func storeTiles(upTo size: Int64) async throws {
         var level = 0
         while (size >> Self.span(level + 1)) > 0 {
             let complete = Int(size >> Self.span(level + 1))
@@ -207,14 +207,14 @@ public struct SealStore: Sendable {
     }
 
     public func root(size: Int64) async throws -> MerkleTree.Hash {
-        try await storeNodes(upTo: size)
+        try await storeTiles(upTo: size)
         return try await roots(of: [0..<Int(size)], size: Int(size))[0]
     }
 
     /// The audit path of entry `seq` in the tree of `size` entries.
     public func inclusionProof(seq: Int64, size: Int64) async throws -> [MerkleTree.Hash] {
         guard seq >= 1, seq <= size else { throw SealStoreError(reason: "entry \(seq) is not in a tree of \(size)") }
-        try await storeNodes(upTo: size)
+        try await storeTiles(upTo: size)
         return try await roots(of: MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size)), size: Int(size))
     }
 
@@ -223,7 +223,7 @@ public struct SealStore: Sendable {
     public func inclusionProofs(seqs: [Int64], size: Int64) async throws -> [Int64: [MerkleTree.Hash]] {
         if let outside = seqs.first(where: { $0 < 1 || $0 > size }) { throw SealStoreError(reason: "entry \(outside) is not in a tree of \(size)") }
         guard !seqs.isEmpty else { return [:] }
-        try await storeNodes(upTo: size)
+        try await storeTiles(upTo: size)
         let plans = seqs.map { seq in (seq, MerkleTree.inclusionRanges(index: Int(seq - 1), size: Int(size))) }
         var roots = try await roots(of: Array(plans.map(\.1).joined()), size: Int(size))[...]
         var proofs: [Int64: [MerkleTree.Hash]] = [:]
@@ -242,7 +242,7 @@ public struct SealStore: Sendable {
     /// The proof that the tree of `oldSize` entries is a prefix of the tree of `newSize`.
     public func consistencyProof(oldSize: Int64, newSize: Int64) async throws -> [MerkleTree.Hash] {
         guard oldSize >= 0, oldSize <= newSize else { throw SealStoreError(reason: "a tree of \(oldSize) cannot be a prefix of a tree of \(newSize)") }
-        try await storeNodes(upTo: newSize)
+        try await storeTiles(upTo: newSize)
         return try await roots(of: MerkleTree.consistencyRanges(oldSize: Int(oldSize), newSize: Int(newSize)), size: Int(newSize))
     }
 
