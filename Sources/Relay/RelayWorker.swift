@@ -19,6 +19,8 @@ public struct RelayConfiguration: Sendable {
     /// The most one delivery may take; the lease must be longer (`RetryPolicy.lease`), or a slow attempt would
     /// still be running when another worker claims the message again.
     public var requestTimeout: Duration = .seconds(10)
+    /// The most a claim of due messages may take before the worker gives up on it and claims again.
+    public var claimTimeout: Duration = .seconds(10)
 
     public init(clientCertificatePath: String, clientKeyPath: String, trustedServerCAPaths: [String]) {
         self.clientCertificatePath = clientCertificatePath
@@ -81,7 +83,11 @@ public final class RelayWorker: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var claimed: [ClaimedMessage] = []
             do {
-                claimed = try await RelayStore.claim(limit: configuration.concurrency, lease: configuration.policy.lease, database: database)
+                // Bounded: a claim stuck on a connection to a primary that is gone (a failover) would stop this worker for
+                // good. A claim that committed unanswered leaves its messages leased; the lease frees them.
+                claimed = try await database.withDeadline(configuration.claimTimeout) {
+                    try await RelayStore.claim(limit: self.configuration.concurrency, lease: self.configuration.policy.lease, database: self.database)
+                }
             } catch {
                 logger.warning("relay: claiming outbox messages failed", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
             }

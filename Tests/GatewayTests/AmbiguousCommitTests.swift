@@ -33,15 +33,15 @@ struct AmbiguousCommitTests {
             let waiting = try await Self.sessionWaitingForStandby(database)
             // The waiting session ended: its transaction has committed locally, and its answer never reaches the
             // writer. (Lifting the requirement instead would release the COMMIT with its answer.)
-            try await database.query("SELECT pg_terminate_backend(\(waiting))")
+            try await Fixture.within("ending the waiting session") { try await database.query("SELECT pg_terminate_backend(\(waiting))") }
 
-            let entry = try await first.value
+            let entry = try await Fixture.within("the first entry's answer", .seconds(150)) { try await first.value }
             #expect(entry.seq == 1)
             #expect(log.text.contains("message log commit had gone through"), "the writer asked and learnt the outcome")
             try await Self.liftStandbyRequirement(database)
-            let second = try await writer.append(Self.draft("second"))
+            let second = try await Fixture.within("the second entry") { try await writer.append(Self.draft("second")) }
             #expect(second.seq == 2 && second.prevHash == entry.entryHash)
-            let report = try await LogReader(database: database, logger: log.logger).verify()
+            let report = try await Fixture.within("verifying the log") { try await LogReader(database: database, logger: log.logger).verify() }
             #expect(report.firstBreak == nil && report.verified == 2, "one entry each, no duplicate, no gap")
         }
     }
@@ -58,19 +58,21 @@ struct AmbiguousCommitTests {
 
             let first = Task { try await writer.append(Self.draft("first")) }
             let waiting = try await Self.sessionWaitingForStandby(database)
-            await #expect(throws: LogUnavailableError.self, "no answer past the deadline: the caller is told 503") { try await first.value }
+            await #expect(throws: LogUnavailableError.self, "no answer past the deadline: the caller is told 503") {
+                try await Fixture.within("the first entry's answer") { try await first.value }
+            }
             #expect(log.text.contains("message log commit outcome unknown at its deadline"))
 
             // The waiting session ended (as when its primary is stopped): the batch the caller was told failed is
             // durable after all.
-            try await database.query("SELECT pg_terminate_backend(\(waiting))")
+            try await Fixture.within("ending the waiting session") { try await database.query("SELECT pg_terminate_backend(\(waiting))") }
             try await Self.noSessionWaitingForStandby(database)
             try await Self.liftStandbyRequirement(database)
 
-            let next = try await writer.append(Self.draft("next"))
+            let next = try await Fixture.within("the next entry") { try await writer.append(Self.draft("next")) }
             #expect(log.text.contains("a message log batch answered 503 had committed"), "the operators learn what became of it")
             #expect(next.seq == 2, "chained after the batch that committed, not over it")
-            let report = try await LogReader(database: database, logger: log.logger).verify()
+            let report = try await Fixture.within("verifying the log") { try await LogReader(database: database, logger: log.logger).verify() }
             #expect(report.firstBreak == nil && report.verified == 2)
         }
     }
@@ -84,31 +86,37 @@ struct AmbiguousCommitTests {
 
     /// COMMITs no longer wait for the standby (those waiting are released once the checkpointer has read it).
     static func liftStandbyRequirement(_ database: Database) async throws {
-        try await database.query("ALTER SYSTEM RESET synchronous_standby_names")
-        try await database.query("SELECT pg_reload_conf()")
+        try await Fixture.within("lifting the standby requirement") {
+            try await database.query("ALTER SYSTEM RESET synchronous_standby_names")
+            try await database.query("SELECT pg_reload_conf()")
+        }
     }
 
     /// The pid of the session whose COMMIT waits for the standby, once there is one.
     static func sessionWaitingForStandby(_ database: Database) async throws -> Int32 {
-        let found = Mutex<Int32?>(nil)
-        try await Fixture.until("a COMMIT waiting for the standby") {
-            let pid = try await database.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1").first?[0].decode(Int32.self)
-            found.withLock { $0 = pid }
-            return pid != nil
+        try await Fixture.within("looking for a COMMIT waiting for the standby", Fixture.eventLimit + .seconds(10)) {
+            let found = Mutex<Int32?>(nil)
+            try await Fixture.until("a COMMIT waiting for the standby") {
+                let pid = try await database.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1").first?[0].decode(Int32.self)
+                found.withLock { $0 = pid }
+                return pid != nil
+            }
+            return try #require(found.withLock { $0 })
         }
-        return try #require(found.withLock { $0 })
     }
 
     static func noSessionWaitingForStandby(_ database: Database) async throws {
-        try await Fixture.until("no session waiting for the standby") {
-            try await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'").isEmpty
+        try await Fixture.within("looking for no COMMIT waiting for the standby", Fixture.eventLimit + .seconds(10)) {
+            try await Fixture.until("no session waiting for the standby") {
+                try await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'").isEmpty
+            }
         }
     }
 
     /// A PostgreSQL server of the test's own with Jisr's schema, on which every COMMIT waits for a synchronous
     /// standby named `nobody` (which never connects); stopped afterwards. The setting is made before the server
     /// starts for the test: after a reload, COMMITs wait only once the checkpointer has read it, a race a test must not run.
-    static func withServer(_ name: String, _ body: @Sendable (Database, CapturedLog) async throws -> Void) async throws {
+    static func withServer(_ name: String, _ body: @escaping @Sendable (Database, CapturedLog) async throws -> Void) async throws {
         let server = LocalPostgres(
             directory: NSTemporaryDirectory() + "jisr-ambiguous-\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))",
             port: try await DatabaseOutageTests.freePort())
@@ -127,14 +135,16 @@ struct AmbiguousCommitTests {
             try server.start()
         }
         let log = CapturedLog()
-        try await withDatabase(.postgres(try server.url), connections: 4, logger: logger) { database in
-            do {
-                try await body(database, log)
-            } catch {
-                // What the writer did and saw is the only account of a failure that happens once in many runs.
-                Issue.record("the writer's log up to the failure:\n\(log.text)")
-                throw error
+        let url = try server.url
+        do {
+            // Bounded as a whole, closing the pool included: a step that never ends fails the test instead of the run.
+            try await Fixture.within("the test, its store closed after it", .seconds(240)) {
+                try await withDatabase(.postgres(url), connections: 4, logger: logger) { database in try await body(database, log) }
             }
+        } catch {
+            // What the writer did and saw is the only account of a failure that happens once in many runs.
+            Issue.record("the writer's log up to the failure:\n\(log.text)")
+            throw error
         }
     }
 }

@@ -67,6 +67,28 @@ final class Fixture: Sendable {
     /// produces it into a failure instead of a hang.
     static let eventLimit: Duration = .seconds(60)
 
+    /// Runs `step`, failing naming `what` if it has not finished after `limit` — without waiting for it: a step
+    /// stuck on a lease that never comes (the pool of a server whose connections were ended) must turn into a
+    /// failure that says which step it was, not hang the whole run.
+    @discardableResult
+    static func within<Result: Sendable>(
+        _ what: String, _ limit: Duration = eventLimit, _ step: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        let answers = AsyncThrowingStream<Result, any Error>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let work = Task {
+            do { answers.continuation.yield(try await step()) } catch { answers.continuation.finish(throwing: error) }
+            answers.continuation.finish()
+        }
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            answers.continuation.finish(throwing: FixtureError("\(what): not finished after \(limit)"))
+            work.cancel()
+        }
+        defer { timer.cancel() }
+        for try await answer in answers.stream { return answer }
+        throw FixtureError("\(what): ended without an answer")
+    }
+
     /// Waits until `condition` holds, checking every `interval`; throws naming `what` after `limit`.
     static func until(
         _ what: @autoclosure () -> String, limit: Duration = eventLimit, interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool

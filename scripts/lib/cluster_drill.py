@@ -357,6 +357,18 @@ repeats = len(delivered_ids) - len(set(delivered_ids))
 check(pending == 0 and outbox and set(delivered_ids) == outbox,
       f"all {len(outbox)} outbox messages delivered to EG-MOL ({len(delivered_ids)} deliveries, {repeats} repeats under the same message id)"
       + (f"; {pending} undelivered" if pending else "") + (f"; unknown ids: {sorted(set(delivered_ids) - outbox)[:3]}" if set(delivered_ids) - outbox else ""))
+if pending:
+    # What each undelivered message is waiting for, and what the relays of both sites said meanwhile.
+    print("==> undelivered: message id, state, attempts, created (s from the kill), next attempt and lease (s from now), last error", flush=True)
+    for row in sql(survivor, f"""SELECT message_id, state, attempts, round(extract(epoch FROM created_at) - {killed_at}),
+            round(extract(epoch FROM next_attempt_at - now())), round(extract(epoch FROM locked_until - now())), coalesce(last_error, '')
+            FROM relay_outbox WHERE state <> 'delivered' ORDER BY created_at"""):
+        print("    " + "  ".join(row), flush=True)
+    for site in sites:
+        lines = [line.rstrip() for line in open(f"{cluster}/{site}/logs/jisr.log", errors="replace") if "relay" in line]
+        print(f"==> site {site.upper()}'s jisr.log, its last relay lines ({len(lines)} in all):", flush=True)
+        for line in lines[-15:]:
+            print("    " + line[:400], flush=True)
 
 # A seal after the failover, then the whole log verified, and the partner's receipt against it.
 newest = max((seq for _, _, seq, _ in acknowledged), default=0)
