@@ -164,9 +164,16 @@ public final class LogWriter: Service, Sendable {
                 item.continuation.resume(throwing: LogUnavailableError(reason: "no answer within \(configuration.commitTimeout)"))
             }
             guard let earliest = batch.map(\.deadline).min() else { continue }
-            await reportUnresolved()
+            // Looking up an unresolved batch shares the callers' wait: asked on its own time, it made a request wait
+            // for it and then for its own commit (15 s answers inside a site cut off, where 12 s is the most).
+            await reportUnresolved(until: earliest)
+            let remaining = earliest - ContinuousClock.now
+            guard remaining > .zero else {
+                for item in batch { item.continuation.resume(throwing: LogUnavailableError(reason: "no answer within \(configuration.commitTimeout)")) }
+                continue
+            }
             do {
-                let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) }, within: earliest - now)
+                let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) }, within: remaining)
                 let committed = outcomes.reduce(0) { total, outcome in total + ((try? outcome.get().count) ?? 0) }
                 state.withLock {
                     $0.statistics.transactions += 1
@@ -219,11 +226,12 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
-    /// A batch answered 503 while its outcome was unknown, looked up once the database answers again: operators
-    /// learn from the log whether exchanges their partners were told failed are in the message log after all.
-    private func reportUnresolved() async {
+    /// A batch answered 503 while its outcome was unknown, looked up (until `deadline`) once the database answers
+    /// again: operators learn from the log whether exchanges their partners were told failed are in the message log
+    /// after all.
+    private func reportUnresolved(until deadline: ContinuousClock.Instant) async {
         guard let claimed = state.withLock({ $0.unresolved }) else { return }
-        switch await claimed.outcome(in: database, until: ContinuousClock.now + configuration.commitTimeout, logger: logger) {
+        switch await claimed.outcome(in: database, until: deadline, logger: logger) {
         case .committed?:
             state.withLock { $0.unresolved = nil }
             logger.error("a message log batch answered 503 had committed: its entries are in the log", metadata: claimed.metadata)

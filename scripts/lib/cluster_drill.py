@@ -125,6 +125,9 @@ slowest = {}  # status -> longest wait for it, seconds
 slowest_detail = {}  # status -> (when it was sent, seconds after the kill; its message id; its kind)
 killed_at_box = [None]
 abandoned = []  # notices still unacknowledged when the load stopped (maybe in the inbox, maybe not)
+mismatched = []  # keys answered with two different message ids (an idempotency failure)
+replayed = [0]  # notices answered as duplicates: sent again after their first answer was lost, and found in the inbox
+refusals = {}  # (before or after the kill, the problem's title) -> how many 5xx answers said it
 stop = threading.Event()
 
 
@@ -135,7 +138,7 @@ def call(connections, partner, method, path, body=None, headers=None):
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
-        response.read()
+        response.content = response.read()
         return response
     except (OSError, http.client.HTTPException):
         connections.pop(partner, None).close()
@@ -144,7 +147,8 @@ def call(connections, partner, method, path, body=None, headers=None):
 
 def worker(number):
     connections = {}
-    retrying = None  # a notice not acknowledged yet: sent again under the same key, as a partner does
+    retrying = None  # a notice not acknowledged yet: sent again, the same body under the same key, as a partner does
+    body = None
     while not stop.is_set():
         started = time.monotonic()
         started_at = time.time()
@@ -155,11 +159,13 @@ def worker(number):
             key = None
         else:
             kind = "notice"
-            key = retrying or f"drill-{uuid.uuid4()}"
-            retrying = key
-            notice = dict(notice_template)
-            notice["occurredAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            response = call(connections, "EG-MOL", "POST", "/v1/messages", body=json.dumps(notice).encode(), headers={
+            if retrying is None:
+                retrying = f"drill-{uuid.uuid4()}"
+                notice = dict(notice_template)
+                notice["occurredAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                body = json.dumps(notice).encode()
+            key = retrying
+            response = call(connections, "EG-MOL", "POST", "/v1/messages", body=body, headers={
                 "X-Purpose": "mou-work-permit-notification", "Content-Type": "application/json",
                 "X-Contract": "work-permit-event/1", "Idempotency-Key": key})
         took = time.monotonic() - started
@@ -170,13 +176,24 @@ def worker(number):
                 slowest[status] = took
                 slowest_detail[status] = (round(started_at - killed_at_box[0], 1) if killed_at_box[0] else None,
                                           response.getheader("X-Message-Id") if response is not None else None, kind)
+            if response is not None and response.status >= 500:
+                try:
+                    problem = json.loads(response.content).get("title", "?")
+                except ValueError:
+                    problem = "not a problem document"
+                moment = "before the kill" if killed_at_box[0] is None else "after the kill"
+                refusals[(moment, problem)] = refusals.get((moment, problem), 0) + 1
             if response is not None and response.status in (200, 202):
                 message_id, seq = response.getheader("X-Message-Id"), response.getheader("X-Log-Seq")
                 if key:
                     retrying = None
-                    if key in notices:  # the earlier attempt had committed: the original answer again
-                        continue
-                    notices[key] = message_id
+                    # The notice's own message id is in the body: a notice sent again after an answer was lost is
+                    # answered with the original's id (and "duplicate": true), its own exchange logged under another.
+                    answer = json.loads(response.content)
+                    accepted_id = answer["messageId"]
+                    replayed[0] += 1 if answer.get("duplicate") else 0
+                    if notices.setdefault(key, accepted_id) != accepted_id:
+                        mismatched.append(key)
                 acknowledged.append((kind, message_id, int(seq), time.time()))
         if response is None or response.status >= 500:
             time.sleep(0.2)  # a client backing off, not hammering a gateway that said "later"
@@ -284,6 +301,15 @@ for thread in threads:
 recovery = None if recovered_at is None else recovered_at - killed_at
 print("==> answers: " + ", ".join(f"{status}: {count} (slowest {slowest[status]:.1f} s, sent at {slowest_detail[status][0]} s from the kill, {slowest_detail[status][2]} {slowest_detail[status][1] or ''})"
                                 for status, count in sorted(statuses.items(), key=str)), flush=True)
+if refusals:
+    print("==> refusals: " + "; ".join(f"{count} {moment}: {title}" for (moment, title), count in sorted(refusals.items())), flush=True)
+# A request waits at most for its records (5 s), then for its log entry (5 s, and 2 s more for a COMMIT on its way):
+# past that, a hang. A notice sent again under its key carries the same body, so nothing may be refused as a conflict.
+answer_limit = 15
+check(all(took <= answer_limit for took in slowest.values()),
+      f"every answer within {answer_limit} s of its request (slowest {max(slowest.values(), default=0):.1f} s)")
+unexpected = {status: count for status, count in statuses.items() if status not in (200, 202, 503, "no answer")}
+check(not unexpected, "answers were 200, 202, 503 or a closed connection" + (f"; also {unexpected}" if unexpected else ""))
 check(recovery is not None and recovery <= args.recovery_limit,
       f"service back through HAProxy {recovery:.1f} s after the kill (limit {args.recovery_limit:.0f} s)" if recovery is not None
       else "service back through HAProxy within 120 s of the kill")
@@ -293,6 +319,7 @@ if args.scenario == "standby":
 if args.scenario == "partition":
     answered = inside["statuses"]
     print(f"==> inside the cut-off site, after the cut: {answered}; slowest {inside['slowest']:.1f} s", flush=True)
+    check(inside["slowest"] <= answer_limit, f"inside the cut-off site, every answer within {answer_limit} s (slowest {inside['slowest']:.1f} s)")
     check(not answered.get(200) and answered.get(503, 0) > 0 and inside["retry_after"] == answered.get(503, 0),
           f"site {victim.upper()}'s Jisr, cut off, acknowledged nothing: {answered.get(503, 0)} answers 503 with Retry-After")
 
@@ -337,9 +364,11 @@ check(not missing and after > 0,
 inbox = [row[0] for row in sql(survivor, f"SELECT message_id FROM inbox WHERE partner_id = 'EG-MOL' AND received_at >= to_timestamp({drill_started})")]
 accepted = set(notices.values())
 extra = len(inbox) - len(accepted)
-check(notices and accepted <= set(inbox) and len(inbox) == len(set(inbox)) and 0 <= extra <= len(abandoned),
+check(notices and not mismatched and accepted <= set(inbox) and len(inbox) == len(set(inbox)) and 0 <= extra <= len(abandoned),
       f"all {len(notices)} accepted notices are in the inbox once, under the message id they were answered with"
-      + f" ({len(inbox)} rows; {len(abandoned)} notices unacknowledged at the end)")
+      + f" ({len(inbox)} rows; {replayed[0]} answered as duplicates of a first send whose answer was lost; {len(abandoned)} unacknowledged at the end)"
+      + (f"; {len(accepted - set(inbox))} accepted but not in the inbox" if accepted - set(inbox) else "")
+      + (f"; {len(mismatched)} keys answered with two message ids" if mismatched else ""))
 
 # The relay: every outbox message delivered; the mock partner saw only those ids.
 deadline = time.time() + 180
