@@ -45,10 +45,11 @@ public struct LogWriterConfiguration: Sendable {
 /// entry that arrived while the previous batch was being written). The chain head is read inside the
 /// transaction under an advisory lock, so several Jisr processes sharing one database still build one chain.
 ///
-/// On PostgreSQL a batch of plain entries (no work to commit with them) skips the lock and the head's read when the
-/// writer knows the head from its own last commit: it is chained onto it and inserted in one statement, three round
-/// trips (with its transaction) instead of five. If another process appended in between, the insert collides with that process's seqs (the
-/// primary key), fails whole, and the batch is chained again under the lock.
+/// On PostgreSQL a batch of plain entries (no work to commit with them) skips the head's read when the writer knows
+/// the head from its own last commit: it is chained onto it and inserted under the lock, four round trips (with its
+/// transaction) instead of five. If another process appended in between, the insert collides with that process's
+/// seqs (the primary key), fails whole, and the batch is chained again on the head read under the lock. Every insert
+/// holds the lock, so a batch chained on the head it read under the lock never collides.
 public final class LogWriter: Service, Sendable {
     private struct Pending {
         let drafts: [EntryDraft]
@@ -164,9 +165,11 @@ public final class LogWriter: Service, Sendable {
                 item.continuation.resume(throwing: LogUnavailableError(reason: "no answer within \(configuration.commitTimeout)"))
             }
             guard let earliest = batch.map(\.deadline).min() else { continue }
-            // Looking up an unresolved batch shares the callers' wait: asked on its own time, it made a request wait
-            // for it and then for its own commit (15 s answers inside a site cut off, where 12 s is the most).
-            await reportUnresolved(until: earliest)
+            // Looking up an unresolved batch takes at most half the callers' wait: asked on its own time, it made a
+            // request wait for it and then for its own commit (15 s answers inside a site cut off, where 12 s is the
+            // most); given all of it, a batch that never committed (its seqs empty until a later batch fills them)
+            // left no time for any later batch, and the writer refused everything after it.
+            await reportUnresolved(until: now + (earliest - now) / 2)
             let remaining = earliest - ContinuousClock.now
             guard remaining > .zero else {
                 for item in batch { item.continuation.resume(throwing: LogUnavailableError(reason: "no answer within \(configuration.commitTimeout)")) }
@@ -256,6 +259,10 @@ public final class LogWriter: Service, Sendable {
                 let claim = ClaimedCommit(entries: entries, outcomes: units.map { .success($0) }, head: (seq, prevHash))
                 try await database.withTransaction { connection in
                     if abandoned.isSet { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
+                    // Under the lock too: without it, another gateway's batches chained this way landed between a
+                    // batch's reading of the head under the lock and its insert, eight times running at the start of
+                    // the failover drill, and those exchanges were answered 503.
+                    try await connection.lock(MessageLogStore.chainLock)
                     try await MessageLogStore.insert(entries, on: connection)
                     guard abandoned.claimCommit(claim) else { throw LogUnavailableError(reason: "the batch was abandoned at its deadline") }
                 }
@@ -273,11 +280,9 @@ public final class LogWriter: Service, Sendable {
             }
         }
         state.withLock { $0.head = nil }
-        // Under the lock no other batch chained under the lock can interleave, but another process's plain batch
-        // (the statement above, which takes no lock) can land between this transaction's reading of the head and
-        // its insert: the insert then collides on the seq key, the transaction rolls back whole (its work too) and
-        // the batch is chained again on the new head. Two gateways under load met this every few hundred entries,
-        // and answered those exchanges 503 although the log was there.
+        // Every insert holds the lock, so no batch lands between this transaction's reading of the head and its
+        // insert — unless a process of an older Jisr (one that inserted without the lock) shares the database during
+        // an upgrade: then the insert collides on the seq key, rolls back whole (its work too), and is chained again.
         var attempt = 1
         while true {
             do {
@@ -289,8 +294,8 @@ public final class LogWriter: Service, Sendable {
         }
     }
 
-    /// How often a batch chained under the lock is chained again after colliding with a lock-free insert; each
-    /// collision means another process committed meanwhile, so this bounds a race, not a wait.
+    /// How often a batch chained under the lock is chained again after colliding with an insert made without it (an
+    /// older Jisr); each collision means another process committed meanwhile, so this bounds a race, not a wait.
     static let lockedAttempts = 8
 
     /// The batch in one transaction under the chain lock: the head read, each unit's work, the entries inserted.

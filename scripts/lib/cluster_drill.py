@@ -33,9 +33,11 @@ parser.add_argument("--before", type=float, default=10, help="seconds of load be
 parser.add_argument("--after", type=float, default=10, help="seconds of load once service is back")
 parser.add_argument("--recovery-limit", type=float, default=30)
 parser.add_argument("--threads", type=int, default=4)
-parser.add_argument("--scenario", choices=["kill", "partition", "standby"], default="kill",
+parser.add_argument("--scenario", choices=["kill", "partition", "standby", "two-sites"], default="kill",
                     help="kill: every process of the primary's site SIGKILLed; partition: its link taken down, its processes running; "
-                         "standby: the synchronous standby's site SIGKILLed")
+                         "standby: the synchronous standby's site SIGKILLed; two-sites: the standby's site and site C SIGKILLed, "
+                         "for --outage seconds, then started again")
+parser.add_argument("--outage", type=float, default=20, help="two-sites: seconds the two sites stay lost")
 args = parser.parse_args()
 cluster = args.cluster
 sites = {"a": "10.77.0.11", "b": "10.77.0.12"}  # the serving sites
@@ -90,8 +92,9 @@ primary = next((site for site in sites if role(site, "primary")), None)
 if primary is None:
     sys.exit("cluster_drill: neither site A nor B is primary; is the cluster up (scripts/cluster status)?")
 standby = "b" if primary == "a" else "a"
-# Who is lost: the primary's site (kill, partition), or the synchronous standby's (standby); the other survives.
-victim, survivor = (standby, primary) if args.scenario == "standby" else (primary, standby)
+# Who is lost: the primary's site (kill, partition), or the synchronous standby's (standby, and with site C in
+# two-sites); the other survives.
+victim, survivor = (standby, primary) if args.scenario in ("standby", "two-sites") else (primary, standby)
 # After a rejoin, site C may still be the synchronous standby for a while; the drill starts once the other serving
 # site is (only a synchronous standby can be promoted).
 deadline = time.time() + 120
@@ -114,7 +117,8 @@ while not all(jisr_ready(site) for site in sites) and time.time() < deadline:
     time.sleep(0.5)
 if not all(jisr_ready(site) for site in sites):
     sys.exit("cluster_drill: the Jisr of site A or B is not ready after 120 s (scripts/cluster status)")
-print(f"==> drill: site {primary.upper()} is primary, {standby.upper()} its synchronous standby; site {victim.upper()} is lost, {survivor.upper()} survives", flush=True)
+lost = f"sites {victim.upper()} and C are" if args.scenario == "two-sites" else f"site {victim.upper()} is"
+print(f"==> drill: site {primary.upper()} is primary, {standby.upper()} its synchronous standby; {lost} lost, {survivor.upper()} survives", flush=True)
 national_ids = [row[0] for row in sql(survivor, "SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 200")]
 
 lock = threading.Lock()
@@ -128,6 +132,9 @@ abandoned = []  # notices still unacknowledged when the load stopped (maybe in t
 mismatched = []  # keys answered with two different message ids (an idempotency failure)
 replayed = [0]  # notices answered as duplicates: sent again after their first answer was lost, and found in the inbox
 refusals = {}  # (before or after the kill, the problem's title) -> how many 5xx answers said it
+healed_at_box = [None]  # two-sites: when the lost sites were started again
+statuses_since_kill = {}  # two-sites: answers to requests sent after the kill, until the sites returned
+sent_during_loss = []  # two-sites: exchanges sent after the kill and acknowledged before the sites returned
 stop = threading.Event()
 
 
@@ -172,6 +179,10 @@ def worker(number):
         status = response.status if response is not None else "no answer"
         with lock:
             statuses[status] = statuses.get(status, 0) + 1
+            if killed_at_box[0] and started_at > killed_at_box[0] + 0.5 and healed_at_box[0] is None:
+                statuses_since_kill[status] = statuses_since_kill.get(status, 0) + 1
+                if status in (200, 202):
+                    sent_during_loss.append((kind, response.getheader("X-Message-Id")))
             if took > slowest.get(status, 0):
                 slowest[status] = took
                 slowest_detail[status] = (round(started_at - killed_at_box[0], 1) if killed_at_box[0] else None,
@@ -279,17 +290,35 @@ killed_at_box[0] = killed_at
 if args.scenario in ("kill", "standby"):
     subprocess.run([f"{args.repo}/scripts/cluster", "kill-site", victim.upper()], check=True)
     print(f"==> site {victim.upper()} killed (SIGKILL, every process) after {before} acknowledged exchanges", flush=True)
+elif args.scenario == "two-sites":
+    # Two of three etcd members gone: site A loses the quorum too, and Patroni stops it being primary. Nothing can
+    # be written on two sites, so nothing may be acknowledged until the sites return.
+    for site in (victim, "c"):
+        subprocess.run([f"{args.repo}/scripts/cluster", "kill-site", site.upper()], check=True)
+    print(f"==> sites {victim.upper()} and C killed (SIGKILL, every process) after {before} acknowledged exchanges; "
+          f"back in {args.outage:.0f} s", flush=True)
+    time.sleep(args.outage)
+    with lock:
+        during = dict(statuses_since_kill)
+        acknowledged_during = list(sent_during_loss)
+        healed_at_box[0] = time.time()
+    subprocess.run([f"{args.repo}/scripts/cluster", "heal"], check=True)
+    print(f"==> answers while two sites were lost: {during}", flush=True)
+    check(not acknowledged_during and during.get(503, 0) > 0,
+          f"while two sites were lost nothing sent was acknowledged: {during.get(503, 0)} answers 503"
+          + (f"; acknowledged: {acknowledged_during[:3]}" if acknowledged_during else ""))
 else:
     with lock:
         cut_at[0] = killed_at
     subprocess.run([f"{args.repo}/scripts/cluster", "cut-site", victim.upper()], check=True)
     print(f"==> site {victim.upper()} cut off (its link down, its processes running) after {before} acknowledged exchanges", flush=True)
 
-# Service is back when an exchange is acknowledged again after the kill.
+# Service is back when an exchange is acknowledged again after the kill (after the sites returned, in two-sites).
 recovered_at = None
-while recovered_at is None and time.time() < killed_at + 120:
+back_from = healed_at_box[0] or killed_at
+while recovered_at is None and time.time() < back_from + 120:
     with lock:
-        later = [answered for _, _, _, answered in acknowledged if answered > killed_at + 0.5]
+        later = [answered for _, _, _, answered in acknowledged if answered > back_from + 0.5]
     if later:
         recovered_at = min(later)
     time.sleep(0.1)
@@ -298,7 +327,8 @@ if recovered_at is not None:
 stop.set()
 for thread in threads:
     thread.join()
-recovery = None if recovered_at is None else recovered_at - killed_at
+recovery = None if recovered_at is None else recovered_at - back_from
+since = "the sites returned" if healed_at_box[0] else "the kill"
 print("==> answers: " + ", ".join(f"{status}: {count} (slowest {slowest[status]:.1f} s, sent at {slowest_detail[status][0]} s from the kill, {slowest_detail[status][2]} {slowest_detail[status][1] or ''})"
                                 for status, count in sorted(statuses.items(), key=str)), flush=True)
 if refusals:
@@ -311,9 +341,10 @@ check(all(took <= answer_limit for took in slowest.values()),
 unexpected = {status: count for status, count in statuses.items() if status not in (200, 202, 503, "no answer")}
 check(not unexpected, "answers were 200, 202, 503 or a closed connection" + (f"; also {unexpected}" if unexpected else ""))
 check(recovery is not None and recovery <= args.recovery_limit,
-      f"service back through HAProxy {recovery:.1f} s after the kill (limit {args.recovery_limit:.0f} s)" if recovery is not None
-      else "service back through HAProxy within 120 s of the kill")
-check(role(survivor, "primary"), f"site {survivor.upper()} is primary now")
+      f"service back through HAProxy {recovery:.1f} s after {since} (limit {args.recovery_limit:.0f} s)" if recovery is not None
+      else f"service back through HAProxy within 120 s of {since}")
+if args.scenario != "two-sites":  # after two sites return, either serving site may lead
+    check(role(survivor, "primary"), f"site {survivor.upper()} is primary now")
 if args.scenario == "standby":
     check(role("c", "sync"), "site C's standby is the synchronous one now: writes are still on two sites")
 if args.scenario == "partition":
