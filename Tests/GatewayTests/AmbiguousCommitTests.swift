@@ -13,8 +13,9 @@ import Testing
 /// A PostgreSQL server of the suite's own is told to wait for a standby that does not exist
 /// (`synchronous_standby_names`): every COMMIT then hangs after committing locally, invisible to other sessions,
 /// until its session ends — exactly the state a primary is in when its standby's site goes silent. The tests wait
-/// for that session to appear (`pg_stat_activity`), not for a guessed time. In the heavy pass: one of them lets a
-/// deadline pass, which a loaded machine must not stretch.
+/// for that session to appear (`pg_stat_activity`), not for a guessed time. The COMMIT that never commits — its
+/// connection cut before the server committed — is made by a deferred trigger that waits for a lock the test holds.
+/// In the heavy pass: some of them let a deadline pass, which a loaded machine must not stretch.
 @Suite(
     "Ambiguous commits",
     .enabled(if: Fixture.storeKind == .postgres, "synchronous replication is PostgreSQL's"),
@@ -77,6 +78,70 @@ struct AmbiguousCommitTests {
         }
     }
 
+    @Test("the outcome unknown, the batch rolled back: the next batch takes its seqs, and the operators learn it had not committed")
+    func outcomeUnknownOfRolledBackCommit() async throws {
+        try await Self.withServer("rolled-back", waitingForStandby: false) { database, log in
+            // A COMMIT that waits before it commits: a deferred trigger takes an advisory lock the test holds.
+            try await Fixture.within("holding COMMITs back") {
+                try await database.query(
+                    """
+                    CREATE FUNCTION jisr_test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$
+                    """)
+                try await database.query(
+                    "CREATE CONSTRAINT TRIGGER jisr_test_hold AFTER INSERT ON message_log DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION jisr_test_hold()")
+            }
+            let release = AsyncStream<Void>.makeStream()
+            let holder = Task {
+                try await database.withTransaction { connection in
+                    try await connection.query("SELECT pg_advisory_xact_lock(4242)")
+                    for await _ in release.stream { break }
+                }
+            }
+            defer { release.continuation.finish() }
+            try await Fixture.until("the test holding the lock") {
+                try await !database.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted").isEmpty
+            }
+
+            var configuration = LogWriterConfiguration()
+            configuration.commitTimeout = .seconds(4)
+            configuration.commitGrace = .seconds(1)
+            let writer = LogWriter(database: database, configuration: configuration, logger: log.logger)
+            let running = Task { try await writer.run() }
+            defer { running.cancel() }
+
+            let first = Task { try await writer.append(Self.draft("first")) }
+            let waiting = try await Fixture.within("looking for the COMMIT held back", Fixture.eventLimit + .seconds(10)) {
+                let found = Mutex<Int32?>(nil)
+                try await Fixture.until("a COMMIT waiting for the lock") {
+                    let pid = try await database.query(
+                        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query ILIKE 'COMMIT%' LIMIT 1"
+                    ).first?[0].decode(Int32.self)
+                    found.withLock { $0 = pid }
+                    return pid != nil
+                }
+                return try #require(found.withLock { $0 })
+            }
+            await #expect(throws: LogUnavailableError.self, "no answer past the deadline: the caller is told 503") {
+                try await Fixture.within("the first entry's answer") { try await first.value }
+            }
+            #expect(log.text.contains("message log commit outcome unknown at its deadline"))
+            // Its session ended before the COMMIT went through: the batch is rolled back, its seqs stay empty.
+            try await Fixture.within("ending the waiting session") { try await database.query("SELECT pg_terminate_backend(\(waiting))") }
+            release.continuation.finish()
+            try await Fixture.within("the lock released") { try await holder.value }
+
+            // The seqs of a batch that never committed stay empty until a later batch fills them: the next batch must
+            // get the time to, rather than wait for them to show its predecessor's outcome.
+            let next = try await Fixture.within("the next entry") { try await writer.append(Self.draft("next")) }
+            #expect(next.seq == 1, "chained where the rolled-back batch would have been")
+            _ = try await Fixture.within("one more entry") { try await writer.append(Self.draft("more")) }
+            #expect(log.text.contains("a message log batch answered 503 had not committed"), "the operators learn what became of it")
+            let report = try await Fixture.within("verifying the log") { try await LogReader(database: database, logger: log.logger).verify() }
+            #expect(report.firstBreak == nil && report.verified == 2)
+        }
+    }
+
     static func draft(_ digest: String) -> EntryDraft {
         EntryDraft(
             messageId: UUID(), partner: "LB-NSSF", certificateFingerprint: nil, direction: .inboundQuery, contract: "employment-record/1",
@@ -116,7 +181,9 @@ struct AmbiguousCommitTests {
     /// A PostgreSQL server of the test's own with Jisr's schema, on which every COMMIT waits for a synchronous
     /// standby named `nobody` (which never connects); stopped afterwards. The setting is made before the server
     /// starts for the test: after a reload, COMMITs wait only once the checkpointer has read it, a race a test must not run.
-    static func withServer(_ name: String, _ body: @escaping @Sendable (Database, CapturedLog) async throws -> Void) async throws {
+    static func withServer(
+        _ name: String, waitingForStandby: Bool = true, _ body: @escaping @Sendable (Database, CapturedLog) async throws -> Void
+    ) async throws {
         let server = LocalPostgres(
             directory: NSTemporaryDirectory() + "jisr-ambiguous-\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))",
             port: try await DatabaseOutageTests.freePort())
@@ -128,7 +195,7 @@ struct AmbiguousCommitTests {
         let logger = Logger(label: "jisr-test")
         try await withDatabase(.postgres(try server.url), connections: 2, logger: logger) { database in
             try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
-            try await database.query("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+            if waitingForStandby { try await database.query("ALTER SYSTEM SET synchronous_standby_names = 'nobody'") }
         }
         try await DatabaseOutageTests.blocking {
             try server.stop()

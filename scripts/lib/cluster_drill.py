@@ -298,12 +298,15 @@ elif args.scenario == "two-sites":
     print(f"==> sites {victim.upper()} and C killed (SIGKILL, every process) after {before} acknowledged exchanges; "
           f"back in {args.outage:.0f} s", flush=True)
     time.sleep(args.outage)
+    # Alone, site A's etcd member has no quorum: its Patroni cannot keep the leader key, and stops being primary.
+    still_primary = role(survivor, "primary")
     with lock:
         during = dict(statuses_since_kill)
         acknowledged_during = list(sent_during_loss)
         healed_at_box[0] = time.time()
     subprocess.run([f"{args.repo}/scripts/cluster", "heal"], check=True)
-    print(f"==> answers while two sites were lost: {during}", flush=True)
+    print(f"==> answers while two sites were lost: {during}; site {survivor.upper()} "
+          + ("still primary" if still_primary else "no longer primary (no etcd quorum)") + " at their end", flush=True)
     check(not acknowledged_during and during.get(503, 0) > 0,
           f"while two sites were lost nothing sent was acknowledged: {during.get(503, 0)} answers 503"
           + (f"; acknowledged: {acknowledged_during[:3]}" if acknowledged_during else ""))
@@ -442,6 +445,43 @@ if receipt is not None:
     against = jisr(survivor, "log", "verify", "--against", receipt_path)
     summary = (against.stdout.strip().splitlines() or [against.stderr.strip()])[-1]
     check(against.returncode == 0, f"the seal before the kill is consistent with the newest after it: {summary}")
+
+def metric(site, name):
+    try:
+        connection = http.client.HTTPConnection(sites[site], 9090, timeout=2)
+        connection.request("GET", "/metrics")
+        for line in connection.getresponse().read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# The registry watcher and LISTEN reconnected by themselves: a registry change made after the failover is in force on
+# the Jisr instances, and each listens again on the current primary (its sessions come from its site's address).
+code = f"drill-{uuid.uuid4().hex[:8]}"
+added = jisr(survivor, "purpose", "add", "--code", code, "--description-ar", "تمرين", "--description-en", "failover drill",
+             "--legal-basis", "the failover drill of scripts/cluster", "--contracts", f"{args.repo}/contracts")
+version = int(sql(survivor, "SELECT version FROM registry_version")[0][0])
+for site in ([survivor, victim] if args.scenario == "partition" else [survivor]):
+    deadline = time.time() + 30
+    while (metric(site, "jisr_registry_version") or 0) < version and time.time() < deadline:
+        time.sleep(0.2)
+    served = metric(site, "jisr_registry_version")
+    check(added.returncode == 0 and served is not None and served >= version,
+          f"a registry change made after the failover (purpose {code}, version {version}) is in force on site {site.upper()}'s Jisr"
+          + (f": it serves version {served}" if served is None or served < version else "")
+          + (f"; jisr purpose add: {added.stderr.strip()[-200:]}" if added.returncode else ""))
+    deadline = time.time() + 30
+    channels = set()
+    while time.time() < deadline:
+        channels = {row[0] for row in sql(survivor, f"SELECT query FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND client_addr = '{sites[site]}'")}
+        if {'LISTEN "jisr_registry_changed";', 'LISTEN "jisr_permit_changes";'} <= channels:
+            break
+        time.sleep(0.5)
+    check({'LISTEN "jisr_registry_changed";', 'LISTEN "jisr_permit_changes";'} <= channels,
+          f"site {site.upper()}'s Jisr listens again on the current primary (registry and permit changes): {sorted(channels)}")
 
 print(f"==> drill: {'PASSED' if not failures else 'FAILED'}; RPO {len(missing)} acknowledged exchanges lost, RTO {recovery if recovery is None else round(recovery, 1)} s")
 sys.exit(1 if failures else 0)

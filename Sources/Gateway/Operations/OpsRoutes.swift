@@ -33,7 +33,11 @@ struct OpsRoutes: Sendable {
             return Self.text(.ok, "ready\n")
         }
         router.get("metrics") { _, _ -> Response in
-            var lines: [String] = []
+            var lines: [String] = [
+                "# HELP jisr_registry_version The registry version this gateway serves (the store's registry_version once a change is in force).",
+                "# TYPE jisr_registry_version gauge",
+                "jisr_registry_version \(registry.snapshot.version)",
+            ]
             if let status = sealer?.timestamping {
                 lines += [
                     "# HELP jisr_seconds_since_last_timestamp Seconds since the last RFC 3161 timestamp arrived (-1: none yet).",
