@@ -50,10 +50,7 @@ struct AmbiguousCommitTests {
     @Test("the outcome unknown at the deadline: 503, and the batch looked up before the next one, which chains after it")
     func outcomeUnknownAtDeadline() async throws {
         try await Self.withServer("unknown") { database, log in
-            var configuration = LogWriterConfiguration()
-            configuration.commitTimeout = .seconds(4)
-            configuration.commitGrace = .seconds(1)
-            let writer = LogWriter(database: database, configuration: configuration, logger: log.logger)
+            let writer = Self.writerWithShortDeadline(database, log)
             let running = Task { try await writer.run() }
             defer { running.cancel() }
 
@@ -103,25 +100,12 @@ struct AmbiguousCommitTests {
                 try await !database.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted").isEmpty
             }
 
-            var configuration = LogWriterConfiguration()
-            configuration.commitTimeout = .seconds(4)
-            configuration.commitGrace = .seconds(1)
-            let writer = LogWriter(database: database, configuration: configuration, logger: log.logger)
+            let writer = Self.writerWithShortDeadline(database, log)
             let running = Task { try await writer.run() }
             defer { running.cancel() }
 
             let first = Task { try await writer.append(Self.draft("first")) }
-            let waiting = try await Fixture.within("looking for the COMMIT held back", Fixture.eventLimit + .seconds(10)) {
-                let found = Mutex<Int32?>(nil)
-                try await Fixture.until("a COMMIT waiting for the lock") {
-                    let pid = try await database.query(
-                        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query ILIKE 'COMMIT%' LIMIT 1"
-                    ).first?[0].decode(Int32.self)
-                    found.withLock { $0 = pid }
-                    return pid != nil
-                }
-                return try #require(found.withLock { $0 })
-            }
+            let waiting = try await Self.session(database, "a COMMIT waiting for the lock", "wait_event_type = 'Lock' AND wait_event = 'advisory' AND query ILIKE 'COMMIT%'")
             await #expect(throws: LogUnavailableError.self, "no answer past the deadline: the caller is told 503") {
                 try await Fixture.within("the first entry's answer") { try await first.value }
             }
@@ -159,15 +143,28 @@ struct AmbiguousCommitTests {
 
     /// The pid of the session whose COMMIT waits for the standby, once there is one.
     static func sessionWaitingForStandby(_ database: Database) async throws -> Int32 {
-        try await Fixture.within("looking for a COMMIT waiting for the standby", Fixture.eventLimit + .seconds(10)) {
+        try await session(database, "a COMMIT waiting for the standby", "wait_event = 'SyncRep'")
+    }
+
+    /// The pid of a session of `pg_stat_activity` that matches `condition`, once there is one.
+    static func session(_ database: Database, _ what: String, _ condition: String) async throws -> Int32 {
+        try await Fixture.within("looking for \(what)", Fixture.eventLimit + .seconds(10)) {
             let found = Mutex<Int32?>(nil)
-            try await Fixture.until("a COMMIT waiting for the standby") {
-                let pid = try await database.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1").first?[0].decode(Int32.self)
+            try await Fixture.until(what) {
+                let pid = try await database.query(SQL(unsafeSQL: "SELECT pid FROM pg_stat_activity WHERE \(condition) LIMIT 1")).first?[0].decode(Int32.self)
                 found.withLock { $0 = pid }
                 return pid != nil
             }
             return try #require(found.withLock { $0 })
         }
+    }
+
+    /// A log writer whose appends give up after 4 s (and 1 s more for a COMMIT on its way): a deadline a test waits out.
+    static func writerWithShortDeadline(_ database: Database, _ log: CapturedLog) -> LogWriter {
+        var configuration = LogWriterConfiguration()
+        configuration.commitTimeout = .seconds(4)
+        configuration.commitGrace = .seconds(1)
+        return LogWriter(database: database, configuration: configuration, logger: log.logger)
     }
 
     static func noSessionWaitingForStandby(_ database: Database) async throws {
