@@ -85,9 +85,11 @@ public struct Gateway: Sendable {
             logSealer = Sealer(database: database, log: logWriter, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
         }
         let gate = logSealer
+        let metrics = GatewayMetrics()
         let auditor = ExchangeAuditor(
             log: logWriter, referencer: referencer, limiter: RateLimiter(),
-            certificates: CertificateLimits(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit), refusing: { gate?.timestamping.refusing ?? false }, logger: logger)
+            certificates: CertificateLimits(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit), refusing: { gate?.timestamping.refusing ?? false },
+            metrics: metrics, logger: logger)
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
@@ -117,7 +119,7 @@ public struct Gateway: Sendable {
         let ready = StoreReady()
         let prelude = StorePrelude(database: database, migrate: configuration.migrateOnStart, registry: registry, ready: ready, logger: logger)
         let ops = Application(
-            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, ready: ready, logger: logger).router(),
+            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, metrics: metrics, ready: ready, logger: logger).router(),
             configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)

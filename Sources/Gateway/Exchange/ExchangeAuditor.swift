@@ -78,6 +78,7 @@ struct ExchangeAuditor: Sendable {
     let certificates: CertificateLimits
     /// True while the operator's policy refuses new exchanges because the log cannot be timestamped.
     let refusing: @Sendable () -> Bool
+    let metrics: GatewayMetrics
     let logger: Logger
 
     /// Whether a caller's free-text reference carries what looks like a national id (12 digits) or an NSSF number
@@ -98,6 +99,7 @@ struct ExchangeAuditor: Sendable {
         _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool = true, direction: Direction = .inboundQuery,
         _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
     ) async -> Response {
+        let started = ContinuousClock.now
         let messageId = UUID()
         let format = Self.negotiate(request.headers[.accept])
         var notes = AuditNotes()
@@ -108,7 +110,12 @@ struct ExchangeAuditor: Sendable {
         if let caller = context.caller, let refusal = certificates.check(caller) {
             // Past the first refusal of a run, a flood is answered without a log entry: it would grow the log
             // as fast as the caller sends, which is what the limit is there to stop.
-            guard refusal.first else { return Self.unlogged(refusal.problem, messageId: messageId, format: format ?? .json) }
+            guard refusal.first else {
+                metrics.record(
+                    .init(route: route, method: request.method.rawValue, partner: caller.partnerID, contract: nil, operation: nil, status: refusal.problem.status,
+                          problem: refusal.problem.code), took: ContinuousClock.now - started)
+                return Self.unlogged(refusal.problem, messageId: messageId, format: format ?? .json)
+            }
             partnerID = caller.partnerID
             outcome = .failure(refusal.problem)
         } else {
@@ -161,6 +168,9 @@ struct ExchangeAuditor: Sendable {
             }
         } catch {
             logger.error("exchange refused: message log unavailable", metadata: ["jisr.message_id": "\(messageId)", "jisr.route": "\(route)"])
+            metrics.record(
+                .init(route: route, method: request.method.rawValue, partner: partnerID, contract: draft.contract, operation: draft.operation,
+                      status: Problem.logUnavailable.status, problem: Problem.logUnavailable.code), took: ContinuousClock.now - started)
             let refusal = Problem.logUnavailable.document(messageId: messageId, format: format ?? .json)
             var headers: HTTPFields = [.contentType: refusal.mediaType, .messageId: messageId.uuidString.lowercased()]
             headers[.retryAfter] = String(Problem.logUnavailable.retryAfter ?? 5)
@@ -179,6 +189,9 @@ struct ExchangeAuditor: Sendable {
         ]
         if let retry = problem?.retryAfter ?? (problem == nil ? notes.retryAfter : nil) { headers[.retryAfter] = String(retry) }
         if problem == nil, let signature = notes.signature { headers[.jwsSignature] = signature }
+        metrics.record(
+            .init(route: route, method: request.method.rawValue, partner: partnerID, contract: draft.contract, operation: draft.operation, status: answered,
+                  problem: problem?.code), took: ContinuousClock.now - started)
         return Response(status: .init(code: answered), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 

@@ -10,6 +10,7 @@ struct OpsRoutes: Sendable {
     let database: Database
     let registry: RegistryWatcher
     let sealer: Sealer?
+    let metrics: GatewayMetrics
     /// Open once every migration has run: until then the gateway is live but not ready, and reads no table.
     let ready: StoreReady
     let logger: Logger
@@ -53,7 +54,7 @@ struct OpsRoutes: Sendable {
             }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: .init(string: lines.joined(separator: "\n") + "\n")))
+                body: .init(byteBuffer: .init(string: lines.joined(separator: "\n") + "\n" + metrics.exposition())))
         }
         return router
     }

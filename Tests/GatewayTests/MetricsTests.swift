@@ -1,0 +1,85 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Records
+import Storage
+import Testing
+
+/// `/metrics` on the ops listener after real exchanges over mutual TLS: the exchanges counted by partner, route
+/// template, contract, operation, status and problem, timed in seconds, in a text Prometheus's own linter accepts —
+/// and no label carrying a path, a query string or a person's identifier.
+@Suite("Metrics")
+struct MetricsTests {
+    static let fixture = Task { try await Fixture.make("metrics") }
+
+    @Test("after lookups, a refusal and an unmatched path: counted by route template and outcome, nothing personal in a label, promtool check metrics clean")
+    func exchangesCounted() async throws {
+        let fixture = try await Self.fixture.value
+        let nationalId = fixture.samples.nationalIds[0]
+        for _ in 0..<3 {
+            #expect(try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF").status == 200)
+        }
+        #expect(try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF", purpose: "marketing").status == 403)
+        #expect(try await fixture.get("/v1/no-such-thing/\(nationalId)?nationalId=\(nationalId)", as: "LB-NSSF").status == 404)
+
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(fixture.opsPort)/metrics"), timeout: .seconds(10))
+        #expect(response.status.code == 200)
+        let text = String(buffer: try await response.body.collect(upTo: 4 << 20))
+
+        let lookups = Self.value(
+            in: text, "jisr_exchanges_total",
+            ["partner": "LB-NSSF", "route": "/v1/employment-records", "contract": "employment-record/1", "operation": "query", "status": "200", "problem": "none"])
+        #expect(lookups == 3, "three lookups answered 200")
+        #expect(Self.samples(in: text, "jisr_exchanges_total").contains { $0.labels["status"] == "403" && $0.labels["problem"] != "none" }, "the refusal, with its problem type")
+        #expect(Self.value(in: text, "jisr_exchanges_total", ["route": "(unmatched)", "status": "404"]) == 1, "an unknown path counts under one template")
+        let timed = Self.value(
+            in: text, "http_server_request_duration_seconds_count", ["http_route": "/v1/employment-records", "http_request_method": "GET", "http_response_status_code": "200"])
+        #expect(timed == 3, "each lookup timed")
+
+        // Label values come from bounded sets: templates, registered partners, contracts; nothing from the request.
+        let routes = Set(Self.samples(in: text, "jisr_exchanges_total").compactMap { $0.labels["route"] })
+        #expect(routes.allSatisfy { $0 == "(unmatched)" || $0.hasPrefix("/v1/") }, "route templates only: \(routes)")
+        for sample in Self.samples(in: text, nil) {
+            for value in sample.labels.values {
+                #expect(!value.contains("?") && !value.contains(nationalId) && !value.contains("no-such-thing"), "label value \(value) of \(sample.name)")
+            }
+        }
+        #expect(!text.contains(nationalId))
+
+        // Prometheus's own linter (Debian's `prometheus` package, which scripts/test installs).
+        let file = NSTemporaryDirectory() + "jisr-metrics-\(UUID().uuidString).prom"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (status, output) = try await ChildProcess.run("/bin/sh", ["-c", "promtool check metrics < \"$0\"", file])
+        #expect(status == 0, "promtool check metrics: \(output)")
+    }
+
+    struct Sample {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+    }
+
+    /// The samples of the exposition named `name` (every sample when nil), labels parsed.
+    static func samples(in text: String, _ name: String?) -> [Sample] {
+        text.split(separator: "\n").compactMap { line -> Sample? in
+            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
+            let series = line[..<space]
+            let metric = series.firstIndex(of: "{").map { String(series[..<$0]) } ?? String(series)
+            guard name == nil || metric == name else { return nil }
+            var labels: [String: String] = [:]
+            if let open = series.firstIndex(of: "{"), series.hasSuffix("}") {
+                for pair in series[series.index(after: open)..<series.index(before: series.endIndex)].matches(of: /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/) {
+                    labels[String(pair.1)] = String(pair.2)
+                }
+            }
+            return Sample(name: metric, labels: labels, value: value)
+        }
+    }
+
+    /// The sum of the samples of `name` whose labels include `labels`.
+    static func value(in text: String, _ name: String, _ labels: [String: String]) -> Double {
+        samples(in: text, name).filter { sample in labels.allSatisfy { sample.labels[$0.key] == $0.value } }.reduce(0) { $0 + $1.value }
+    }
+}
