@@ -7,8 +7,9 @@ import Storage
 import Testing
 
 /// `/metrics` on the ops listener after real exchanges over mutual TLS: the exchanges counted by partner, route
-/// template, contract, operation, status and problem, timed in seconds, in a text Prometheus's own linter accepts —
-/// and no label carrying a path, a query string or a person's identifier.
+/// template, contract, operation, status and problem, timed in seconds, the log's head and the relay's and inbox's
+/// backlogs read from the store, in a text Prometheus's own linter accepts — and no label carrying a path, a query
+/// string or a person's identifier.
 @Suite("Metrics")
 struct MetricsTests {
     static let fixture = Task { try await Fixture.make("metrics") }
@@ -21,7 +22,9 @@ struct MetricsTests {
             #expect(try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF").status == 200)
         }
         #expect(try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF", purpose: "marketing").status == 403)
-        #expect(try await fixture.get("/v1/no-such-thing/\(nationalId)?nationalId=\(nationalId)", as: "LB-NSSF").status == 404)
+        let last = try await fixture.get("/v1/no-such-thing/\(nationalId)?nationalId=\(nationalId)", as: "LB-NSSF")
+        #expect(last.status == 404)
+        let lastSeq = try #require(last.headers.first(name: "X-Log-Seq").flatMap(Double.init))
 
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(fixture.opsPort)/metrics"), timeout: .seconds(10))
         #expect(response.status.code == 200)
@@ -36,6 +39,16 @@ struct MetricsTests {
         let timed = Self.value(
             in: text, "http_server_request_duration_seconds_count", ["http_route": "/v1/employment-records", "http_request_method": "GET", "http_response_status_code": "200"])
         #expect(timed == 3, "each lookup timed")
+
+        // What the store holds, read as the scrape asks: the chain head at least where the last answer left it, the
+        // relay's backlog and the inbox for every registered partner (zero included), the store answering.
+        #expect(Self.value(in: text, "jisr_store_up", [:]) == 1)
+        #expect(Self.value(in: text, "jisr_log_head_seq", [:]) >= lastSeq)
+        let backlog = Self.samples(in: text, "jisr_relay_backlog")
+        #expect(Set(backlog.compactMap { $0.labels["state"] }) == ["queued", "in-flight", "dead"])
+        #expect(backlog.contains { $0.labels["partner"] == "EG-MOL" } && backlog.contains { $0.labels["partner"] == "LB-NSSF" }, "every registered partner")
+        #expect(Self.samples(in: text, "jisr_inbox_unacknowledged").contains { $0.labels["partner"] == "EG-MOL" })
+        #expect(Self.samples(in: text, "jisr_log_since_seal_seconds").count == 1)
 
         // Label values come from bounded sets: templates, registered partners, contracts; nothing from the request.
         let routes = Set(Self.samples(in: text, "jisr_exchanges_total").compactMap { $0.labels["route"] })

@@ -34,6 +34,7 @@ struct OpsRoutes: Sendable {
             return Self.text(.ok, "ready\n")
         }
         router.get("metrics") { _, _ -> Response in
+            await metrics.refresh(from: database, partners: registry.snapshot.partners.keys.sorted())
             var lines: [String] = [
                 "# HELP jisr_registry_version The registry version this gateway serves (the store's registry_version once a change is in force).",
                 "# TYPE jisr_registry_version gauge",
