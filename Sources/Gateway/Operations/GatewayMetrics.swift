@@ -26,6 +26,8 @@ public final class GatewayMetrics: Sendable {
     /// OpenTelemetry's default `http.server.request.duration` buckets, in seconds.
     static let durationBuckets: [Duration] = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10_000].map { .milliseconds($0) }
 
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
     public init() {}
 
     /// What one exchange was, as its log entry has it.
@@ -49,9 +51,12 @@ public final class GatewayMetrics: Sendable {
                 ("operation", exchange.operation ?? "none"), ("status", String(exchange.status)), ("problem", exchange.problem ?? "none"),
             ]
         ).increment()
+        // A method is whatever token the client sent: anything but the known ones is `_OTHER` (OpenTelemetry's rule),
+        // or a hostile client could mint label values without end.
+        let method = Self.methods.contains(exchange.method) ? exchange.method : "_OTHER"
         registry.makeDurationHistogram(
             descriptor: Self.duration,
-            labels: [("http_route", exchange.route), ("http_request_method", exchange.method), ("http_response_status_code", String(exchange.status))],
+            labels: [("http_route", exchange.route), ("http_request_method", method), ("http_response_status_code", String(exchange.status))],
             buckets: Self.durationBuckets
         ).record(duration)
     }
