@@ -67,18 +67,24 @@ struct ConnectionLossTests {
                             counts.answer()
                         } catch {
                             counts.fail()
-                            try await Task.sleep(for: .milliseconds(20))
+                            await Task.yield()
                         }
                     }
                 }
             }
-            for _ in 0..<5 {
-                try await Task.sleep(for: .milliseconds(150))
-                try await admin.query(
-                    """
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND query LIKE '%pg_sleep%'
-                    """)
+            // Each ending waits for its events, not for a time: a call answered since the last one, then a statement
+            // running to end.
+            for ending in 1...5 {
+                let answered = counts.totals.answered
+                try await Fixture.until("a call answered before ending \(ending)") { counts.totals.answered > answered }
+                try await Fixture.until("a statement running, to end (\(ending))") {
+                    try await !admin.query(
+                        """
+                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'SELECT pg_sleep%'
+                        """
+                    ).isEmpty
+                }
             }
             counts.stop()
             try await group.waitForAll()
