@@ -66,8 +66,10 @@ public struct Gateway: Sendable {
         var claim: EmbeddedStoreClaim?
         if case .sqlite(let path) = configuration.database { claim = try EmbeddedStoreClaim(path: path) }
         let database = Database(configuration.database, connections: configuration.databaseConnections, steady: true, claim: claim, logger: logger)
+        let metrics = GatewayMetrics(certificates: try configuredCertificates(configuration))
         var logWriting = LogWriterConfiguration()
         logWriting.commitTimeout = configuration.logDeadline
+        logWriting.onCommit = { entries, took in metrics.committed(entries: entries, took: took) }
         let logWriter = LogWriter(database: database, configuration: logWriting, logger: logger)
         let registry = RegistryWatcher(store: RegistryStore(database: database, logger: logger), logger: logger)
         let records = DatabaseRecordSource(database: database, deadline: configuration.storeDeadline, logger: logger)
@@ -85,7 +87,6 @@ public struct Gateway: Sendable {
             logSealer = Sealer(database: database, log: logWriter, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
         }
         let gate = logSealer
-        let metrics = GatewayMetrics()
         let auditor = ExchangeAuditor(
             log: logWriter, referencer: referencer, limiter: RateLimiter(),
             certificates: CertificateLimits(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit), refusing: { gate?.timestamping.refusing ?? false },
@@ -125,7 +126,8 @@ public struct Gateway: Sendable {
             logger: logger)
 
         var services: [any Service] = [database, logWriter, prelude, ops, AfterStoreReady(ready: ready, service: registry)]
-        if let relay = configuration.relay {
+        if var relay = configuration.relay {
+            relay.onAttempt = { partner, outcome in metrics.relayAttempt(partner: partner, outcome: outcome) }
             let worker = try RelayWorker(database: database, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
             let producer = RelayProducer(
                 database: database, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
@@ -161,6 +163,19 @@ public struct Gateway: Sendable {
         }
         services.append(AfterStoreReady(ready: ready, service: exchange))
         return Gateway(database: database, services: services, logWriter: logWriter, registry: registry, routes: routes)
+    }
+
+    /// Every certificate the configuration names, for the expiry gauges: an operator is warned before any of them lapses.
+    static func configuredCertificates(_ configuration: GatewayConfiguration) throws -> [GatewayMetrics.ConfiguredCertificate] {
+        var files: [(String, String)] = [("server", configuration.serverCertificatePath)]
+        files += configuration.partnerCAPaths.map { ("partner-ca", $0) }
+        files += configuration.adminCAPaths.map { ("admin-ca", $0) }
+        if let sealing = configuration.sealing {
+            files.append(("log-signing", sealing.signingCertificatePath))
+            files += (sealing.timestamping?.trustedRootPaths ?? []).map { ("tsa-root", $0) }
+        }
+        if let relay = configuration.relay { files.append(("relay-client", relay.clientCertificatePath)) }
+        return try files.flatMap { kind, path in try GatewayMetrics.ConfiguredCertificate.read(kind: kind, pemFile: path) }
     }
 
     /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.

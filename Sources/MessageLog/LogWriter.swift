@@ -35,6 +35,8 @@ public struct LogWriterConfiguration: Sendable {
     public var commitTimeout: Duration = .seconds(5)
     /// How much longer a batch whose COMMIT is already on its way may take before its callers are answered.
     public var commitGrace: Duration = .seconds(2)
+    /// Told of every committed batch: its entries and how long its transaction took (the gateway's metrics).
+    public var onCommit: (@Sendable (_ entries: Int, _ took: Duration) -> Void)?
 
     public init() {}
 }
@@ -176,8 +178,10 @@ public final class LogWriter: Service, Sendable {
                 continue
             }
             do {
+                let began = ContinuousClock.now
                 let outcomes = try await commitWithTimeout(batch.map { ($0.drafts, $0.work) }, within: remaining)
                 let committed = outcomes.reduce(0) { total, outcome in total + ((try? outcome.get().count) ?? 0) }
+                configuration.onCommit?(committed, ContinuousClock.now - began)
                 state.withLock {
                     $0.statistics.transactions += 1
                     $0.statistics.entries += committed

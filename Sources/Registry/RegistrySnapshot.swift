@@ -66,6 +66,7 @@ public final class RegistryWatcher: Service, Sendable {
     private let interval: Duration
     private let logger: Logger
     private let current: Mutex<RegistrySnapshot>
+    private let confirmed = Mutex<Date?>(nil)
 
     public init(store: RegistryStore, interval: Duration = .milliseconds(250), logger: Logger) {
         self.store = store
@@ -76,11 +77,16 @@ public final class RegistryWatcher: Service, Sendable {
 
     public var snapshot: RegistrySnapshot { current.withLock { $0 } }
 
+    /// When the store last confirmed that the snapshot is current (a poll or a reload): a watcher that cannot reach
+    /// the store keeps serving its snapshot, and this says for how long.
+    public var confirmedAt: Date? { confirmed.withLock { $0 } }
+
     /// Loads the registry now; called once before the listeners open.
     public func reload() async throws {
         let fresh = try await store.snapshot()
         // Two reloads may overlap (a notification and a poll): the newer snapshot wins.
         current.withLock { if fresh.version >= $0.version { $0 = fresh } }
+        confirmed.withLock { $0 = Date() }
     }
 
     public func run() async throws {
@@ -90,7 +96,7 @@ public final class RegistryWatcher: Service, Sendable {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     do {
                         let version = try await self.store.version()
-                        if version != self.snapshot.version { try await self.reload() }
+                        if version != self.snapshot.version { try await self.reload() } else { self.confirmed.withLock { $0 = Date() } }
                     } catch {
                         self.logger.warning("registry reload failed; keeping the previous snapshot", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
                     }

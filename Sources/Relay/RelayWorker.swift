@@ -21,6 +21,8 @@ public struct RelayConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(10)
     /// The most a claim of due messages may take before the worker gives up on it and claims again.
     public var claimTimeout: Duration = .seconds(10)
+    /// Told of every recorded attempt: the partner and what became of the message (`delivered`, `retry`, `dead`).
+    public var onAttempt: (@Sendable (_ partner: String, _ outcome: String) -> Void)?
 
     public init(clientCertificatePath: String, clientKeyPath: String, trustedServerCAPaths: [String]) {
         self.clientCertificatePath = clientCertificatePath
@@ -140,6 +142,12 @@ public final class RelayWorker: Service, Sendable {
                     return nil
                 }
                 return held ? note : note + "; superseded: the message was claimed again after this attempt's lease, its state is left to that attempt"
+            }
+            switch action {
+            case .markDelivered: configuration.onAttempt?(row.partnerID, "delivered")
+            case .scheduleRetry: configuration.onAttempt?(row.partnerID, "retry")
+            case .deadLetter: configuration.onAttempt?(row.partnerID, "dead")
+            case .deliver, .none: break
             }
         } catch {
             // The lease expires and the message is claimed again: at least once, never lost.

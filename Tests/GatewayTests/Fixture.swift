@@ -546,3 +546,22 @@ struct FixtureError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension Fixture {
+    /// Issues (via plain SQL, as the ministry's own systems would) a pre-approved permit of a worker of `nationality`.
+    func issuePermit(nationality: String) async throws -> String {
+        var number = ""
+        for found in try await store.query(
+            """
+            UPDATE ministry.work_permits SET status = 'issued', issued_on = \(unescaped: sqlToday),
+                expires_on = \(unescaped: sqlDays(after: sqlToday, 365)), updated_at = \(unescaped: sqlNow)
+            WHERE id = (SELECT w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id
+                        WHERE p.nationality = \(nationality) AND w.status <> 'issued' ORDER BY w.id LIMIT 1)
+            RETURNING permit_number
+            """
+        ).decode(String.self) {
+            number = found
+        }
+        return number
+    }
+}

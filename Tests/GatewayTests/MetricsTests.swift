@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Gateway
 import NIOCore
 import NIOHTTP1
 import Records
@@ -49,6 +50,29 @@ struct MetricsTests {
         #expect(backlog.contains { $0.labels["partner"] == "EG-MOL" } && backlog.contains { $0.labels["partner"] == "LB-NSSF" }, "every registered partner")
         #expect(Self.samples(in: text, "jisr_inbox_unacknowledged").contains { $0.labels["partner"] == "EG-MOL" })
         #expect(Self.samples(in: text, "jisr_log_since_seal_seconds").count == 1)
+
+        // Each exchange in and out of flight, its body sizes; the log writer's batches; the build; the registry's age.
+        let lookupRoute = ["http_route": "/v1/employment-records", "http_request_method": "GET"]
+        #expect(Self.value(in: text, "http_server_active_requests", ["http_route": "/v1/employment-records"]) == 0, "none in flight once answered")
+        #expect(Self.value(in: text, "http_server_response_body_size_bytes_count", lookupRoute) == 4, "three lookups and the refusal")
+        #expect(Self.value(in: text, "http_server_response_body_size_bytes_sum", lookupRoute) > 0)
+        #expect(Self.value(in: text, "http_server_request_body_size_bytes_count", lookupRoute) == 4)
+        #expect(Self.value(in: text, "jisr_log_entries_appended_total", [:]) >= 5, "at least this test's five entries")
+        let batches = Self.value(in: text, "jisr_log_commit_batch_entries_count", [:])
+        #expect(batches >= 1 && Self.value(in: text, "jisr_log_commit_batch_entries_sum", [:]) == Self.value(in: text, "jisr_log_entries_appended_total", [:]))
+        #expect(Self.value(in: text, "jisr_log_commit_duration_seconds_count", [:]) == batches, "every batch timed")
+        #expect(Self.samples(in: text, "jisr_build_info").first?.labels["version"] == JisrBuild.version)
+        let age = Self.value(in: text, "jisr_registry_snapshot_age_seconds", [:])
+        #expect(age >= 0 && age < 60, "the registry confirmed current within the minute: \(age)")
+
+        // Every certificate's expiry: the gateway's own from its configuration, each registered partner's.
+        let expiries = Self.samples(in: text, "jisr_certificate_expiry_timestamp_seconds")
+        let now = Date().timeIntervalSince1970
+        for kind in ["server", "partner-ca", "partner"] {
+            #expect(expiries.contains { $0.labels["kind"] == kind && $0.value > now }, "a \(kind) certificate's expiry, in the future: \(expiries.map(\.labels))")
+        }
+        #expect(expiries.contains { $0.labels["kind"] == "partner" && $0.labels["partner"] == "LB-NSSF" })
+        #expect(!expiries.contains { $0.labels["partner"] == "LB-SUSP" && $0.value < now }, "no expired certificate listed")
 
         // Label values come from bounded sets: templates, registered partners, contracts; nothing from the request.
         let routes = Set(Self.samples(in: text, "jisr_exchanges_total").compactMap { $0.labels["route"] })

@@ -38,23 +38,6 @@ struct RelayTests {
 
     static let iraqiMapping = Fixture.repository.appendingPathComponent("mappings/iq-molsa/mapping.json")
 
-    /// Issues (via plain SQL, as the ministry's own systems would) a pre-approved permit of a worker of `nationality`.
-    func issuePermit(_ fixture: Fixture, nationality: String) async throws -> String {
-        var number = ""
-        for found in try await fixture.store.query(
-            """
-            UPDATE ministry.work_permits SET status = 'issued', issued_on = \(unescaped: fixture.sqlToday),
-                expires_on = \(unescaped: fixture.sqlDays(after: fixture.sqlToday, 365)), updated_at = \(unescaped: fixture.sqlNow)
-            WHERE id = (SELECT w.id FROM ministry.work_permits w JOIN ministry.persons p ON p.id = w.person_id
-                        WHERE p.nationality = \(nationality) AND w.status <> 'issued' ORDER BY w.id LIMIT 1)
-            RETURNING permit_number
-            """
-        ).decode(String.self) {
-            number = found
-        }
-        return number
-    }
-
     /// A permit issued in the ministry's database and the relay's reading of that change: its number, and the outbox
     /// message the change produced for each partner entitled to it — known once the relay's stored position has
     /// passed the change (the position moves in the same unit as the change's outbox rows).
@@ -65,7 +48,7 @@ struct RelayTests {
 
     func issueAndRelay(_ fixture: Fixture, nationality: String) async throws -> Relayed {
         let before = try await outbox(fixture)
-        let number = try await issuePermit(fixture, nationality: nationality)
+        let number = try await fixture.issuePermit(nationality: nationality)
         let change = try await fixture.store.query("SELECT max(id) FROM ministry.permit_changes").first?[0].decode(Int64.self) ?? 0
         try await Fixture.until("the relay read change \(change)") {
             try await fixture.store.query("SELECT position FROM relay_feed WHERE feed = 'work-permits'").first?[0].decode(Int64.self) ?? 0 >= change

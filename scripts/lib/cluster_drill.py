@@ -264,24 +264,45 @@ time.sleep(args.before)
 # The receipt a partner keeps: one of its acknowledged messages, once a seal covers it.
 receipt_path = f"{cluster}/drill-receipt.json"
 receipt = None
+last_try = "no lookup covered by a seal yet"
 deadline = time.time() + 30
 while receipt is None and time.time() < deadline:
     sealed = int(sql(survivor, "SELECT coalesce(max(tree_size), 0) FROM log_seals")[0][0])
     with lock:
         covered = [(message_id, seq) for kind, message_id, seq, _ in acknowledged if kind == "lookup" and seq <= sealed]
     if covered:
-        connection = http.client.HTTPSConnection("localhost", args.port, context=contexts["LB-NSSF"], timeout=30)
-        connection.request("GET", f"/v1/messages/{covered[-1][0]}/receipt")
-        response = connection.getresponse()
-        body = response.read()
-        if response.status == 200 and json.loads(body).get("status") == "sealed":
-            receipt = json.loads(body)
-            open(receipt_path, "wb").write(body)
-            break
+        try:
+            connection = http.client.HTTPSConnection("localhost", args.port, context=contexts["LB-NSSF"], timeout=30)
+            connection.request("GET", f"/v1/messages/{covered[-1][0]}/receipt")
+            response = connection.getresponse()
+            body = response.read()
+            last_try = f"receipt of entry {covered[-1][1]}: {response.status} {body[:200]!r}"
+            if response.status == 200 and json.loads(body).get("status") == "sealed":
+                receipt = json.loads(body)
+                open(receipt_path, "wb").write(body)
+                break
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            last_try = f"receipt of entry {covered[-1][1]}: {error!r}"
     time.sleep(1)
 sealed_size = receipt["treeHead"]["signedText"].splitlines()[1].removeprefix("size: ") if receipt else None
 check(receipt is not None, "a partner holds a sealed receipt from before the kill"
       + (f" (entry {receipt['entry']['seq']}, in the seal of {sealed_size} entries)" if receipt else ""))
+if receipt is None:
+    # Why not: the seals as the database holds them, what the last try got, who waits on what, and what the sealers said.
+    print(f"==> last try: {last_try}", flush=True)
+    for row in sql(survivor, """SELECT max(tree_size), round(extract(epoch FROM now()) - max(sealed_at_ms) / 1000.0, 1),
+            (SELECT max(seq) FROM message_log), count(*) FILTER (WHERE timestamp_token IS NULL) FROM log_seals"""):
+        print(f"==> newest seal: size {row[0]}, {row[1]} s old; log head {row[2]}; {row[3]} seals awaiting a timestamp", flush=True)
+    for row in sql(survivor, """SELECT client_addr, state, wait_event_type || ':' || wait_event, round(extract(epoch FROM now() - query_start)),
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 120) FROM pg_stat_activity
+            WHERE datname = 'jisr' AND state <> 'idle' AND pid <> pg_backend_pid() ORDER BY query_start LIMIT 20"""):
+        print("    session: " + "  ".join(value or "-" for value in row), flush=True)
+    for site in sites:
+        lines = [line.rstrip() for line in open(f"{cluster}/{site}/logs/jisr.log", errors="replace")
+                 if "seal" in line or "timestamp" in line or "error" in line]
+        print(f"==> site {site.upper()}'s jisr.log, its last lines about seals and errors ({len(lines)} in all):", flush=True)
+        for line in lines[-15:]:
+            print("    " + line[:400], flush=True)
 
 with lock:
     before = len(acknowledged)
@@ -482,6 +503,16 @@ for site in ([survivor, victim] if args.scenario == "partition" else [survivor])
         time.sleep(0.5)
     check({'LISTEN "jisr_registry_changed";', 'LISTEN "jisr_permit_changes";'} <= channels,
           f"site {site.upper()}'s Jisr listens again on the current primary (registry and permit changes): {sorted(channels)}")
+    # Its own sealer still ends rounds: another gateway sealing would hide one stuck since the failover (a sealer
+    # that waited for good on a lease made the next drill's receipt wait in vain when both were stuck).
+    asked = time.time()
+    deadline = asked + 45
+    while (metric(site, "jisr_sealer_last_round_timestamp_seconds") or 0) <= asked and time.time() < deadline:
+        time.sleep(0.5)
+    last_round = metric(site, "jisr_sealer_last_round_timestamp_seconds") or 0
+    check(last_round > asked, f"site {site.upper()}'s sealer ends its rounds after the failover"
+          + (f" ({metric(site, 'jisr_log_seals_signed_total'):.0f} seals signed, {metric(site, 'jisr_sealer_failed_rounds_total'):.0f} rounds failed)"
+             if last_round > asked else f": its last round ended {asked - last_round:.0f} s before the check"))
 
 print(f"==> drill: {'PASSED' if not failures else 'FAILED'}; RPO {len(missing)} acknowledged exchanges lost, RTO {recovery if recovery is None else round(recovery, 1)} s")
 sys.exit(1 if failures else 0)

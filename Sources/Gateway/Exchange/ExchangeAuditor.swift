@@ -99,6 +99,19 @@ struct ExchangeAuditor: Sendable {
         _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool = true, direction: Direction = .inboundQuery,
         _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
     ) async -> Response {
+        metrics.started(route: route)
+        let response = await answer(request, context: context, route: route, requirePurpose: requirePurpose, direction: direction, body)
+        // A body's size as its head declared it (a chunked body without one counts 0; it is refused past the limit anyway).
+        metrics.finished(
+            route: route, method: request.method.rawValue, requestBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 0,
+            responseBytes: response.body.contentLength ?? 0)
+        return response
+    }
+
+    private func answer(
+        _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool, direction: Direction,
+        _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
+    ) async -> Response {
         let started = ContinuousClock.now
         let messageId = UUID()
         let format = Self.negotiate(request.headers[.accept])

@@ -1,6 +1,10 @@
 import Foundation
 import Prometheus
+import Registry
 import Storage
+import SwiftASN1
+import Synchronization
+import X509
 
 /// One gateway's metrics, in the Prometheus text format its ops listener serves at `/metrics`.
 ///
@@ -28,7 +32,64 @@ public final class GatewayMetrics: Sendable {
 
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
-    public init() {}
+    /// The certificates the gateway was started with, each with when it expires (read once: they change with a restart).
+    let certificates: [ConfiguredCertificate]
+
+    public init(certificates: [ConfiguredCertificate] = []) {
+        self.certificates = certificates
+        registry.makeGauge(descriptor: Self.buildInfo, labels: [("version", JisrBuild.version)]).set(1.0)
+    }
+
+    /// A certificate of the gateway's configuration: what it is (`server`, `partner-ca`, `admin-ca`, `log-signing`,
+    /// `tsa-root`, `relay-client`), its subject, and when it expires.
+    public struct ConfiguredCertificate: Sendable {
+        public let kind: String
+        public let subject: String
+        public let notAfter: Date
+
+        /// Every certificate of a PEM file (a chain or a bundle), under `kind`.
+        public static func read(kind: String, pemFile path: String) throws -> [ConfiguredCertificate] {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return try PEMDocument.parseMultiple(pemString: text).filter { $0.discriminator == "CERTIFICATE" }.map { document in
+                let certificate = try Certificate(pemDocument: document)
+                return ConfiguredCertificate(kind: kind, subject: certificate.subject.description, notAfter: certificate.notValidAfter)
+            }
+        }
+    }
+
+    // MARK: Exchanges
+
+    /// An exchange begins: counted in flight until `finished`.
+    func started(route: String) {
+        registry.makeGauge(descriptor: Self.active, labels: [("http_route", route)]).increment()
+    }
+
+    /// An exchange is answered: out of flight, and the sizes of its request and response bodies recorded.
+    func finished(route: String, method: String, requestBytes: Int, responseBytes: Int) {
+        registry.makeGauge(descriptor: Self.active, labels: [("http_route", route)]).decrement()
+        let labels = [("http_route", route), ("http_request_method", Self.method(method))]
+        registry.makeValueHistogram(descriptor: Self.requestSize, labels: labels, buckets: Self.sizeBuckets).record(Double(requestBytes))
+        registry.makeValueHistogram(descriptor: Self.responseSize, labels: labels, buckets: Self.sizeBuckets).record(Double(responseBytes))
+    }
+
+    // MARK: The log writer and the relay
+
+    /// A batch of log entries committed by this gateway: its size and how long its transaction took.
+    func committed(entries: Int, took: Duration) {
+        registry.makeValueHistogram(descriptor: Self.batchEntries, buckets: Self.batchBuckets).record(Double(entries))
+        registry.makeDurationHistogram(descriptor: Self.commitDuration, buckets: Self.commitBuckets).record(took)
+        registry.makeCounter(descriptor: Self.appended).increment(by: Int64(entries))
+    }
+
+    /// A delivery attempt of this gateway's relay, and what became of the message.
+    func relayAttempt(partner: String, outcome: String) {
+        registry.makeCounter(descriptor: Self.relayAttempts, labels: [("partner", partner), ("outcome", outcome)]).increment()
+        if outcome == "dead" { registry.makeCounter(descriptor: Self.deadLetters, labels: [("partner", partner)]).increment() }
+    }
+
+    /// A method as a label: anything but the known ones is `_OTHER` (OpenTelemetry's rule), or a hostile client
+    /// could mint label values without end.
+    static func method(_ method: String) -> String { methods.contains(method) ? method : "_OTHER" }
 
     /// What one exchange was, as its log entry has it.
     struct Exchange {
@@ -51,9 +112,7 @@ public final class GatewayMetrics: Sendable {
                 ("operation", exchange.operation ?? "none"), ("status", String(exchange.status)), ("problem", exchange.problem ?? "none"),
             ]
         ).increment()
-        // A method is whatever token the client sent: anything but the known ones is `_OTHER` (OpenTelemetry's rule),
-        // or a hostile client could mint label values without end.
-        let method = Self.methods.contains(exchange.method) ? exchange.method : "_OTHER"
+        let method = Self.method(exchange.method)
         registry.makeDurationHistogram(
             descriptor: Self.duration,
             labels: [("http_route", exchange.route), ("http_request_method", method), ("http_response_status_code", String(exchange.status))],
@@ -70,8 +129,19 @@ public final class GatewayMetrics: Sendable {
     /// Reads what the store holds — the chain head and the last seal, the relay's backlog, the inbox — into gauges,
     /// as a scrape asks; bounded, so that `/metrics` answers while the store is down (`jisr_store_up` 0). Partners
     /// are the registered ones, each given every state, so a backlog that empties reads 0 rather than vanishing.
-    func refresh(from database: Database, partners: [String], now: Date = Date()) async {
+    func refresh(from database: Database, registry snapshot: RegistrySnapshot, confirmedAt: Date?, now: Date = Date()) async {
+        let partners = snapshot.partners.keys.sorted()
         var values: [(MetricNameDescriptor, [(String, String)], Double)] = []
+        values.append((Self.registryAge, [], confirmedAt.map { now.timeIntervalSince($0) } ?? -1))
+        for certificate in certificates {
+            values.append((Self.expiry, [("kind", certificate.kind), ("partner", ""), ("subject", certificate.subject)], certificate.notAfter.timeIntervalSince1970))
+        }
+        // Registered partner certificates still in use (active); a revoked or superseded one no longer matters.
+        for certificate in snapshot.certificates.values where certificate.status == .active {
+            values.append((
+                Self.expiry, [("kind", "partner"), ("partner", certificate.partnerID), ("subject", certificate.subject)], certificate.notAfter.timeIntervalSince1970
+            ))
+        }
         do {
             let counts = try await database.withDeadline(.seconds(2)) { () -> StoreCounts in
                 let head = try await database.query("SELECT coalesce(max(seq), 0) FROM message_log").first?[0].decode(Int64.self) ?? 0
@@ -100,6 +170,75 @@ public final class GatewayMetrics: Sendable {
             values.append((Self.storeUp, [], 0))
         }
         for (descriptor, labels, value) in values { registry.makeGauge(descriptor: descriptor, labels: labels).set(value) }
+        // A certificate revoked or replaced since the last scrape is no longer in force: its gauge goes, or an expiry
+        // alert would go on firing for a certificate nobody uses.
+        let current = Dictionary(
+            values.filter { $0.0.name == Self.expiry.name }.map { ($0.1.map { "\($0.0)=\($0.1)" }.joined(separator: ","), $0.1) }, uniquingKeysWith: { $1 })
+        let gone = expiryGauges.withLock { previous -> [[(String, String)]] in
+            defer { previous = current }
+            return previous.filter { current[$0.key] == nil }.map(\.value)
+        }
+        for labels in gone { registry.unregisterGauge(registry.makeGauge(descriptor: Self.expiry, labels: labels)) }
+    }
+
+    /// The expiry gauges' labels at the last scrape, by their text.
+    private let expiryGauges = Mutex<[String: [(String, String)]]>([:])
+
+    // MARK: Names
+
+    static let sizeBuckets: [Double] = [256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304]
+    static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    static let commitBuckets: [Duration] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].map { .milliseconds($0) }
+
+    static var buildInfo: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "jisr", metricName: "build_info", unitName: "", helpText: "Always 1; the running jisr's version in its label.")
+    }
+    static var active: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "http", subsystem: "server", metricName: "active_requests", unitName: "",
+            helpText: "Exchanges being handled now, by route template (OpenTelemetry's http.server.active_requests).")
+    }
+    static var requestSize: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "http", subsystem: "server", metricName: "request_body_size", unitName: "bytes",
+            helpText: "Sizes of exchange request bodies, by route template and method (OpenTelemetry's http.server.request.body.size).")
+    }
+    static var responseSize: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "http", subsystem: "server", metricName: "response_body_size", unitName: "bytes",
+            helpText: "Sizes of exchange response bodies, by route template and method (OpenTelemetry's http.server.response.body.size).")
+    }
+    static var batchEntries: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "log_commit_batch_entries", unitName: "", helpText: "Entries per message log transaction this gateway committed (group commit).")
+    }
+    static var commitDuration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "log_commit_duration", unitName: "seconds",
+            helpText: "How long this gateway's message log transactions took, from the first statement to the commit's answer.")
+    }
+    static var appended: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "jisr", metricName: "log_entries_appended", unitName: "total", helpText: "Message log entries this gateway committed.")
+    }
+    static var relayAttempts: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "relay_attempts", unitName: "total",
+            helpText: "Delivery attempts of this gateway's relay, by partner and outcome (delivered, retry, dead).")
+    }
+    static var deadLetters: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "relay_dead_letters", unitName: "total",
+            helpText: "Messages this gateway's relay dead-lettered after their last attempt, by partner (each one needs an operator).")
+    }
+    static var expiry: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "certificate_expiry", unitName: "timestamp_seconds",
+            helpText: "When a certificate expires (Unix time), by kind (server, partner-ca, admin-ca, log-signing, tsa-root, relay-client, partner), partner and subject.")
+    }
+    static var registryAge: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "registry_snapshot_age", unitName: "seconds",
+            helpText: "Seconds since the store last confirmed that the registry this gateway serves is current (-1: never).")
     }
 
     private struct StoreCounts: Sendable {

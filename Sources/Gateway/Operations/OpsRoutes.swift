@@ -34,12 +34,25 @@ struct OpsRoutes: Sendable {
             return Self.text(.ok, "ready\n")
         }
         router.get("metrics") { _, _ -> Response in
-            await metrics.refresh(from: database, partners: registry.snapshot.partners.keys.sorted())
+            await metrics.refresh(from: database, registry: registry.snapshot, confirmedAt: registry.confirmedAt)
             var lines: [String] = [
                 "# HELP jisr_registry_version The registry version this gateway serves (the store's registry_version once a change is in force).",
                 "# TYPE jisr_registry_version gauge",
                 "jisr_registry_version \(registry.snapshot.version)",
             ]
+            if let rounds = sealer?.sealing {
+                lines += [
+                    "# HELP jisr_sealer_last_round_timestamp_seconds When this gateway's sealer last ended a round (Unix time; 0: none yet). A stuck sealer stops advancing it.",
+                    "# TYPE jisr_sealer_last_round_timestamp_seconds gauge",
+                    "jisr_sealer_last_round_timestamp_seconds \(rounds.lastEnded.map { String(format: "%.3f", $0.timeIntervalSince1970) } ?? "0")",
+                    "# HELP jisr_log_seals_signed_total Seals this gateway signed and stored (other gateways on the same store seal too).",
+                    "# TYPE jisr_log_seals_signed_total counter",
+                    "jisr_log_seals_signed_total \(rounds.signed)",
+                    "# HELP jisr_sealer_failed_rounds_total Sealing rounds that failed or were given up at their deadline.",
+                    "# TYPE jisr_sealer_failed_rounds_total counter",
+                    "jisr_sealer_failed_rounds_total \(rounds.failed)",
+                ]
+            }
             if let status = sealer?.timestamping {
                 lines += [
                     "# HELP jisr_seconds_since_last_timestamp Seconds since the last RFC 3161 timestamp arrived (-1: none yet).",

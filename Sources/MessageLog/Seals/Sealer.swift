@@ -10,6 +10,9 @@ public struct SealerConfiguration: Sendable {
     public var every: Duration = .seconds(10)
     /// How often the sealer looks at the log's head.
     public var checkInterval: Duration = .milliseconds(500)
+    /// The longest one round of sealing or stamping may wait on the store before it is given up and started again.
+    /// A round stores its tiles as it goes, so a long catch-up continues where the last round stopped.
+    public var roundDeadline: Duration = .seconds(30)
     /// How long seals may wait for their timestamp before the operator's policy applies.
     public var timestampGrace: Duration = .seconds(3600)
     /// What happens after the grace period: keep exchanging (`continue`), or refuse new exchanges (`refuse`).
@@ -22,6 +25,15 @@ public struct SealerConfiguration: Sendable {
 public enum TimestampPolicy: String, Sendable, CaseIterable {
     case `continue`
     case refuse
+}
+
+/// The rounds of one process's sealer, for `/metrics`.
+public struct SealingRounds: Sendable {
+    /// When a round last ended without an error (whether or not the log was due for a seal).
+    public var lastEnded: Date?
+    /// Seals this process signed and stored; rounds that failed (or were given up at their deadline).
+    public var signed = 0
+    public var failed = 0
 }
 
 /// Gets an RFC 3161 timestamp token over a tree head's signed bytes (from the configured TSA, checked).
@@ -60,6 +72,7 @@ public final class Sealer: Service, Sendable {
     let logger: Logger
     private let state = Mutex(TimestampingStatus())
     private let nextAttempt = Mutex(Date.distantPast)
+    private let rounds = Mutex(SealingRounds())
 
     public init(
         database: Database, log: LogWriter, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
@@ -72,6 +85,9 @@ public final class Sealer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
     }
+
+    /// What this process's sealer has done: a sealer whose rounds stopped ending is stuck, whatever other gateways seal.
+    public var sealing: SealingRounds { rounds.withLock { $0 } }
 
     /// How timestamping stands now; whether the grace period is over is decided at the moment of asking.
     public var timestamping: TimestampingStatus {
@@ -88,8 +104,17 @@ public final class Sealer: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    do { _ = try await self.sealIfDue() } catch {
-                        self.logger.warning("sealing the log failed; retrying", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                    // Bounded: a lease that postgres-nio's pool never answered across a failover held the sealer for
+                    // good (the drill met two gateways whose sealers both waited so, and the log went unsealed).
+                    do {
+                        let seal = try await self.store.database.withDeadline(self.configuration.roundDeadline) { try await self.sealIfDue() }
+                        self.rounds.withLock { rounds in
+                            rounds.lastEnded = Date()
+                            if seal != nil { rounds.signed += 1 }
+                        }
+                    } catch {
+                        self.rounds.withLock { $0.failed += 1 }
+                        self.logger.warning("sealing the log failed; retrying", metadata: Self.metadata(error))
                     }
                     try? await Task.sleep(for: self.configuration.checkInterval)
                 }
@@ -97,14 +122,22 @@ public final class Sealer: Service, Sendable {
             if timestamper != nil {
                 group.addTask {
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        do { try await self.stampWaitingSeals() } catch {
-                            self.logger.warning("reading seals awaiting a timestamp failed", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
+                        do { try await self.store.database.withDeadline(self.configuration.roundDeadline) { try await self.stampWaitingSeals() } } catch {
+                            self.logger.warning("reading seals awaiting a timestamp failed", metadata: Self.metadata(error))
                         }
                         try? await Task.sleep(for: self.configuration.checkInterval)
                     }
                 }
             }
         }
+    }
+
+    /// The error's type, and a seal store's reason (it names seqs and tiles, never a person).
+    static func metadata(_ error: any Error) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["jisr.error": "\(String(reflecting: type(of: error)))"]
+        if let error = error as? SealStoreError { metadata["jisr.reason"] = "\(error.reason)" }
+        if let error = error as? DatabaseUnavailableError { metadata["jisr.reason"] = "\(error.reason)" }
+        return metadata
     }
 
     /// Asks the TSA for the token of every seal still without one, oldest first; on failure, backs off
@@ -178,7 +211,9 @@ public final class Sealer: Service, Sendable {
             logger.notice("log-signing key changed; the change is logged", metadata: ["jisr.log_seq": "\(announcement.seq)", "jisr.key": "\(signer.keyFingerprint)"])
         }
         let root = try await store.root(size: size)
-        let head = TreeHead(size: size, rootHash: root.hex, timeMilliseconds: Int64((now.timeIntervalSince1970 * 1000).rounded(.down)))
+        // Signed now, not when the round began: a round that waited on the store must not date its head back.
+        let signedAt = max(now, Date())
+        let head = TreeHead(size: size, rootHash: root.hex, timeMilliseconds: Int64((signedAt.timeIntervalSince1970 * 1000).rounded(.down)))
         let seal = try signer.seal(head)
         guard try await store.insertIfNewest(seal) else { return nil }
         logger.info("log sealed", metadata: ["jisr.tree_size": "\(size)", "jisr.root": "\(head.rootHash)"])
