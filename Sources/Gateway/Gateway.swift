@@ -51,6 +51,34 @@ public struct Gateway: Sendable {
     public let registry: RegistryWatcher
     /// `METHOD /path/{parameter}` of every route each listener serves, for checking the OpenAPI documents.
     public let routes: [String: Set<String>]
+    /// What SIGHUP may change while the gateway runs.
+    let tuning: Tuning
+
+    /// The running parts a reload reaches.
+    struct Tuning: Sendable {
+        let limits: CertificateLimits
+        let timestamper: TimestampAuthorityClient?
+        let relay: RelayWorker?
+    }
+
+    /// Applies the settings that can change safely while the gateway runs — rate limits, the TSA's URL, the relay's
+    /// attempts, maximum age and backoff — and returns what it could not apply (a TSA where none was configured at
+    /// start, a relay this process does not run): those need a restart.
+    public func retune(_ configuration: GatewayConfiguration) -> [String] {
+        var needsRestart: [String] = []
+        tuning.limits.set(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit)
+        if let url = configuration.sealing?.timestamping?.url {
+            if let timestamper = tuning.timestamper { timestamper.retarget(url) } else { needsRestart.append("timestamping.url") }
+        }
+        if let relay = configuration.relay {
+            if let worker = tuning.relay {
+                worker.retune(attempts: relay.policy.maximumAttempts, maximumAge: relay.policy.maximumAge, initialBackoff: relay.policy.initialBackoff)
+            } else {
+                needsRestart.append("relay")
+            }
+        }
+        return needsRestart
+    }
 
     /// Builds the gateway; `onExchangeListening` receives the bound exchange port (useful with port 0).
     public static func build(
@@ -78,18 +106,21 @@ public struct Gateway: Sendable {
         router.add(middleware: PartnerAuthenticator(fingerprints: PeerFingerprints(), registry: registry))
         var logSealer: Sealer?
         var logSigner: SealSigner?
+        var tsaClient: TimestampAuthorityClient?
         if let sealing = configuration.sealing {
             let signer = try SealSigner(
                 keyPEM: try String(contentsOfFile: sealing.signingKeyPath, encoding: .utf8),
                 certificatePEM: try String(contentsOfFile: sealing.signingCertificatePath, encoding: .utf8))
             let timestamper = try sealing.timestamping.map { try TimestampAuthorityClient(configuration: $0) }
+            tsaClient = timestamper
             logSigner = signer
             logSealer = Sealer(database: database, log: logWriter, signer: signer, timestamper: timestamper, configuration: sealing.sealer, logger: logger)
         }
         let gate = logSealer
+        let certificateLimits = CertificateLimits(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit)
         let auditor = ExchangeAuditor(
             log: logWriter, referencer: referencer, limiter: RateLimiter(),
-            certificates: CertificateLimits(partner: configuration.certificateRateLimit, refused: configuration.refusedCertificateRateLimit), refusing: { gate?.timestamping.refusing ?? false },
+            certificates: certificateLimits, refusing: { gate?.timestamping.refusing ?? false },
             metrics: metrics, logger: logger)
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
@@ -126,9 +157,11 @@ public struct Gateway: Sendable {
             logger: logger)
 
         var services: [any Service] = [database, logWriter, prelude, ops, AfterStoreReady(ready: ready, service: registry)]
+        var relayWorker: RelayWorker?
         if var relay = configuration.relay {
             relay.onAttempt = { partner, outcome in metrics.relayAttempt(partner: partner, outcome: outcome) }
             let worker = try RelayWorker(database: database, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
+            relayWorker = worker
             let producer = RelayProducer(
                 database: database, records: records, registry: registry, catalog: catalog, adapters: AdapterRegistry(catalog: catalog), log: logWriter, sealer: sealer,
                 referencer: referencer, logger: logger, onQueued: { worker.notify() })
@@ -162,7 +195,8 @@ public struct Gateway: Sendable {
             logger.notice("no admin CA configured: the admin listener is off")
         }
         services.append(AfterStoreReady(ready: ready, service: exchange))
-        return Gateway(database: database, services: services, logWriter: logWriter, registry: registry, routes: routes)
+        let tuning = Tuning(limits: certificateLimits, timestamper: tsaClient, relay: relayWorker)
+        return Gateway(database: database, services: services, logWriter: logWriter, registry: registry, routes: routes, tuning: tuning)
     }
 
     /// Every certificate the configuration names, for the expiry gauges: an operator is warned before any of them lapses.

@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOSSL
 import Storage
 import ServiceLifecycle
+import Synchronization
 
 /// How the relay reaches partners: Jisr's own client certificate, the CAs it trusts for partners' servers,
 /// the retry policy and how many deliveries run at once.
@@ -51,6 +52,8 @@ public final class RelayWorker: Service, Sendable {
     private let tls: TLSConfiguration
     private let logger: Logger
     private let wakeup = Wakeup()
+    /// The retry policy's attempts, age and backoff, which SIGHUP may change while the worker runs (the lease stays).
+    private let retries: Mutex<RetryPolicy>
 
     public init(database: Database, log: LogWriter, sealer: BodySealer, configuration: RelayConfiguration, logger: Logger) throws {
         self.database = database
@@ -58,6 +61,7 @@ public final class RelayWorker: Service, Sendable {
         self.sealer = sealer
         self.configuration = configuration
         self.logger = logger
+        self.retries = Mutex(configuration.policy)
         guard configuration.policy.lease > configuration.requestTimeout else {
             throw RelayConfigurationError(
                 reason: "the relay lease (\(configuration.policy.lease)) must be longer than a delivery may take (\(configuration.requestTimeout))")
@@ -70,6 +74,19 @@ public final class RelayWorker: Service, Sendable {
         for path in configuration.trustedServerCAPaths { roots += try NIOSSLCertificate.fromPEMFile(path) }
         tls.trustRoots = .certificates(roots)
         self.tls = tls
+    }
+
+    /// The policy in force.
+    public var policy: RetryPolicy { retries.withLock { $0 } }
+
+    /// Takes new attempts, maximum age and backoff for the next attempts; the lease is the one it started with (a
+    /// claim made under the old lease must not outlive it).
+    public func retune(attempts: Int, maximumAge: Duration, initialBackoff: Duration) {
+        retries.withLock { policy in
+            policy.maximumAttempts = attempts
+            policy.maximumAge = maximumAge
+            policy.initialBackoff = initialBackoff
+        }
     }
 
     /// Wakes the worker early: new messages were queued or re-driven.
@@ -108,7 +125,7 @@ public final class RelayWorker: Service, Sendable {
         let row = message.row
         var machine = RelayStateMachine(state: .inFlight, attempts: message.attempts, createdAt: message.createdAt)
         let (event, status, responseDigest) = await deliver(row, with: http)
-        let action = machine.handle(event, policy: configuration.policy, now: Date(), random: Double.random(in: 0...1))
+        let action = machine.handle(event, policy: policy, now: Date(), random: Double.random(in: 0...1))
         let problem: String?
         switch action {
         case .markDelivered: problem = nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Evidence
 import Gateway
@@ -19,7 +20,7 @@ struct Jisr: AsyncParsableCommand {
         subcommands: [
             Demo.self, Serve.self, Migrate.self, StoreCommand.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
             CertificateCommand.self, AdministratorCommand.self, AccessReportCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self,
-            MockPartnerCommand.self, DevTSACommand.self,
+            MockPartnerCommand.self, DevTSACommand.self, ConfigCommand.self,
         ])
 
     /// PostgreSQL errors hide the server's message in `description`; an operator at a terminal needs it.
@@ -72,12 +73,17 @@ enum Console {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// Logging is bootstrapped once, here; libraries only receive loggers.
-    static func logger() -> Logger {
+    /// Logging is bootstrapped once, here; libraries only receive loggers. The level is shared by every handler, so
+    /// that `jisr serve` can change it on SIGHUP.
+    static let level = SharedLogLevel(.info)
+
+    static func logger(level: String? = nil, format: String? = nil) -> Logger {
+        let environment = ProcessInfo.processInfo.environment
+        Self.level.value = Logger.Level(rawValue: level ?? environment["JISR_LOG_LEVEL"] ?? "info") ?? .info
+        let json = (format ?? environment["JISR_LOG_FORMAT"]) == "json"
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["JISR_LOG_LEVEL"] ?? "info") ?? .info
-            return handler
+            if json { return JSONLogHandler(label: label, level: Self.level) }
+            return LevelledStreamHandler(stream: StreamLogHandler.standardError(label: label), level: Self.level)
         }
         return Logger(label: "jisr")
     }
@@ -140,131 +146,132 @@ struct Demo: AsyncParsableCommand {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway.",
-        discussion: "Paths default to the layout of `jisr pki init` in --pki (default: $JISR_PKI_DIR, else ./pki).")
+        discussion: """
+            Every setting can come from a configuration file (--config, YAML: deploy/jisr.yml documents each key), from \
+            the environment (JISR_ and the key in capitals: exchange.port is JISR_EXCHANGE_PORT) or from these options, \
+            which win over both; the environment wins over the file. `jisr config check FILE` prints what is in force. \
+            Paths default to the layout of `jisr pki init` in pki.dir (--pki, $JISR_PKI_DIR, else ./pki).
+            """)
 
-    @Option(help: "Exchange listener address.") var host = "0.0.0.0"
-    @Option(help: "Exchange listener port.") var port = 8443
-    @Option(help: "Ops listener address: loopback unless a load balancer or Prometheus on another host must reach it.")
-    var opsHost = "127.0.0.1"
-    @Option(help: "Ops listener port (health, metrics; plain HTTP).") var opsPort = 9090
-    @Option(help: "Admin listener port (loopback).") var adminPort = 9443
-    @Option(help: "Server certificate chain (PEM).") var serverCert: String?
-    @Option(help: "Server private key (PEM).") var serverKey: String?
-    @Option(help: "Trusted partner CA certificates (PEM); repeat for several.") var partnerCa: [String] = []
-    @Option(help: "The partner CA's private key, to sign CSRs through the admin API.") var partnerCaKey: String?
-    @Option(help: "CA certificates of administrators (PEM); repeat for several.") var adminCa: [String] = []
-    @Option(help: "File holding the subject-reference key (32+ bytes, hex or raw).") var subjectKey: String?
-    @Option(help: "Folder of keys for message bodies at rest (default: PKI/body-keys when it exists).") var bodyKeys: String?
-    @Option(help: "Jisr's client certificate for deliveries to partners (default: PKI/relay-client.crt).") var relayCert: String?
-    @Option(help: "Its private key (default: PKI/relay-client.key).") var relayKey: String?
-    @Option(help: "CAs of partners' receiving servers (PEM, repeatable; default: the partner CA).") var relayCa: [String] = []
-    @Flag(help: "Do not relay outbound messages from this process.") var noRelay = false
-    @Option(help: "Delivery attempts before a message is dead-lettered.") var relayAttempts = 8
-    @Option(help: "Hours after which a failing message is dead-lettered whatever its attempts.") var relayMaxAgeHours = 24
-    @Option(help: "First retry delay in milliseconds; doubles per attempt, with jitter, up to an hour.") var relayBackoffMs = 2000
-    @Option(help: "Seconds a worker holds a message it is delivering; a crashed worker's messages are retried after it.") var relayLeaseSeconds = 60
-    @Option(help: "Deliveries in flight at once in this process.") var relayConcurrency = 8
-    @Option(help: "Seconds one delivery may take (connect, send, answer); the lease must be longer.") var relayTimeoutSeconds = 10
-    @Option(help: "The log-signing key (default: PKI/log-signing.key; sealing is off without one).") var logSigningKey: String?
-    @Option(help: "Its certificate chain (default: PKI/log-signing.crt).") var logSigningCert: String?
-    @Option(help: "Seal the log after this many new entries…") var sealEveryEntries: Int64 = 1000
-    @Option(help: "…or after this many seconds, whichever comes first.") var sealEverySeconds = 10
-    @Option(help: "RFC 3161 timestamping authority URL that stamps every seal (e.g. http://127.0.0.1:9318/ from `jisr dev-tsa`).") var tsaUrl: String?
-    @Option(help: "The TSA's root certificate (PEM); repeat for several.") var tsaRoot: [String] = []
-    @Option(help: "Seconds seals may wait for their timestamp before --timestamp-policy applies.") var timestampGraceSeconds = 3600
-    @Option(help: "After the grace period without a timestamp: continue, or refuse new exchanges.") var timestampPolicy = "continue"
-    @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
-    @Option(help: "Seconds a client may take to send a request's head (slower: 408 and the connection closed).") var requestHeadTimeoutSeconds: Int64 = 10
-    @Option(help: "Seconds a client may take to send a request's body.") var requestBodyTimeoutSeconds: Int64 = 30
-    @Option(help: "Seconds an idle connection stays open.") var idleTimeoutSeconds: Int64 = 30
-    @Option(help: "Seconds an exchange waits for the records it reads (then 503).") var storeTimeoutSeconds: Int64 = 5
-    @Option(help: "Seconds an exchange waits for its message log entry (then 503).") var logTimeoutSeconds: Int64 = 5
-    @Option(help: "Requests a minute one partner certificate may make, whatever it asks (0: no limit).") var certificateRateLimit = 6000
-    @Option(help: "Requests a minute of a certificate that is revoked, unregistered or of an inactive partner (0: no limit).")
-    var refusedCertificateRateLimit = 60
-    @Flag(inversion: .prefixedNo, help: "Apply missing schema migrations at start (with --no-migrate a store that lacks one is refused).")
-    var migrate = true
+    @Option(help: "A configuration file (YAML); see deploy/jisr.yml.") var config: String?
+    @Option(help: "Exchange listener address (exchange.host; default 0.0.0.0).") var host: String?
+    @Option(help: "Exchange listener port (exchange.port; default 8443).") var port: Int?
+    @Option(help: "Ops listener address (ops.host; default 127.0.0.1): loopback unless a load balancer or Prometheus elsewhere must reach it.")
+    var opsHost: String?
+    @Option(help: "Ops listener port (ops.port; default 9090).") var opsPort: Int?
+    @Option(help: "Admin listener port (admin.port; default 9443).") var adminPort: Int?
+    @Option(help: "Server certificate chain, PEM (tls.serverCertificate).") var serverCert: String?
+    @Option(help: "Server private key, PEM (tls.serverKey).") var serverKey: String?
+    @Option(help: "Trusted partner CA certificates, PEM; repeat for several (tls.partnerCAs).") var partnerCa: [String] = []
+    @Option(help: "The partner CA's private key, to sign CSRs through the admin API (tls.partnerCAKey).") var partnerCaKey: String?
+    @Option(help: "CA certificates of administrators, PEM; repeat for several (admin.cas).") var adminCa: [String] = []
+    @Option(help: "File holding the subject-reference key (keys.subject).") var subjectKey: String?
+    @Option(help: "Folder of keys for message bodies at rest (keys.bodyFolder).") var bodyKeys: String?
+    @Option(help: "Jisr's client certificate for deliveries to partners (relay.clientCertificate).") var relayCert: String?
+    @Option(help: "Its private key (relay.clientKey).") var relayKey: String?
+    @Option(help: "CAs of partners' receiving servers, PEM, repeatable (relay.serverCAs).") var relayCa: [String] = []
+    @Flag(help: "Do not relay outbound messages from this process (relay.enabled: false).") var noRelay = false
+    @Option(help: "Delivery attempts before a message is dead-lettered (relay.attempts; default 8).") var relayAttempts: Int?
+    @Option(help: "Hours after which a failing message is dead-lettered (relay.maxAgeHours; default 24).") var relayMaxAgeHours: Int?
+    @Option(help: "First retry delay in ms; doubles per attempt, with jitter, up to an hour (relay.backoffMs; default 2000).") var relayBackoffMs: Int?
+    @Option(help: "Seconds a worker holds a message it delivers (relay.leaseSeconds; default 60).") var relayLeaseSeconds: Int?
+    @Option(help: "Deliveries in flight at once in this process (relay.concurrency; default 8).") var relayConcurrency: Int?
+    @Option(help: "Seconds one delivery may take; less than the lease (relay.timeoutSeconds; default 10).") var relayTimeoutSeconds: Int?
+    @Option(help: "The log-signing key (sealing.signingKey; sealing is off without one).") var logSigningKey: String?
+    @Option(help: "Its certificate chain (sealing.signingCertificate).") var logSigningCert: String?
+    @Option(help: "Seal the log after this many new entries… (sealing.everyEntries; default 1000)") var sealEveryEntries: Int?
+    @Option(help: "…or after this many seconds (sealing.everySeconds; default 10).") var sealEverySeconds: Int?
+    @Option(help: "RFC 3161 timestamping authority URL that stamps every seal (timestamping.url).") var tsaUrl: String?
+    @Option(help: "The TSA's root certificate, PEM; repeat for several (timestamping.roots).") var tsaRoot: [String] = []
+    @Option(help: "Seconds seals may wait for their timestamp (timestamping.graceSeconds; default 3600).") var timestampGraceSeconds: Int?
+    @Option(help: "After the grace period: continue, or refuse new exchanges (timestamping.policy).") var timestampPolicy: String?
+    @Option(help: "Contracts folder (contracts.dir; default: found beside jisr).") var contracts: String?
+    @Option(help: "Seconds a client may take to send a request's head (exchange.requestHeadTimeoutSeconds; default 10).") var requestHeadTimeoutSeconds: Int?
+    @Option(help: "Seconds a client may take to send a request's body (exchange.requestBodyTimeoutSeconds; default 30).") var requestBodyTimeoutSeconds: Int?
+    @Option(help: "Seconds an idle connection stays open (exchange.idleTimeoutSeconds; default 30).") var idleTimeoutSeconds: Int?
+    @Option(help: "Seconds an exchange waits for the records it reads (database.timeoutSeconds; default 5).") var storeTimeoutSeconds: Int?
+    @Option(help: "Seconds an exchange waits for its log entry (messageLog.commitTimeoutSeconds; default 5).") var logTimeoutSeconds: Int?
+    @Option(help: "Requests a minute one partner certificate may make, 0 for no limit (exchange.certificateRateLimit; default 6000).")
+    var certificateRateLimit: Int?
+    @Option(help: "Requests a minute of a revoked, unregistered or inactive partner's certificate (exchange.refusedCertificateRateLimit; default 60).")
+    var refusedCertificateRateLimit: Int?
+    @Flag(inversion: .prefixedNo, help: "Apply missing schema migrations at start (database.migrate).") var migrate: Bool?
     @OptionGroup var pkiOptions: PKIOptions
     @OptionGroup var store: StoreOptions
 
+    /// The options given on the command line, under their settings' keys.
+    var commandLine: [String: ConfigValue] {
+        var values: [String: ConfigValue] = [:]
+        func put(_ key: String, _ content: ConfigContent?) { if let content { values[key] = ConfigValue(content, isSecret: false) } }
+        func list(_ key: String, _ items: [String]) { if !items.isEmpty { put(key, .stringArray(items)) } }
+        put("exchange.host", host.map(ConfigContent.string))
+        put("exchange.port", port.map(ConfigContent.int))
+        put("ops.host", opsHost.map(ConfigContent.string))
+        put("ops.port", opsPort.map(ConfigContent.int))
+        put("admin.port", adminPort.map(ConfigContent.int))
+        put("tls.serverCertificate", serverCert.map(ConfigContent.string))
+        put("tls.serverKey", serverKey.map(ConfigContent.string))
+        list("tls.partnerCAs", partnerCa)
+        put("tls.partnerCAKey", partnerCaKey.map(ConfigContent.string))
+        list("admin.cas", adminCa)
+        put("keys.subject", subjectKey.map(ConfigContent.string))
+        put("keys.bodyFolder", bodyKeys.map(ConfigContent.string))
+        put("relay.clientCertificate", relayCert.map(ConfigContent.string))
+        put("relay.clientKey", relayKey.map(ConfigContent.string))
+        list("relay.serverCAs", relayCa)
+        if noRelay { put("relay.enabled", .bool(false)) }
+        put("relay.attempts", relayAttempts.map(ConfigContent.int))
+        put("relay.maxAgeHours", relayMaxAgeHours.map(ConfigContent.int))
+        put("relay.backoffMs", relayBackoffMs.map(ConfigContent.int))
+        put("relay.leaseSeconds", relayLeaseSeconds.map(ConfigContent.int))
+        put("relay.concurrency", relayConcurrency.map(ConfigContent.int))
+        put("relay.timeoutSeconds", relayTimeoutSeconds.map(ConfigContent.int))
+        put("sealing.signingKey", logSigningKey.map(ConfigContent.string))
+        put("sealing.signingCertificate", logSigningCert.map(ConfigContent.string))
+        put("sealing.everyEntries", sealEveryEntries.map(ConfigContent.int))
+        put("sealing.everySeconds", sealEverySeconds.map(ConfigContent.int))
+        put("timestamping.url", tsaUrl.map(ConfigContent.string))
+        list("timestamping.roots", tsaRoot)
+        put("timestamping.graceSeconds", timestampGraceSeconds.map(ConfigContent.int))
+        put("timestamping.policy", timestampPolicy.map(ConfigContent.string))
+        put("contracts.dir", contracts.map(ConfigContent.string))
+        put("exchange.requestHeadTimeoutSeconds", requestHeadTimeoutSeconds.map(ConfigContent.int))
+        put("exchange.requestBodyTimeoutSeconds", requestBodyTimeoutSeconds.map(ConfigContent.int))
+        put("exchange.idleTimeoutSeconds", idleTimeoutSeconds.map(ConfigContent.int))
+        put("database.timeoutSeconds", storeTimeoutSeconds.map(ConfigContent.int))
+        put("messageLog.commitTimeoutSeconds", logTimeoutSeconds.map(ConfigContent.int))
+        put("exchange.certificateRateLimit", certificateRateLimit.map(ConfigContent.int))
+        put("exchange.refusedCertificateRateLimit", refusedCertificateRateLimit.map(ConfigContent.int))
+        put("database.migrate", migrate.map(ConfigContent.bool))
+        put("pki.dir", pkiOptions.pki.map(ConfigContent.string))
+        put("database.url", store.databaseURL.map(ConfigContent.string))
+        return values
+    }
+
     func run() async throws {
-        let logger = Console.logger()
-        let pki = pkiOptions.directory
-        var configuration = GatewayConfiguration(
-            serverCertificatePath: serverCert ?? pki.serverCertificate, serverKeyPath: serverKey ?? pki.serverKey,
-            partnerCAPaths: partnerCa.isEmpty ? [pki.partnerCACertificate] : partnerCa, subjectKeyPath: subjectKey ?? pki.subjectKey,
-            database: try store.location(), contractsDirectory: try Console.contracts(contracts))
-        configuration.exchangeHost = host
-        configuration.exchangePort = port
-        configuration.migrateOnStart = migrate
-        guard requestHeadTimeoutSeconds >= 1, requestBodyTimeoutSeconds >= 1, idleTimeoutSeconds >= 1, storeTimeoutSeconds >= 1, logTimeoutSeconds >= 1 else {
-            throw ValidationError("--request-head-timeout-seconds, --request-body-timeout-seconds, --idle-timeout-seconds, --store-timeout-seconds and --log-timeout-seconds are at least 1")
+        let settings: ServeSettings
+        let given = commandLine
+        do { settings = try ServeSettings(try await ServeSettingsSource.load(file: config, commandLine: given)) } catch let error as SettingError {
+            throw ValidationError(error.description)
         }
-        configuration.storeDeadline = .seconds(storeTimeoutSeconds)
-        configuration.logDeadline = .seconds(logTimeoutSeconds)
-        guard certificateRateLimit >= 0, refusedCertificateRateLimit >= 0 else {
-            throw ValidationError("--certificate-rate-limit and --refused-certificate-rate-limit are requests a minute, 0 for none")
+        let logger = Console.logger(level: settings.logLevel, format: settings.logFormat)
+        let configuration = settings.configuration
+        if settings.source.origin(of: ServeSettingsTable.byKey["database.url"]!) == nil {
+            Console.say("No database.url (--database-url, JISR_DATABASE_URL): using the embedded store \(configuration.database)")
         }
-        configuration.certificateRateLimit = certificateRateLimit > 0 ? certificateRateLimit : nil
-        configuration.refusedCertificateRateLimit = refusedCertificateRateLimit > 0 ? refusedCertificateRateLimit : nil
-        configuration.requestDeadlines.head = .seconds(requestHeadTimeoutSeconds)
-        configuration.requestDeadlines.body = .seconds(requestBodyTimeoutSeconds)
-        configuration.idleTimeoutSeconds = idleTimeoutSeconds
-        configuration.bodyKeyFolder = bodyKeys ?? (FileManager.default.fileExists(atPath: pki.bodyKeys) ? pki.bodyKeys : nil)
-        configuration.opsHost = opsHost
-        configuration.opsPort = opsPort
-        configuration.adminPort = adminPort
-        configuration.adminCAPaths = adminCa.isEmpty && FileManager.default.fileExists(atPath: pki.adminCACertificate) ? [pki.adminCACertificate] : adminCa
-        configuration.partnerCAKeyPath = partnerCaKey ?? (FileManager.default.fileExists(atPath: pki.partnerCAKey) ? pki.partnerCAKey : nil)
-        let relayCertificate = relayCert ?? pki.relayClientCertificate
-        if !noRelay, FileManager.default.fileExists(atPath: relayCertificate) {
-            var relay = RelayConfiguration(
-                clientCertificatePath: relayCertificate, clientKeyPath: relayKey ?? pki.relayClientKey,
-                trustedServerCAPaths: relayCa.isEmpty ? configuration.partnerCAPaths : relayCa)
-            relay.policy.maximumAttempts = relayAttempts
-            relay.policy.maximumAge = .seconds(relayMaxAgeHours * 3600)
-            relay.policy.initialBackoff = .milliseconds(relayBackoffMs)
-            relay.policy.lease = .seconds(relayLeaseSeconds)
-            relay.requestTimeout = .seconds(relayTimeoutSeconds)
-            relay.concurrency = relayConcurrency
-            configuration.relay = relay
-        } else {
-            Console.say("Relay off: no relay client certificate (\(relayCertificate)) or --no-relay")
+        if configuration.relay == nil { Console.say("Relay off: relay.enabled is false or there is no relay client certificate") }
+        if configuration.sealing == nil {
+            Console.say("Sealing off: no log-signing key (sealing.signingKey); create one with `jisr pki init`")
+        } else if configuration.sealing?.timestamping == nil {
+            Console.say("No timestamping.url: seals are signed but not timestamped")
         }
-        let signingKey = logSigningKey ?? pki.logSigningKey
-        if FileManager.default.fileExists(atPath: signingKey) {
-            guard sealEveryEntries >= 1, sealEverySeconds >= 1 else { throw ValidationError("--seal-every-entries and --seal-every-seconds are at least 1") }
-            var sealing = SealingConfiguration(signingKeyPath: signingKey, signingCertificatePath: logSigningCert ?? pki.logSigningCertificate)
-            sealing.sealer.everyEntries = sealEveryEntries
-            sealing.sealer.every = .seconds(sealEverySeconds)
-            guard let policy = TimestampPolicy(rawValue: timestampPolicy), timestampGraceSeconds >= 1 else {
-                throw ValidationError("--timestamp-policy is continue or refuse; --timestamp-grace-seconds at least 1")
-            }
-            sealing.sealer.timestampPolicy = policy
-            sealing.sealer.timestampGrace = .seconds(timestampGraceSeconds)
-            if let tsaUrl {
-                guard !tsaRoot.isEmpty else { throw ValidationError("--tsa-url needs --tsa-root: a token is only kept when it chains to a trusted TSA root") }
-                sealing.timestamping = TimestampingConfiguration(url: tsaUrl, trustedRootPaths: tsaRoot)
-            } else {
-                Console.say("No --tsa-url: seals are signed but not timestamped")
-            }
-            configuration.sealing = sealing
-        } else {
-            Console.say("Sealing off: no log-signing key (\(signingKey)); create one with `jisr pki init` or pass --log-signing-key")
-        }
-        // The lease outlasts the longest delivery, or a slow attempt would still run when the message is claimed again.
-        guard relayAttempts >= 1, relayMaxAgeHours >= 1, relayBackoffMs >= 10, relayTimeoutSeconds >= 1, relayLeaseSeconds > relayTimeoutSeconds,
-            (1...256).contains(relayConcurrency)
-        else {
-            throw ValidationError(
-                "relay options: attempts ≥ 1, max age ≥ 1 h, backoff ≥ 10 ms, timeout ≥ 1 s, lease longer than the timeout (\(relayTimeoutSeconds) s), concurrency 1–256")
-        }
-        let (host, adminPort) = (self.host, self.adminPort)
+        let (host, adminPort) = (configuration.exchangeHost, configuration.adminPort)
         let gateway = try Gateway.build(
             configuration: configuration, logger: logger,
             onExchangeListening: { port in Console.say("Jisr exchange listener on \(host):\(port) (mutual TLS)") },
             onAdminListening: { _ in Console.say("Jisr admin listener on 127.0.0.1:\(adminPort) (admin certificates only)") })
-        try await gateway.run(logger: logger)
+        let reloader = ConfigurationReloader(file: config, commandLine: given, settings: settings, gateway: gateway, logger: logger)
+        try await gateway.run(logger: logger, companions: [reloader])
     }
 }
 

@@ -79,12 +79,18 @@ final class RateLimiter<Key: Hashable & Sendable>: Sendable {
 }
 
 /// The per-certificate limits, checked before anything else an exchange does: one bucket per client certificate.
-struct CertificateLimits: Sendable {
-    /// Requests a minute of a certificate registered to an active partner; nil: none.
-    let partner: Int?
-    /// Requests a minute of any other certificate that completed the handshake (all of them refusals); nil: none.
-    let refused: Int?
+final class CertificateLimits: Sendable {
+    /// Requests a minute of a certificate registered to an active partner, and of any other certificate that completed
+    /// the handshake (all of them refusals); nil: none. SIGHUP may change both.
+    private let limits: Mutex<(partner: Int?, refused: Int?)>
     let limiter = RateLimiter<String>()
+
+    init(partner: Int?, refused: Int?) { limits = Mutex((partner, refused)) }
+
+    var partner: Int? { limits.withLock { $0.partner } }
+    var refused: Int? { limits.withLock { $0.refused } }
+
+    func set(partner: Int?, refused: Int?) { limits.withLock { $0 = (partner, refused) } }
 
     /// The refusal when `caller` is past its limit, and whether it is the first of this run (the one logged).
     func check(_ caller: Caller) -> (problem: Problem, first: Bool)? {

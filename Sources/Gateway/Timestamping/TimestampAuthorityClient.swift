@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import MessageLog
 import NIOCore
 import NIOHTTP1
@@ -24,23 +25,32 @@ public struct TimestampingConfiguration: Sendable {
 
 /// Asks the configured TSA for RFC 3161 tokens over HTTP and checks each one before it is kept: the right
 /// digest, the nonce of the request, a valid signature, a timeStamping certificate under a trusted root.
-public struct TimestampAuthorityClient: TreeHeadTimestamper {
+public final class TimestampAuthorityClient: TreeHeadTimestamper {
     let configuration: TimestampingConfiguration
     let roots: [Certificate]
     let http: HTTPClient
+    /// The TSA's URL, which SIGHUP may change (the trusted roots stay: a new TSA under another root needs a restart).
+    private let address: Mutex<String>
 
     public init(configuration: TimestampingConfiguration, http: HTTPClient = .shared) throws {
         self.configuration = configuration
         self.http = http
+        self.address = Mutex(configuration.url)
         self.roots = try configuration.trustedRootPaths.flatMap { path in
             try PEMDocument.parseMultiple(pemString: try String(contentsOfFile: path, encoding: .utf8)).map { try Certificate(pemDocument: $0) }
         }
         guard !roots.isEmpty else { throw TimestampError("no trusted TSA root certificate was configured") }
     }
 
+    /// The URL asked now.
+    public var url: String { address.withLock { $0 } }
+
+    /// Asks `url` from the next seal on.
+    public func retarget(_ url: String) { address.withLock { $0 = url } }
+
     public func timestamp(_ bytes: [UInt8]) async throws -> [UInt8] {
         let query = TimestampQuery(stamping: bytes)
-        var request = HTTPClientRequest(url: configuration.url)
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/timestamp-query")
         request.headers.add(name: "Accept", value: "application/timestamp-reply")
