@@ -95,6 +95,7 @@ public struct Gateway: Sendable {
         if case .sqlite(let path) = configuration.database { claim = try EmbeddedStoreClaim(path: path) }
         let database = Database(configuration.database, connections: configuration.databaseConnections, steady: true, claim: claim, logger: logger)
         let metrics = GatewayMetrics(certificates: try configuredCertificates(configuration))
+        let tracing = try GatewayTracing.make(configuration.tracing, logger: logger)
         var logWriting = LogWriterConfiguration()
         logWriting.commitTimeout = configuration.logDeadline
         logWriting.onCommit = { entries, took in metrics.committed(entries: entries, took: took) }
@@ -121,7 +122,7 @@ public struct Gateway: Sendable {
         let auditor = ExchangeAuditor(
             log: logWriter, referencer: referencer, limiter: RateLimiter(),
             certificates: certificateLimits, refusing: { gate?.timestamping.refusing ?? false },
-            metrics: metrics, logger: logger)
+            metrics: metrics, tracer: tracing.tracer, logger: logger)
         let openAPI = configuration.contractsDirectory.deletingLastPathComponent().appendingPathComponent("openapi")
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
@@ -156,10 +157,12 @@ public struct Gateway: Sendable {
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
-        var services: [any Service] = [database, logWriter, prelude, ops, AfterStoreReady(ready: ready, service: registry)]
+        // The span exporter first: it stops last, sending the spans of the last exchanges.
+        var services: [any Service] = (tracing.exporter.map { [$0] } ?? []) + [database, logWriter, prelude, ops, AfterStoreReady(ready: ready, service: registry)]
         var relayWorker: RelayWorker?
         if var relay = configuration.relay {
             relay.onAttempt = { partner, outcome in metrics.relayAttempt(partner: partner, outcome: outcome) }
+            relay.tracer = tracing.tracer
             let worker = try RelayWorker(database: database, log: logWriter, sealer: sealer, configuration: relay, logger: logger)
             relayWorker = worker
             let producer = RelayProducer(

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Instrumentation
 import Logging
 import MessageLog
 import NIOCore
@@ -8,6 +9,7 @@ import NIOSSL
 import Storage
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// How the relay reaches partners: Jisr's own client certificate, the CAs it trusts for partners' servers,
 /// the retry policy and how many deliveries run at once.
@@ -24,6 +26,8 @@ public struct RelayConfiguration: Sendable {
     public var claimTimeout: Duration = .seconds(10)
     /// Told of every recorded attempt: the partner and what became of the message (`delivered`, `retry`, `dead`).
     public var onAttempt: (@Sendable (_ partner: String, _ outcome: String) -> Void)?
+    /// A span per delivery attempt, its trace carried to the partner in `traceparent`.
+    public var tracer: any Tracer = NoOpTracer()
 
     public init(clientCertificatePath: String, clientKeyPath: String, trustedServerCAPaths: [String]) {
         self.clientCertificatePath = clientCertificatePath
@@ -124,7 +128,16 @@ public final class RelayWorker: Service, Sendable {
     private func attempt(_ message: ClaimedMessage, with http: HTTPClient) async {
         let row = message.row
         var machine = RelayStateMachine(state: .inFlight, attempts: message.attempts, createdAt: message.createdAt)
-        let (event, status, responseDigest) = await deliver(row, with: http)
+        // A trace of its own per attempt (a permit change, not a partner's request, started it), sent to the partner.
+        let span = configuration.tracer.startSpan("jisr.relay.deliver", context: InstrumentationContext.topLevel, ofKind: .client)
+        span.attributes["jisr.partner"] = row.partnerID
+        span.attributes["jisr.message_id"] = row.messageId.uuidString.lowercased()
+        span.attributes["jisr.contract"] = row.contract
+        span.attributes["jisr.attempt"] = Int64(message.attempts)
+        let (event, status, responseDigest) = await InstrumentationContext.$current.withValue(span.context) { await deliver(row, with: http) }
+        span.attributes["http.response.status_code"] = Int64(status)
+        if case .failed = event { span.setStatus(SpanStatus(code: .error)) }
+        span.end()
         let action = machine.handle(event, policy: policy, now: Date(), random: Double.random(in: 0...1))
         let problem: String?
         switch action {
@@ -181,6 +194,7 @@ public final class RelayWorker: Service, Sendable {
             request.headers.add(name: "Content-Type", value: row.mediaType)
             request.headers.add(name: "X-Message-Id", value: row.messageId.uuidString.lowercased())
             request.headers.add(name: "X-Jisr-Contract", value: row.contract)
+            configuration.tracer.inject(InstrumentationContext.current ?? .topLevel, into: &request.headers, using: HTTPHeadersInjector())
             request.body = .bytes(ByteBuffer(bytes: body))
             let response = try await http.execute(request, timeout: .init(configuration.requestTimeout))
             let answer = try await response.body.collect(upTo: 1 << 20)
@@ -193,6 +207,13 @@ public final class RelayWorker: Service, Sendable {
             }
         } catch {
             return (.failed(reason: "no answer (\(String(describing: type(of: error))))", permanent: false), 0, nil)
+        }
+    }
+
+    /// Writes W3C trace context into a delivery's headers.
+    struct HTTPHeadersInjector: Injector {
+        func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+            headers.replaceOrAdd(name: key, value: value)
         }
     }
 

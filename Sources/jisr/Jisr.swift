@@ -4,6 +4,7 @@ import Foundation
 import Evidence
 import Gateway
 import Logging
+import OTel
 import MessageLog
 import PKI
 import PostgresNIO
@@ -81,9 +82,15 @@ enum Console {
         let environment = ProcessInfo.processInfo.environment
         Self.level.value = Logger.Level(rawValue: level ?? environment["JISR_LOG_LEVEL"] ?? "info") ?? .info
         let json = (format ?? environment["JISR_LOG_FORMAT"]) == "json"
+        // Within a span (tracing.endpoint set), every line carries its trace and span ids under stable keys.
+        var keys = OTel.Configuration.LoggingMetadataProviderConfiguration.default
+        keys.traceIDKey = "jisr.trace_id"
+        keys.spanIDKey = "jisr.span_id"
+        keys.traceFlagsKey = "jisr.trace_flags"
+        let spans = OTel.makeLoggingMetadataProvider(configuration: keys)
         LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, level: Self.level) }
-            return LevelledStreamHandler(stream: StreamLogHandler.standardError(label: label), level: Self.level)
+            if json { return JSONLogHandler(label: label, level: Self.level, metadataProvider: spans) }
+            return LevelledStreamHandler(stream: StreamLogHandler.standardError(label: label, metadataProvider: spans), level: Self.level)
         }
         return Logger(label: "jisr")
     }

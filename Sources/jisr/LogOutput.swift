@@ -20,8 +20,8 @@ final class SharedLogLevel: Sendable {
 struct JSONLogHandler: LogHandler {
     let label: String
     let level: SharedLogLevel
-    var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
+    var metadata: Logger.Metadata = [:]
 
     var logLevel: Logger.Level {
         get { level.value }

@@ -92,6 +92,8 @@ enum ServeSettingsTable {
         Setting(key: "timestamping.roots", kind: .paths, defaultValue: "none", help: "The TSA's root certificates (PEM)."),
         Setting(key: "timestamping.graceSeconds", kind: .int, defaultValue: "3600", help: "Seconds seals may wait for their timestamp."),
         Setting(key: "timestamping.policy", kind: .string, defaultValue: "continue", help: "After the grace period: continue, or refuse new exchanges."),
+        Setting(key: "tracing.endpoint", kind: .string, defaultValue: "none", help: "OTLP/HTTP traces URL of an OpenTelemetry collector (off without)."),
+        Setting(key: "tracing.serviceName", kind: .string, defaultValue: "jisr", help: "service.name of the spans (e.g. jisr-site-a)."),
         Setting(key: "log.level", kind: .string, defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical.", reloadable: true),
         Setting(key: "log.format", kind: .string, defaultValue: "text", help: "text, or json: one object per line for a log collector."),
     ]
@@ -338,6 +340,16 @@ struct ServeSettings {
         note("timestamping.url", sealing.timestamping?.url ?? "none")
         configuration.sealing = fileExists(signingKey) ? sealing : nil
 
+        if let endpoint = try source.string("tracing.endpoint") {
+            guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw SettingError(description: "tracing.endpoint: an http(s) URL such as http://collector:4318/v1/traces, not \(endpoint)")
+            }
+            var tracing = TracingConfiguration(endpoint: endpoint)
+            tracing.serviceName = try source.string("tracing.serviceName") ?? "jisr"
+            configuration.tracing = tracing
+        }
+        note("tracing.endpoint", configuration.tracing?.endpoint ?? "none")
+        note("tracing.serviceName", configuration.tracing?.serviceName ?? "jisr")
         let level = try source.string("log.level") ?? "info"
         guard Logger.Level(rawValue: level) != nil else { throw SettingError(description: "log.level: one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level)") }
         note("log.level", level)

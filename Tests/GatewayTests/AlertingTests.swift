@@ -36,19 +36,7 @@ struct AlertingTests {
     @Test("A real Prometheus scrapes the gateway: no alert while deliveries succeed; JisrDeadLetter fires for the partner once one is dead-lettered")
     func deadLetterAlertFires() async throws {
         let (fixture, partner) = try await Self.setup.value
-        let admin = try fixture.administration()
-        let actor = Administrator(fingerprint: nil, name: "alerting test")
-        let contract = try #require(try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
-        try await admin.addPartner(
-            Partner(id: "EG-ALERT", nameAr: "مصر", nameEn: "Egypt (alerting)", country: "EG", status: .active, adapter: "standard", endpoint: partner.endpoint),
-            mapping: nil, by: actor)
-        try await admin.grant(
-            Agreement(
-                partnerID: "EG-ALERT", contract: WorkPermitEvent.contract, operations: [.receive], purposes: ["mou-work-permit-notification"],
-                fields: contract.leafFields, validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU",
-                scopeNationalities: ["EG"]),
-            by: actor)
-        try await fixture.registryInForce()
+        try await fixture.addEgyptianReceiver("EG-ALERT", endpoint: partner.endpoint)
 
         let prometheus = try await PrometheusServer(scraping: fixture.opsPort, rules: Self.rules.appendingPathComponent("jisr-rules.yml").path, directory: fixture.directory)
         defer { prometheus.stop() }

@@ -73,6 +73,7 @@ struct ConfigurationFileTests {
         let fixture = try await Self.fixture.value
         let directory = fixture.directory
         let (filePort, environmentPort) = (try PrometheusServer.freePort(), try PrometheusServer.freePort())
+        let collectorPort = try PrometheusServer.freePort()  // nobody there: the spans are lost, the trace ids are logged
         let file = directory + "/jisr.yml"
         func write(refusedLimit: Int, level: String, exchangePort: Int) throws {
             try """
@@ -99,6 +100,8 @@ struct ConfigurationFileTests {
                   dir: \(Fixture.repository.appendingPathComponent("contracts").path)
                 relay:
                   enabled: false
+                tracing:
+                  endpoint: http://127.0.0.1:\(collectorPort)/v1/traces
                 log:
                   level: \(level)
                   format: json
@@ -153,9 +156,16 @@ struct ConfigurationFileTests {
         // log.format json: every log line one JSON object with the time, level and message, metadata under its keys.
         let lines = log().split(separator: "\n").filter { $0.hasPrefix("{") }
         #expect(lines.count >= 4)
+        var exchanges: [[String: String]] = []
         for line in lines {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
             #expect(object?["time"]?.hasSuffix("Z") == true && object?["level"] != nil && object?["message"] != nil, "\(line)")
+            if let object, object["message"] == "exchange" { exchanges.append(object) }
+        }
+        // At debug (since the reload) a line per logged exchange: its message id, and its trace id (tracing is on).
+        #expect(!exchanges.isEmpty, "\(log())")
+        for line in exchanges {
+            #expect(line["jisr.message_id"]?.count == 36 && line["jisr.trace_id"]?.count == 32, "\(line)")
         }
         try await client.shutdown()
     }

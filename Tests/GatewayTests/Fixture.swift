@@ -564,4 +564,19 @@ extension Fixture {
         }
         return number
     }
+
+    /// A partner that receives Egyptian workers' permit events at `endpoint` (the relay's work), in force once this returns.
+    func addEgyptianReceiver(_ id: String, endpoint: String) async throws {
+        let admin = try administration()
+        let actor = Administrator(fingerprint: nil, name: "test \(id)")
+        let contract = try #require(try ContractCatalog.load(from: Self.repository.appendingPathComponent("contracts"))[WorkPermitEvent.contract])
+        try await admin.addPartner(
+            Partner(id: id, nameAr: "مصر", nameEn: "Egypt (\(id))", country: "EG", status: .active, adapter: "standard", endpoint: endpoint), mapping: nil, by: actor)
+        try await admin.grant(
+            Agreement(
+                partnerID: id, contract: WorkPermitEvent.contract, operations: [.receive], purposes: ["mou-work-permit-notification"], fields: contract.leafFields,
+                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU", scopeNationalities: ["EG"]),
+            by: actor)
+        try await registryInForce()
+    }
 }

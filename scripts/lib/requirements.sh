@@ -46,6 +46,18 @@ require_python_openapi_validator() {
   fi
 }
 
+# opentelemetry-proto decodes what the gateway exports in the tracing test's own OTLP receiver (scripts/lib/otlp_receiver.py).
+require_python_otlp() {
+  python3 -c 'from opentelemetry.proto.collector.trace.v1 import trace_service_pb2' 2>/dev/null && return 0
+  if python3 -m pip --version >/dev/null 2>&1; then
+    echo "==> pip install opentelemetry-proto"
+    python3 -m pip install -q opentelemetry-proto || { echo "pip could not install opentelemetry-proto" >&2; exit 1; }
+  else
+    echo "Python's opentelemetry-proto is missing: pip install opentelemetry-proto" >&2
+    exit 1
+  fi
+}
+
 require_swift() {
   command -v swift >/dev/null 2>&1 && return 0
   echo "Swift 6 is required (https://www.swift.org/install/linux/); 'swift' is not on PATH." >&2

@@ -41,6 +41,8 @@ public struct GatewayConfiguration: Sendable {
     public var relay: RelayConfiguration?
     /// Sealing the message log (signed Merkle tree heads); off when nil.
     public var sealing: SealingConfiguration?
+    /// Spans of exchanges and deliveries, exported over OTLP/HTTP; off when nil.
+    public var tracing: TracingConfiguration?
     /// Connections idle this long are closed.
     public var idleTimeoutSeconds: Int64 = 30
     /// How long a client may take over a request's head and body on the exchange listener (slow senders get 408).

@@ -2,8 +2,10 @@ import Adapters
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Instrumentation
 import Logging
 import MessageLog
+import Tracing
 import NIOCore
 import Registry
 import Schemas
@@ -79,6 +81,8 @@ struct ExchangeAuditor: Sendable {
     /// True while the operator's policy refuses new exchanges because the log cannot be timestamped.
     let refusing: @Sendable () -> Bool
     let metrics: GatewayMetrics
+    /// A span per exchange, continuing the partner's `traceparent`; no attribute carries a path, a query or a person.
+    let tracer: any Tracer
     let logger: Logger
 
     /// Whether a caller's free-text reference carries what looks like a national id (12 digits) or an NSSF number
@@ -100,7 +104,19 @@ struct ExchangeAuditor: Sendable {
         _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
     ) async -> Response {
         metrics.started(route: route)
-        let response = await answer(request, context: context, route: route, requirePurpose: requirePurpose, direction: direction, body)
+        var parent = InstrumentationContext.topLevel
+        tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        let span = tracer.startSpan("\(GatewayMetrics.method(request.method.rawValue)) \(route)", context: parent, ofKind: .server)
+        span.attributes["http.request.method"] = GatewayMetrics.method(request.method.rawValue)
+        span.attributes["http.route"] = route
+        let response = await InstrumentationContext.$current.withValue(span.context) {
+            await answer(request, context: context, route: route, requirePurpose: requirePurpose, direction: direction, span: span, body)
+        }
+        span.attributes["http.response.status_code"] = Int64(response.status.code)
+        if let messageId = response.headers[.messageId] { span.attributes["jisr.message_id"] = messageId }
+        if let seq = response.headers[.logSeq].flatMap({ Int64($0) }) { span.attributes["jisr.log_seq"] = seq }
+        if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+        span.end()
         // A body's size as its head declared it (a chunked body without one counts 0; it is refused past the limit anyway).
         metrics.finished(
             route: route, method: request.method.rawValue, requestBytes: request.headers[.contentLength].flatMap { Int($0) } ?? 0,
@@ -109,7 +125,7 @@ struct ExchangeAuditor: Sendable {
     }
 
     private func answer(
-        _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool, direction: Direction,
+        _ request: Request, context: ExchangeContext, route: String, requirePurpose: Bool, direction: Direction, span: any Span,
         _ body: (ExchangeCall, inout AuditNotes) async throws -> WireDocument
     ) async -> Response {
         let started = ContinuousClock.now
@@ -157,13 +173,18 @@ struct ExchangeAuditor: Sendable {
             responseDigest: sha256Hex(wire.bytes), agreementId: notes.agreementId,
             // A refusal discloses nothing, whatever the handler had prepared.
             disclosedFields: problem == nil ? notes.disclosedFields : nil, subjects: notes.subjects)
+        // What the span may say: who asked for which contract and how it ended — never whom it was about.
+        if let partnerID { span.attributes["jisr.partner"] = partnerID }
+        if let contract = draft.contract { span.attributes["jisr.contract"] = contract }
+        if let operation = draft.operation { span.attributes["jisr.operation"] = operation }
+        if let code = problem?.code { span.attributes["jisr.problem"] = code }
         var entry: LogEntry
         var body = wire
         var answered = status
         do {
             if let work = notes.work, problem == nil {
                 do {
-                    entry = try await log.append(draft, performing: work)
+                    entry = try await traced { try await log.append(draft, performing: work) }
                 } catch let refusal as Problem {
                     // The storage refused (e.g. a concurrent send with the same key): log and answer the refusal instead.
                     let rendered = refusal.document(messageId: messageId, format: format ?? .json)
@@ -174,10 +195,10 @@ struct ExchangeAuditor: Sendable {
                     draft.problemType = refusal.code
                     draft.responseDigest = sha256Hex(body.bytes)
                     draft.disclosedFields = nil
-                    entry = try await log.append(draft)
+                    entry = try await traced { try await log.append(draft) }
                 }
             } else {
-                entry = try await log.append(draft)
+                entry = try await traced { try await log.append(draft) }
             }
         } catch {
             logger.error("exchange refused: message log unavailable", metadata: ["jisr.message_id": "\(messageId)", "jisr.route": "\(route)"])
@@ -206,6 +227,20 @@ struct ExchangeAuditor: Sendable {
             .init(route: route, method: request.method.rawValue, partner: partnerID, contract: draft.contract, operation: draft.operation, status: answered,
                   problem: problem?.code), took: ContinuousClock.now - started)
         return Response(status: .init(code: answered), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
+    }
+
+    /// A log append as a child span of the exchange's: how long the entry took to be durable, and its seq.
+    private func traced(_ append: () async throws -> LogEntry) async throws -> LogEntry {
+        let span = tracer.startSpan("jisr.log.append", context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)
+        defer { span.end() }
+        do {
+            let entry = try await append()
+            span.attributes["jisr.log_seq"] = entry.seq
+            return entry
+        } catch {
+            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
+            throw error
+        }
     }
 
     /// Authenticates, checks the headers and runs the handler: what the exchange answered, or the problem.

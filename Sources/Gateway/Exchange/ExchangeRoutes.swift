@@ -1,6 +1,7 @@
 import Adapters
 import Foundation
 import Hummingbird
+import Instrumentation
 import Logging
 import Storage
 import Relay
@@ -8,6 +9,7 @@ import MessageLog
 import Records
 import Registry
 import Schemas
+import Tracing
 import Transparency
 
 /// The exchange API (v1): lookups, the allowed-methods metaservice and the published schemas.
@@ -106,7 +108,7 @@ struct ExchangeRoutes: Sendable {
         let (agreement, selection) = try call.grant(contract, .query)
         notes.agreementId = agreement.id
         // Out of scope answers exactly like a person Jisr does not know.
-        guard let record = try await records.employmentRecord(for: key), agreement.covers(nationality: record.person.nationality) else {
+        guard let record = try await reading({ try await records.employmentRecord(for: key) }), agreement.covers(nationality: record.person.nationality) else {
             throw Problem.personNotFound
         }
         notes.subjects = PersonKey.keys(of: record.person).map { keyed($0.subject) }
@@ -122,7 +124,7 @@ struct ExchangeRoutes: Sendable {
         }
         let (agreement, selection) = try call.grant(contract, .query)
         notes.agreementId = agreement.id
-        guard let establishment = try await records.establishment(registrationNumber: number) else { throw Problem.establishmentNotFound }
+        guard let establishment = try await reading({ try await records.establishment(registrationNumber: number) }) else { throw Problem.establishmentNotFound }
         return try render(try DocumentEncoder.encode(establishment), contract: contract, selection: selection, call: call, notes: &notes)
     }
 
@@ -136,7 +138,7 @@ struct ExchangeRoutes: Sendable {
         let (agreement, selection) = try call.grant(contract, .query)
         notes.agreementId = agreement.id
         // Out of scope answers exactly like a permit that does not exist: nothing tells the two apart.
-        guard let permit = try await records.workPermit(number: number), agreement.covers(nationality: permit.worker.nationality) else {
+        guard let permit = try await reading({ try await records.workPermit(number: number) }), agreement.covers(nationality: permit.worker.nationality) else {
             throw Problem.permitNotFound
         }
         if let passport = permit.worker.passportNumber {
@@ -157,7 +159,7 @@ struct ExchangeRoutes: Sendable {
         var nationalities = query.nationality.map { Set([$0]) }
         if let scope = agreement.scopeNationalities { nationalities = nationalities.map { $0.intersection(scope) } ?? scope }
         let rows = nationalities?.isEmpty == true
-            ? [] : try await records.workPermits(nationalities: nationalities, changedSince: query.changedSince, after: query.after, limit: query.limit + 1)
+            ? [] : try await reading({ try await records.workPermits(nationalities: nationalities, changedSince: query.changedSince, after: query.after, limit: query.limit + 1) })
         let items = try rows.prefix(query.limit).map { try selection.apply(to: DocumentEncoder.encode($0.0)) }
         // A page concerns every worker on it: each is found in the entry by their permit and their passport.
         notes.subjects = rows.prefix(query.limit).flatMap { PersonKey.subjects(of: $0.0).map(keyed) }
@@ -166,7 +168,7 @@ struct ExchangeRoutes: Sendable {
         if rows.count > query.limit, let last = rows.prefix(query.limit).last?.1 {
             page["nextCursor"] = .string(cursors.encode(last, for: query.filter))
         }
-        return try adapter(for: call).render(.object(page), contract: contract, shape: WorkPermit.page, format: call.format)
+        return try rendering(contract, call.format) { try adapter(for: call).render(.object(page), contract: contract, shape: WorkPermit.page, format: call.format) }
     }
 
     /// A person's access report, for a partner that authenticated them itself (the ministry's citizen portal); the
@@ -309,7 +311,29 @@ struct ExchangeRoutes: Sendable {
     private func render(_ document: JSONValue, contract: Contract, selection: FieldSelection, call: ExchangeCall, notes: inout AuditNotes) throws -> WireDocument {
         let minimised = selection.apply(to: document)
         notes.disclosedFields = FieldSelection.disclosed(in: minimised)
-        return try adapter(for: call).render(minimised, contract: contract, format: call.format)
+        return try rendering(contract, call.format) { try adapter(for: call).render(minimised, contract: contract, format: call.format) }
+    }
+
+    /// A read of the ministry's records, as a child span of the exchange's.
+    private func reading<Result>(_ read: () async throws -> Result) async throws -> Result {
+        let span = auditor.tracer.startSpan("jisr.records.read", context: InstrumentationContext.current ?? .topLevel, ofKind: .client)
+        defer { span.end() }
+        do { return try await read() } catch {
+            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
+            throw error
+        }
+    }
+
+    /// Rendering into the partner's form and validating it against its contract (JSON Schema or XSD), as a child span.
+    private func rendering(_ contract: Contract, _ format: DocumentFormat, _ render: () throws -> WireDocument) throws -> WireDocument {
+        let span = auditor.tracer.startSpan("jisr.render", context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)
+        span.attributes["jisr.contract"] = contract.id.description
+        span.attributes["jisr.format"] = format.rawValue
+        defer { span.end() }
+        do { return try render() } catch {
+            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
+            throw error
+        }
     }
 
     /// A subject as the log files it: its keyed reference.

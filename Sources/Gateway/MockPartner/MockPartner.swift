@@ -52,6 +52,8 @@ public final class MockPartner: Service, Sendable {
         public let receivedAt: Date
         /// Whether a delivery with the same message id had arrived before (a redelivery the partner de-duplicates).
         public let duplicate: Bool
+        /// The W3C trace context the delivery carried, to follow it into the partner's own traces.
+        public var traceparent: String?
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
@@ -119,7 +121,8 @@ public final class MockPartner: Service, Sendable {
         let contentType = request.headers[.contentType] ?? ""
         let (delivery, count) = state.withLock { state -> (Delivery, Int) in
             let delivery = Delivery(
-                messageId: messageId, contentType: contentType, body: body, receivedAt: Date(), duplicate: !state.seen.insert(messageId).inserted)
+                messageId: messageId, contentType: contentType, body: body, receivedAt: Date(), duplicate: !state.seen.insert(messageId).inserted,
+                traceparent: request.headers[HTTPField.Name("traceparent")!])
             state.deliveries.append(delivery)
             return (delivery, state.deliveries.count)
         }
