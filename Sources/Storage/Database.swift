@@ -22,6 +22,55 @@ public struct DatabaseConstraintError: Error, Sendable, CustomStringConvertible 
     public var description: String { "database constraint (\(kind)): \(detail)" }
 }
 
+/// How a store's connection pool is used now: connections open (in use or idle), and callers waiting for one.
+public struct PoolUsage: Sendable, Equatable {
+    public var open: Int
+    public var idle: Int
+    public var waiting: Int
+    public var inUse: Int { max(0, open - idle) }
+
+    public init(open: Int, idle: Int, waiting: Int) {
+        self.open = open
+        self.idle = idle
+        self.waiting = waiting
+    }
+}
+
+/// Counts the leases of a PostgreSQL pool, which postgres-nio keeps to itself: callers waiting for a connection and
+/// connections lent out, seen from this side of the pool.
+final class LeaseCounter: Sendable {
+    private let counts = Mutex((waiting: 0, leased: 0))
+
+    var waiting: Int { counts.withLock { $0.waiting } }
+    var leased: Int { counts.withLock { $0.leased } }
+
+    /// Runs `lease`, counted as waiting until it calls its argument (the connection handed over), then as leased.
+    func counting<Result>(_ lease: (_ granted: @Sendable () -> Void) async throws -> Result) async rethrows -> Result {
+        let ticket = Ticket(counter: self)
+        counts.withLock { $0.waiting += 1 }
+        defer { ticket.finish() }
+        return try await lease { ticket.grant() }
+    }
+
+    private final class Ticket: Sendable {
+        let counter: LeaseCounter
+        let granted = Mutex(false)
+        init(counter: LeaseCounter) { self.counter = counter }
+
+        func grant() {
+            guard granted.withLock({ flag in defer { flag = true }; return !flag }) else { return }
+            counter.counts.withLock { $0.waiting -= 1; $0.leased += 1 }
+        }
+
+        func finish() {
+            let wasGranted = granted.withLock { $0 }
+            counter.counts.withLock { counts in
+                if wasGranted { counts.leased -= 1 } else { counts.waiting -= 1 }
+            }
+        }
+    }
+}
+
 /// Jisr's store: PostgreSQL (the reference, for production) or an embedded SQLite file (the default without a server).
 ///
 /// Everything Jisr keeps goes through this one interface: statements are `SQL` values with bound parameters,
@@ -40,6 +89,10 @@ public final class Database: Service, Sendable {
     let logger: Logger
     /// Held for as long as the store is open: a gateway's claim on an embedded store.
     let claim: EmbeddedStoreClaim?
+    /// Leases of the PostgreSQL pool, and the name its connections carry (`application_name`), so that the server
+    /// can say how many this pool holds open.
+    let leases = LeaseCounter()
+    let applicationName = "jisr-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
     /// A store at `location` with a pool of at most `connections`; `claim` is kept until the store is released.
     /// A `steady` pool keeps its connections open, for a process that serves (`DatabaseURL.clientConfiguration`).
@@ -52,7 +105,9 @@ public final class Database: Service, Sendable {
         self.claim = claim
         switch location {
         case .postgres(let url):
-            backend = .postgres(PostgresClient(configuration: url.clientConfiguration(connections: connections, steady: steady), backgroundLogger: logger))
+            var configuration = url.clientConfiguration(connections: connections, steady: steady)
+            configuration.options.additionalStartupParameters.append(("application_name", applicationName))
+            backend = .postgres(PostgresClient(configuration: configuration, backgroundLogger: logger))
         case .sqlite(let path):
             // One writer at a time whatever the pool size: more connections only add readers, and eight outpace two cores.
             backend = .sqlite(SQLitePool(path: path, connections: max(2, min(connections, 8)), logger: logger))
@@ -76,8 +131,15 @@ public final class Database: Service, Sendable {
     public func query(_ sql: SQL) async throws -> [DatabaseRow] {
         switch backend {
         case .postgres(let client):
-            return try await DatabaseConnection.postgres(
-                sql, query: { try await client.query($0, logger: logger) }, prepared: { try await client.execute($0, logger: logger) })
+            // Through a lease of our own (postgres-nio's `query` leases one the same way), so that waits are counted.
+            return try await leases.counting { granted in
+                try await client.withConnection { connection in
+                    granted()
+                    return try await DatabaseConnection.postgres(
+                        sql, query: { try await connection.query($0, logger: logger) }, prepared: { try await connection.execute($0, logger: logger) },
+                        discardConnection: { try? await connection.close() })
+                }
+            }
         case .sqlite(let pool):
             return try await pool.withConnection { connection in
                 try await DatabaseConnection(backend: .sqlite(connection), logger: logger).query(sql)
@@ -93,8 +155,11 @@ public final class Database: Service, Sendable {
         switch backend {
         case .postgres(let client):
             return try await Self.unwrappingTransactionErrors {
-                try await client.withTransaction(logger: logger) { connection -> Result in
-                    try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                try await leases.counting { granted in
+                    try await client.withTransaction(logger: logger) { connection -> Result in
+                        granted()
+                        return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                    }
                 }
             }
         case .sqlite(let pool):
@@ -109,9 +174,12 @@ public final class Database: Service, Sendable {
         switch backend {
         case .postgres(let client):
             return try await Self.unwrappingTransactionErrors {
-                try await client.withTransaction(logger: logger) { connection -> Result in
-                    try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
-                    return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                try await leases.counting { granted in
+                    try await client.withTransaction(logger: logger) { connection -> Result in
+                        granted()
+                        try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+                        return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                    }
                 }
             }
         case .sqlite(let pool):
@@ -178,8 +246,11 @@ public final class Database: Service, Sendable {
     public func withConnection<Result: Sendable>(_ body: @Sendable (DatabaseConnection) async throws -> Result) async throws -> Result {
         switch backend {
         case .postgres(let client):
-            return try await client.withConnection { connection in
-                try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+            return try await leases.counting { granted in
+                try await client.withConnection { connection in
+                    granted()
+                    return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
+                }
             }
         case .sqlite(let pool):
             return try await pool.withConnection { connection in
@@ -194,12 +265,25 @@ public final class Database: Service, Sendable {
     /// SQLite has no notifications: this returns at once with `false`, and callers rely on their polling.
     public func listen(on channel: String, _ onNotification: @Sendable () async -> Void) async throws -> Bool {
         guard case .postgres(let client) = backend else { return false }
-        try await client.withConnection { connection in
+        try await leases.counting { granted in try await client.withConnection { connection in
+            granted()
             try await connection.listen(on: channel) { notifications in
                 for try await _ in notifications { await onNotification() }
             }
-        }
+        } }
         return true
+    }
+
+    /// How the pool is used now. PostgreSQL's open connections are the server's count of this pool's sessions (by
+    /// their `application_name`), asked on one of them; leases and waits are counted on this side of the pool.
+    public func poolUsage() async throws -> PoolUsage {
+        switch backend {
+        case .postgres:
+            let open = try await query("SELECT count(*) FROM pg_stat_activity WHERE application_name = \(applicationName)").first?[0].decode(Int64.self) ?? 0
+            return PoolUsage(open: Int(open), idle: max(0, Int(open) - leases.leased), waiting: leases.waiting)
+        case .sqlite(let pool):
+            return pool.usage
+        }
     }
 
     /// The PostgreSQL client underneath, for what only PostgreSQL has (COPY); nil on SQLite.
@@ -229,7 +313,8 @@ public struct DatabaseConnection: Sendable {
         switch backend {
         case .postgres(let connection):
             return try await Self.postgres(
-                sql, query: { try await connection.query($0, logger: logger) }, prepared: { try await connection.execute($0, logger: logger) })
+                sql, query: { try await connection.query($0, logger: logger) }, prepared: { try await connection.execute($0, logger: logger) },
+                discardConnection: { try? await connection.close() })
         case .sqlite(let connection):
             let (text, binds) = sql.render(.sqlite)
             do {
@@ -272,21 +357,32 @@ public struct DatabaseConnection: Sendable {
 
     /// Runs `sql` through a client's or a connection's `query` — or, for a statement marked `prepared`, its `execute`,
     /// which parses and plans it once per connection — rows collected, errors typed.
+    ///
+    /// postgres-nio remembers a statement whose preparation failed, per connection, and answers every later execution
+    /// on that connection with the same error: a table missing for a moment (a restore, a migration) would leave the
+    /// connection failing for good. Such a failure (SQLSTATE class 42: a relation, column or function not there)
+    /// closes the connection, and the pool opens a fresh one.
     static func postgres(
         _ sql: SQL, query: (PostgresQuery) async throws -> PostgresRowSequence,
-        prepared: (PreparedPostgresStatement) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
+        prepared: (PreparedPostgresStatement) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>,
+        discardConnection: () async -> Void
     ) async throws -> [DatabaseRow] {
         try await translatingPostgresErrors {
             let statement = try postgresQuery(sql)
             guard sql.isPrepared, let text = PreparedPostgresStatement.text(for: statement.sql) else {
                 return try await postgresRows(try await query(statement))
             }
-            return try await PreparedPostgresStatement.$current.withValue(text) {
-                var result: [DatabaseRow] = []
-                for try await row in try await prepared(PreparedPostgresStatement(bindings: statement.binds)) {
-                    result.append(DatabaseRow(cells: row.map { .postgres($0) }))
+            do {
+                return try await PreparedPostgresStatement.$current.withValue(text) {
+                    var result: [DatabaseRow] = []
+                    for try await row in try await prepared(PreparedPostgresStatement(bindings: statement.binds)) {
+                        result.append(DatabaseRow(cells: row.map { .postgres($0) }))
+                    }
+                    return result
                 }
-                return result
+            } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("42") == true {
+                await discardConnection()
+                throw error
             }
         }
     }

@@ -43,6 +43,11 @@ final class SQLitePool: Sendable {
     }
 
 
+    /// Connections open, idle, and callers waiting for one.
+    var usage: PoolUsage {
+        state.withLock { state in PoolUsage(open: state.opened, idle: state.idle.count, waiting: state.waiting.count) }
+    }
+
     func withConnection<Result: Sendable>(_ body: (SQLiteConnection) async throws -> Result) async throws -> Result {
         let connection = try await checkout()
         do {

@@ -62,6 +62,11 @@ struct MetricsTests {
         #expect(batches >= 1 && Self.value(in: text, "jisr_log_commit_batch_entries_sum", [:]) == Self.value(in: text, "jisr_log_entries_appended_total", [:]))
         #expect(Self.value(in: text, "jisr_log_commit_duration_seconds_count", [:]) == batches, "every batch timed")
         #expect(Self.samples(in: text, "jisr_build_info").first?.labels["version"] == JisrBuild.version)
+        // The store's pool: connections open (on PostgreSQL, LISTEN holds one for good), none waiting.
+        let inUse = Self.value(in: text, "jisr_store_connections", ["state": "in-use"])
+        #expect(inUse + Self.value(in: text, "jisr_store_connections", ["state": "idle"]) >= 1, "connections open")
+        if Fixture.storeKind == .postgres { #expect(inUse >= 1, "the registry's LISTEN holds a connection") }
+        #expect(Self.samples(in: text, "jisr_store_requests_waiting").map(\.value) == [0])
         let age = Self.value(in: text, "jisr_registry_snapshot_age_seconds", [:])
         #expect(age >= 0 && age < 60, "the registry confirmed current within the minute: \(age)")
 

@@ -151,8 +151,11 @@ public final class GatewayMetrics: Sendable {
                 ).decode((String, String, Int64, Date).self)
                 let inbox = try await database.query("SELECT partner_id, count(*) FROM inbox WHERE acknowledged_at IS NULL GROUP BY partner_id")
                     .decode((String, Int64).self)
-                return StoreCounts(head: head, sealedSize: seal?.0, sealedAtMs: seal?.1, backlog: backlog, inbox: inbox)
+                return StoreCounts(head: head, sealedSize: seal?.0, sealedAtMs: seal?.1, backlog: backlog, inbox: inbox, pool: try await database.poolUsage())
             }
+            values.append((Self.connections, [("state", "in-use")], Double(counts.pool.inUse)))
+            values.append((Self.connections, [("state", "idle")], Double(counts.pool.idle)))
+            values.append((Self.waiting, [], Double(counts.pool.waiting)))
             values.append((Self.storeUp, [], 1))
             values.append((Self.headSeq, [], Double(counts.head)))
             values.append((Self.sinceSeal, [], Double(counts.head - (counts.sealedSize ?? 0))))
@@ -247,8 +250,18 @@ public final class GatewayMetrics: Sendable {
         let sealedAtMs: Int64?
         let backlog: [(String, String, Int64, Date)]
         let inbox: [(String, Int64)]
+        let pool: PoolUsage
     }
 
+    static var connections: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "store_connections", unitName: "",
+            helpText: "This gateway's connections to its store, by state: in-use (this scrape's own question among them) or idle.")
+    }
+    static var waiting: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "jisr", metricName: "store_requests_waiting", unitName: "", helpText: "Requests of this gateway waiting for a connection to its store.")
+    }
     static var storeUp: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "jisr", metricName: "store_up", unitName: "", helpText: "1 when the store answered this scrape's questions within 2 s, else 0.")
     }
