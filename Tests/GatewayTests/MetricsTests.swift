@@ -23,6 +23,11 @@ struct MetricsTests {
             #expect(try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF").status == 200)
         }
         #expect(try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF", purpose: "marketing").status == 403)
+        // An inbound notice from Egypt: a request body counted, a 202, a document waiting in the inbox.
+        try await fixture.grantEgyptSend()
+        try await fixture.registryInForce()
+        let notice = try String(contentsOf: Fixture.repository.appendingPathComponent("contracts/work-permit-event/1/examples/valid/issued.json"), encoding: .utf8)
+        #expect(try await fixture.send(Array(notice.utf8), key: "metrics-\(UUID())").status == 202)
         let last = try await fixture.get("/v1/no-such-thing/\(nationalId)?nationalId=\(nationalId)", as: "LB-NSSF")
         #expect(last.status == 404)
         let lastSeq = try #require(last.headers.first(name: "X-Log-Seq").flatMap(Double.init))
@@ -57,6 +62,10 @@ struct MetricsTests {
         #expect(Self.value(in: text, "http_server_response_body_size_bytes_count", lookupRoute) == 4, "three lookups and the refusal")
         #expect(Self.value(in: text, "http_server_response_body_size_bytes_sum", lookupRoute) > 0)
         #expect(Self.value(in: text, "http_server_request_body_size_bytes_count", lookupRoute) == 4)
+        let sends = ["http_route": "/v1/messages", "http_request_method": "POST"]
+        #expect(Self.value(in: text, "http_server_request_body_size_bytes_sum", sends) == Double(notice.utf8.count), "the notice's body, in bytes")
+        #expect(Self.value(in: text, "jisr_exchanges_total", ["partner": "EG-MOL", "route": "/v1/messages", "status": "202"]) == 1)
+        #expect(Self.value(in: text, "jisr_inbox_unacknowledged", ["partner": "EG-MOL"]) >= 1, "the notice waits in the inbox")
         #expect(Self.value(in: text, "jisr_log_entries_appended_total", [:]) >= 5, "at least this test's five entries")
         let batches = Self.value(in: text, "jisr_log_commit_batch_entries_count", [:])
         #expect(batches >= 1 && Self.value(in: text, "jisr_log_commit_batch_entries_sum", [:]) == Self.value(in: text, "jisr_log_entries_appended_total", [:]))
