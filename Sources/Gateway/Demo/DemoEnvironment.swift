@@ -101,7 +101,7 @@ public struct DemoEnvironment: Sendable {
         let catalog = try ContractCatalog.load(from: contractsDirectory)
         let credentials = try preparePKI(say: say)
         let layout = PKIDirectory(path: pki)
-        let samples = try await withDatabase(database, logger: logger) { store in
+        let (samples, granted) = try await withDatabase(database, logger: logger) { store in
             try await Migrator(database: store, logger: logger).migrate(JisrMigrations.all)
             try await register(
                 credentials: credentials, catalog: catalog, mappings: contractsDirectory.deletingLastPathComponent().appendingPathComponent("mappings"), database: store,
@@ -114,7 +114,10 @@ public struct DemoEnvironment: Sendable {
                 }
                 say("  \(summary.persons) persons, \(summary.establishments) establishments, \(summary.employments) employments, \(summary.workPermits) work permits")
             }
-            return try await seeder.samples()
+            // Each partner's purposes, as its agreements in the registry grant them (not a list kept here).
+            let registry = try await RegistryStore(database: store, logger: logger).snapshot()
+            let granted = registry.agreementsByPartner.mapValues { agreements in Array(Set(agreements.flatMap(\.purposes))).sorted() }
+            return (try await seeder.samples(), granted)
         }
         var configuration = GatewayConfiguration(
             serverCertificatePath: layout.serverCertificate, serverKeyPath: layout.serverKey, partnerCAPaths: [layout.partnerCACertificate],
@@ -138,7 +141,7 @@ public struct DemoEnvironment: Sendable {
             partners: Self.partners.map { partner in
                 DemoManifest.PartnerCredentials(
                     id: partner.id, certificate: "\(pki)/clients/\(partner.id).crt", key: "\(pki)/clients/\(partner.id).key",
-                    fingerprint: credentials[partner.id] ?? "", purposes: partner.id == "LB-NSSF" ? ["nssf-contribution-verification"] : [])
+                    fingerprint: credentials[partner.id] ?? "", purposes: granted[partner.id] ?? [])
             },
             administrator: .init(
                 id: "admin", certificate: "\(layout.administrators)/admin.crt", key: "\(layout.administrators)/admin.key", fingerprint: credentials["admin"] ?? "",

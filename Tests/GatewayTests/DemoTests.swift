@@ -1,0 +1,73 @@
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Records
+import Storage
+import Testing
+
+/// `jisr demo`, the README's first command, run as a new user would: from an empty folder, on its embedded store.
+@Suite(
+    "The demo", .serialized, TestPass.heavy,
+    .enabled(if: Fixture.storeKind == .postgres, "the demo keeps its own embedded store whatever the pass: run once"))
+struct DemoTests {
+    @Test("jisr demo from an empty folder: serves, and demo.json lists every partner's purposes as its agreements grant them; the NSSF's lookup works as the manifest says")
+    func demoFromAnEmptyFolder() async throws {
+        let folder = NSTemporaryDirectory() + "jisr-demo-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder + "/empty", withIntermediateDirectories: true)
+        let (port, opsPort, adminPort) = (try PrometheusServer.freePort(), try PrometheusServer.freePort(), try PrometheusServer.freePort())
+        let logFile = folder + "/demo.log"
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        defer { try? output.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try JisrCLI.binary())
+        process.currentDirectoryURL = URL(fileURLWithPath: folder + "/empty")
+        process.arguments = ["demo", "--dir", folder + "/demo", "--persons", "300", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)"]
+        process.standardOutput = output
+        process.standardError = output
+        let exited = AsyncStream.makeStream(of: Int32.self)
+        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+        try process.run()
+        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+        try await Fixture.until("the demo serving", limit: .seconds(240)) {
+            if !process.isRunning { throw FixtureError("jisr demo stopped: \(log())") }
+            let ready = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(opsPort)/health/ready"), timeout: .seconds(2))
+            return ready?.status == .ok && log().contains("curl")
+        }
+        #expect(log().contains("embedded store"), "it says it keeps the embedded store: \(log())")
+
+        let manifest = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/demo/demo.json")))
+        let purposes = Dictionary(uniqueKeysWithValues: manifest.partners.map { ($0.id, $0.purposes) })
+        #expect(purposes["LB-NSSF"] == ["nssf-contribution-verification"])
+        #expect(purposes["EG-MOL"] == ["mou-work-permit-notification"], "EG-MOL's agreements grant it")
+        #expect(purposes["IQ-MOLSA"] == ["mou-work-permit-notification"], "IQ-MOLSA's agreements grant it")
+        #expect(purposes["LB-PORTAL"] == ["data-subject-access"])
+        #expect(manifest.partners.allSatisfy { !$0.purposes.isEmpty }, "every partner can be called with a purpose it holds")
+
+        // The NSSF as the manifest describes it: its certificate, a purpose it was granted, a sample person.
+        let nssf = try #require(manifest.partners.first { $0.id == "LB-NSSF" })
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(manifest.caCertificate)
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(nssf.certificate).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: nssf.key, format: .pem))
+        let client = Fixture.httpClient(tls: tls)
+        var request = HTTPClientRequest(url: "\(manifest.exchangeURL)/v1/employment-records?nationalId=\(try #require(manifest.samples.nationalIds.first))")
+        request.headers.add(name: "X-Purpose", value: try #require(nssf.purposes.first))
+        let response = try await client.execute(request, timeout: .seconds(15))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        #expect(response.status.code == 200)
+        try await client.shutdown()
+
+        process.terminate()
+        var status: Int32 = -1
+        for await code in exited.stream {
+            status = code
+            break
+        }
+        #expect(status == 0, "the demo stops cleanly on SIGTERM: \(log().suffix(2000))")
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
