@@ -98,7 +98,7 @@ enum Console {
     static func contracts(_ option: String?) throws -> URL {
         if let option { return URL(fileURLWithPath: option) }
         guard let found = ContractCatalog.defaultDirectory() else {
-            throw ValidationError("cannot find the contracts folder; give --contracts or set JISR_CONTRACTS_DIR")
+            throw ValidationError("cannot find the contracts folder (looked in \(ContractCatalog.searchedPlaces)); give --contracts or set JISR_CONTRACTS_DIR")
         }
         return found
     }

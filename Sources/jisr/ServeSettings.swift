@@ -272,7 +272,7 @@ struct ServeSettings {
         note("database.url", location.description)
         note("database.passwordFile", try source.string("database.passwordFile") ?? "none")
         let contracts = try source.string("contracts.dir").map { URL(fileURLWithPath: $0) } ?? ContractCatalog.defaultDirectory()
-        guard let contracts else { throw SettingError(description: "contracts.dir: cannot find the contracts folder; set it") }
+        guard let contracts else { throw SettingError(description: "contracts.dir: cannot find the contracts folder (looked in \(ContractCatalog.searchedPlaces)); set it") }
         note("contracts.dir", contracts.path)
 
         var configuration = GatewayConfiguration(

@@ -83,22 +83,43 @@ public struct ContractCatalog: Sendable {
         }
     }
 
-    /// Finds the `contracts` folder: `JISR_CONTRACTS_DIR`, else the nearest `contracts/` above the working
-    /// directory or above the executable (so `.build/debug/jisr` finds the repository's folder).
+    /// Finds the `contracts` folder (its siblings `openapi/` and `mappings/` come with it): `JISR_CONTRACTS_DIR`, else
+    /// the nearest `contracts/` above the working directory or above the executable (a checkout's `.build/…/jisr`),
+    /// else the installed layout beside the executable (`PREFIX/bin/jisr` → `PREFIX/share/jisr/contracts`, so a
+    /// package unpacked under another root works too), else `/usr/share/jisr/contracts`.
     public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
         if let configured = environment["JISR_CONTRACTS_DIR"] { return URL(fileURLWithPath: configured) }
-        let starts = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent(),
-        ]
-        for start in starts {
+        let executable = executableURL.deletingLastPathComponent()
+        for start in [URL(fileURLWithPath: FileManager.default.currentDirectoryPath), executable] {
             var candidate = start.standardizedFileURL
             while candidate.path != "/" {
                 let folder = candidate.appendingPathComponent("contracts")
-                if FileManager.default.fileExists(atPath: folder.appendingPathComponent("employment-record").path) { return folder }
+                if isContractsFolder(folder) { return folder }
                 candidate.deleteLastPathComponent()
             }
         }
-        return nil
+        let installed = [
+            executable.deletingLastPathComponent().appendingPathComponent("share/jisr/contracts"), URL(fileURLWithPath: "/usr/share/jisr/contracts"),
+        ]
+        return installed.first(where: isContractsFolder)
+    }
+
+    /// Where `defaultDirectory` looks, for the message that says it found nothing.
+    public static var searchedPlaces: String {
+        let executable = executableURL.deletingLastPathComponent()
+        return "JISR_CONTRACTS_DIR, contracts/ above \(FileManager.default.currentDirectoryPath) and above \(executable.path), "
+            + "\(executable.deletingLastPathComponent().appendingPathComponent("share/jisr/contracts").standardizedFileURL.path), /usr/share/jisr/contracts"
+    }
+
+    static func isContractsFolder(_ folder: URL) -> Bool {
+        FileManager.default.fileExists(atPath: folder.appendingPathComponent("employment-record").path)
+    }
+
+    /// The running executable, through its symbolic links: `argv[0]` is a bare name when it was found on `PATH`.
+    static var executableURL: URL {
+        #if os(Linux)
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return URL(fileURLWithPath: path) }
+        #endif
+        return URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
     }
 }
