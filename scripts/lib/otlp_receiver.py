@@ -5,7 +5,7 @@ Usage: otlp_receiver.py --port PORT --out FILE      (prints "listening" once it 
 Each line: {"traceId", "spanId", "parentSpanId", "name", "kind", "service", "attributes": {key: value}}.
 Decodes with the official protobuf definitions (PyPI's opentelemetry-proto), not Jisr's own code.
 """
-import argparse, gzip, json, sys, threading
+import argparse, gzip, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -58,6 +58,16 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def outlive_no_parent(parent):
+    """Ends with the test process that started it, however that one ends (its suite keeps the receiver for the run)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+# Started by a test process that handles signals itself, it may inherit SIGTERM ignored (seen: it outlived pkill): restore it.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 server = ThreadingHTTPServer(("127.0.0.1", args.port), Receiver)
+threading.Thread(target=outlive_no_parent, args=(os.getppid(),), daemon=True).start()
 print("listening", flush=True)
 server.serve_forever()
