@@ -49,7 +49,7 @@ struct AlertingTests {
         }
         let scraped = Date()
         try await Fixture.until("the alert rules evaluated after that scrape", limit: .seconds(120)) {
-            try await prometheus.lastEvaluation(of: "jisr-alerts").map { $0 > scraped } ?? false
+            try await prometheus.lastEvaluation(of: "jisr").map { $0 > scraped } ?? false
         }
         #expect(try await prometheus.alerts(named: "JisrDeadLetter").isEmpty, "no dead letter yet (permit \(delivered))")
 
