@@ -17,7 +17,10 @@ struct InstalledLayoutTests {
         let manager = FileManager.default
         try manager.createDirectory(atPath: root + "/usr/bin", withIntermediateDirectories: true)
         try manager.createDirectory(atPath: root + "/work", withIntermediateDirectories: true)
-        try manager.copyItem(atPath: try JisrCLI.binary(), toPath: root + "/usr/bin/jisr")
+        // Copied by cp, not in this process: a child that another test spawns meanwhile would inherit the copy's open
+        // descriptor, and exec of the new file would fail with "Text file busy" until that child execs in turn.
+        let (copied, output) = try ChildProcess.run("/bin/cp", [try JisrCLI.binary(), root + "/usr/bin/jisr"])
+        guard copied == 0 else { throw FixtureError("cp: \(output)") }
         if share {
             try manager.createDirectory(atPath: root + "/usr/share/jisr", withIntermediateDirectories: true)
             for folder in ["contracts", "openapi", "mappings"] {
