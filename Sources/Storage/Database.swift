@@ -36,39 +36,24 @@ public struct PoolUsage: Sendable, Equatable {
     }
 }
 
-/// Counts the leases of a PostgreSQL pool, which postgres-nio keeps to itself: callers waiting for a connection and
-/// connections lent out, seen from this side of the pool.
+/// Counts the leases of a PostgreSQL pool, which postgres-nio keeps to itself, from this side of the pool: requests
+/// for a connection, and connections held; the difference waits.
 final class LeaseCounter: Sendable {
-    private let counts = Mutex((waiting: 0, leased: 0))
+    private let counts = Mutex((requested: 0, held: 0))
 
-    var waiting: Int { counts.withLock { $0.waiting } }
-    var leased: Int { counts.withLock { $0.leased } }
+    var held: Int { counts.withLock { $0.held } }
+    var waiting: Int { counts.withLock { max(0, $0.requested - $0.held) } }
 
-    /// Runs `lease`, counted as waiting until it calls its argument (the connection handed over), then as leased.
-    func counting<Result>(_ lease: (_ granted: @Sendable () -> Void) async throws -> Result) async rethrows -> Result {
-        let ticket = Ticket(counter: self)
-        counts.withLock { $0.waiting += 1 }
-        defer { ticket.finish() }
-        return try await lease { ticket.grant() }
+    /// Runs `lease` (a request for a connection and the work on it), counted as requested until it returns.
+    func requesting<Result>(_ lease: () async throws -> Result) async rethrows -> Result {
+        counts.withLock { $0.requested += 1 }
+        defer { counts.withLock { $0.requested -= 1 } }
+        return try await lease()
     }
 
-    private final class Ticket: Sendable {
-        let counter: LeaseCounter
-        let granted = Mutex(false)
-        init(counter: LeaseCounter) { self.counter = counter }
-
-        func grant() {
-            guard granted.withLock({ flag in defer { flag = true }; return !flag }) else { return }
-            counter.counts.withLock { $0.waiting -= 1; $0.leased += 1 }
-        }
-
-        func finish() {
-            let wasGranted = granted.withLock { $0 }
-            counter.counts.withLock { counts in
-                if wasGranted { counts.leased -= 1 } else { counts.waiting -= 1 }
-            }
-        }
-    }
+    /// A connection was handed over; `release` when the work on it is done.
+    func hold() { counts.withLock { $0.held += 1 } }
+    func release() { counts.withLock { $0.held -= 1 } }
 }
 
 /// Jisr's store: PostgreSQL (the reference, for production) or an embedded SQLite file (the default without a server).
@@ -132,9 +117,10 @@ public final class Database: Service, Sendable {
         switch backend {
         case .postgres(let client):
             // Through a lease of our own (postgres-nio's `query` leases one the same way), so that waits are counted.
-            return try await leases.counting { granted in
+            return try await leases.requesting {
                 try await client.withConnection { connection in
-                    granted()
+                    leases.hold()
+                    defer { leases.release() }
                     return try await DatabaseConnection.postgres(
                         sql, query: { try await connection.query($0, logger: logger) }, prepared: { try await connection.execute($0, logger: logger) },
                         discardConnection: { try? await connection.close() })
@@ -155,9 +141,10 @@ public final class Database: Service, Sendable {
         switch backend {
         case .postgres(let client):
             return try await Self.unwrappingTransactionErrors {
-                try await leases.counting { granted in
+                try await leases.requesting {
                     try await client.withTransaction(logger: logger) { connection -> Result in
-                        granted()
+                        leases.hold()
+                        defer { leases.release() }
                         return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
                     }
                 }
@@ -174,9 +161,10 @@ public final class Database: Service, Sendable {
         switch backend {
         case .postgres(let client):
             return try await Self.unwrappingTransactionErrors {
-                try await leases.counting { granted in
+                try await leases.requesting {
                     try await client.withTransaction(logger: logger) { connection -> Result in
-                        granted()
+                        leases.hold()
+                        defer { leases.release() }
                         try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
                         return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
                     }
@@ -246,9 +234,10 @@ public final class Database: Service, Sendable {
     public func withConnection<Result: Sendable>(_ body: @Sendable (DatabaseConnection) async throws -> Result) async throws -> Result {
         switch backend {
         case .postgres(let client):
-            return try await leases.counting { granted in
+            return try await leases.requesting {
                 try await client.withConnection { connection in
-                    granted()
+                    leases.hold()
+                    defer { leases.release() }
                     return try await body(DatabaseConnection(backend: .postgres(connection), logger: self.logger))
                 }
             }
@@ -265,8 +254,9 @@ public final class Database: Service, Sendable {
     /// SQLite has no notifications: this returns at once with `false`, and callers rely on their polling.
     public func listen(on channel: String, _ onNotification: @Sendable () async -> Void) async throws -> Bool {
         guard case .postgres(let client) = backend else { return false }
-        try await leases.counting { granted in try await client.withConnection { connection in
-            granted()
+        try await leases.requesting { try await client.withConnection { connection in
+            leases.hold()
+            defer { leases.release() }
             try await connection.listen(on: channel) { notifications in
                 for try await _ in notifications { await onNotification() }
             }
@@ -280,7 +270,7 @@ public final class Database: Service, Sendable {
         switch backend {
         case .postgres:
             let open = try await query("SELECT count(*) FROM pg_stat_activity WHERE application_name = \(applicationName)").first?[0].decode(Int64.self) ?? 0
-            return PoolUsage(open: Int(open), idle: max(0, Int(open) - leases.leased), waiting: leases.waiting)
+            return PoolUsage(open: Int(open), idle: max(0, Int(open) - leases.held), waiting: leases.waiting)
         case .sqlite(let pool):
             return pool.usage
         }

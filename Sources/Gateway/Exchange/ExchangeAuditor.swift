@@ -106,8 +106,9 @@ struct ExchangeAuditor: Sendable {
         metrics.started(route: route)
         var parent = InstrumentationContext.topLevel
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let span = tracer.startSpan("\(GatewayMetrics.method(request.method.rawValue)) \(route)", context: parent, ofKind: .server)
-        span.attributes["http.request.method"] = GatewayMetrics.method(request.method.rawValue)
+        let method = GatewayMetrics.method(request.method.rawValue)
+        let span = tracer.startSpan("\(method) \(route)", context: parent, ofKind: .server)
+        span.attributes["http.request.method"] = method
         span.attributes["http.route"] = route
         let response = await InstrumentationContext.$current.withValue(span.context) {
             await answer(request, context: context, route: route, requirePurpose: requirePurpose, direction: direction, span: span, body)
@@ -231,15 +232,10 @@ struct ExchangeAuditor: Sendable {
 
     /// A log append as a child span of the exchange's: how long the entry took to be durable, and its seq.
     private func traced(_ append: () async throws -> LogEntry) async throws -> LogEntry {
-        let span = tracer.startSpan("jisr.log.append", context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)
-        defer { span.end() }
-        do {
+        try await GatewayTracing.child(tracer, "jisr.log.append") { span in
             let entry = try await append()
             span.attributes["jisr.log_seq"] = entry.seq
             return entry
-        } catch {
-            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
-            throw error
         }
     }
 

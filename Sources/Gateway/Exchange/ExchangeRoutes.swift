@@ -1,7 +1,6 @@
 import Adapters
 import Foundation
 import Hummingbird
-import Instrumentation
 import Logging
 import Storage
 import Relay
@@ -316,23 +315,15 @@ struct ExchangeRoutes: Sendable {
 
     /// A read of the ministry's records, as a child span of the exchange's.
     private func reading<Result>(_ read: () async throws -> Result) async throws -> Result {
-        let span = auditor.tracer.startSpan("jisr.records.read", context: InstrumentationContext.current ?? .topLevel, ofKind: .client)
-        defer { span.end() }
-        do { return try await read() } catch {
-            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
-            throw error
-        }
+        try await GatewayTracing.child(auditor.tracer, "jisr.records.read", kind: .client) { _ in try await read() }
     }
 
     /// Rendering into the partner's form and validating it against its contract (JSON Schema or XSD), as a child span.
     private func rendering(_ contract: Contract, _ format: DocumentFormat, _ render: () throws -> WireDocument) throws -> WireDocument {
-        let span = auditor.tracer.startSpan("jisr.render", context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)
-        span.attributes["jisr.contract"] = contract.id.description
-        span.attributes["jisr.format"] = format.rawValue
-        defer { span.end() }
-        do { return try render() } catch {
-            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
-            throw error
+        try GatewayTracing.child(auditor.tracer, "jisr.render") { span in
+            span.attributes["jisr.contract"] = contract.id.description
+            span.attributes["jisr.format"] = format.rawValue
+            return try render()
         }
     }
 

@@ -54,3 +54,28 @@ struct HTTPFieldsExtractor: Extractor {
         HTTPField.Name(key).flatMap { fields[$0] }
     }
 }
+
+extension GatewayTracing {
+    /// Runs `work` in a child span of the current one; a failure marks the span with the error's type only (a message
+    /// could name a person).
+    static func child<Result>(
+        _ tracer: any Tracer, _ name: String, kind: SpanKind = .internal, _ work: (any Span) async throws -> Result
+    ) async throws -> Result {
+        let span = tracer.startSpan(name, context: InstrumentationContext.current ?? .topLevel, ofKind: kind)
+        defer { span.end() }
+        do { return try await work(span) } catch {
+            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
+            throw error
+        }
+    }
+
+    /// The same for synchronous work.
+    static func child<Result>(_ tracer: any Tracer, _ name: String, kind: SpanKind = .internal, _ work: (any Span) throws -> Result) throws -> Result {
+        let span = tracer.startSpan(name, context: InstrumentationContext.current ?? .topLevel, ofKind: kind)
+        defer { span.end() }
+        do { return try work(span) } catch {
+            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
+            throw error
+        }
+    }
+}
