@@ -11,6 +11,9 @@ if Context.environment["JISR_STRICT"] == "true" {
     strict.append(.unsafeFlags(["-warnings-as-errors"]))
 }
 
+// The commit `jisr --version` prints (CJisrBuild): SwiftPM's git information of this checkout, if it is one.
+let commit = Context.gitInformation.map { String($0.currentCommit.prefix(12)) + ($0.hasUncommittedChanges ? "-modified" : "") } ?? "unknown"
+
 let package = Package(
     name: "jisr",
     platforms: [.macOS(.v15)],
@@ -175,10 +178,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "CJisrBuild",
+            cSettings: [.define("JISR_COMMIT", to: "\"\(commit)\"")]
+        ),
         .executableTarget(
             name: "jisr",
             dependencies: [
-                "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay", "Evidence",
+                "CJisrBuild", "Gateway", "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "Administration", "PKI", "Relay", "Evidence",
                 "Transparency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -309,6 +309,14 @@ public struct Administration: Sendable {
         }.after
     }
 
+    /// The CRL of `authority`: every certificate it issued that the registry holds revoked, signed now.
+    public func revocationList(of authority: CertificateAuthority) async throws -> RevocationList {
+        let issuer = authority.name
+        let now = Date()
+        let rows = try await database.withConnection { try await RegistryWrites.revokedSerials(issuer: issuer, undated: now, on: $0) }
+        return try authority.revocationList(revoked: rows.compactMap { RevokedSerial(registrySerial: $0.serial, revokedAt: $0.revokedAt) }, now: now)
+    }
+
     // MARK: Audit
 
     /// Runs `change` in the transaction of its log entry; the entry records the action, actor, before and after.

@@ -83,7 +83,8 @@ public struct Gateway: Sendable {
     /// Builds the gateway; `onExchangeListening` receives the bound exchange port (useful with port 0).
     public static func build(
         configuration: GatewayConfiguration, logger: Logger, onExchangeListening: @escaping @Sendable (Int) async -> Void = { _ in },
-        onOpsListening: @escaping @Sendable (Int) async -> Void = { _ in }, onAdminListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        onOpsListening: @escaping @Sendable (Int) async -> Void = { _ in }, onAdminListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onCRLListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Gateway {
         let catalog = try ContractCatalog.load(from: configuration.contractsDirectory)
         // One secret keys subject references and seals bodies at rest; read it once.
@@ -159,6 +160,15 @@ public struct Gateway: Sendable {
 
         // The span exporter first: it stops last, sending the spans of the last exchanges.
         var services: [any Service] = (tracing.exporter.map { [$0] } ?? []) + [database, logWriter, prelude, ops, AfterStoreReady(ready: ready, service: registry)]
+        if let crl = configuration.crl {
+            // Needs no store: a partner can learn of a revocation while the gateway waits for its database.
+            services.append(
+                Application(
+                    router: CRLRoutes(publication: crl).router(),
+                    configuration: .init(address: .hostname(crl.host, port: crl.port), serverName: "jisr-crl"),
+                    onServerRunning: { channel in await onCRLListening(channel.localAddress?.port ?? 0) },
+                    logger: logger))
+        }
         var relayWorker: RelayWorker?
         if var relay = configuration.relay {
             relay.onAttempt = { partner, outcome in metrics.relayAttempt(partner: partner, outcome: outcome) }
@@ -171,6 +181,14 @@ public struct Gateway: Sendable {
             services += [AfterStoreReady(ready: ready, service: producer), AfterStoreReady(ready: ready, service: worker)]
         }
         if let logSealer { services.append(AfterStoreReady(ready: ready, service: logSealer)) }
+        if let crl = configuration.crl, let keyPath = configuration.partnerCAKeyPath, let certificatePath = configuration.partnerCAPaths.first {
+            let authority = try CertificateAuthority(
+                certificatePEM: try String(contentsOfFile: certificatePath, encoding: .utf8), privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8))
+            services.append(
+                AfterStoreReady(ready: ready, service: CRLRefresher(
+                    administration: Administration(database: database, log: logWriter, catalog: catalog, logger: logger), authority: authority,
+                    file: crl.file, registry: registry, logger: logger)))
+        }
         if !configuration.adminCAPaths.isEmpty {
             let administration = Administration(database: database, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)
@@ -178,7 +196,8 @@ public struct Gateway: Sendable {
             let partnerCAPEMs = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
             var partnerCA: CertificateAuthority?
             if let keyPath = configuration.partnerCAKeyPath, let certificatePEM = partnerCAPEMs.first {
-                partnerCA = try CertificateAuthority(certificatePEM: certificatePEM, privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8))
+                partnerCA = try CertificateAuthority(
+                    certificatePEM: certificatePEM, privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8), crlURL: configuration.partnerCRLURL)
             }
             AdminRoutes(
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
@@ -252,14 +271,12 @@ public struct Gateway: Sendable {
         return tls
     }
 
-    /// The TLS 1.2 suites both listeners offer: forward-secret AEAD only (Mozilla's "intermediate" list), no CBC.
-    /// Every suite is strong, so the client's order may decide (NIOSSL has no server-preference switch).
-    /// TLS 1.3's three suites are BoringSSL's fixed set.
-    static let tls12CipherSuites: [NIOTLSCipher] = [
-        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    ]
+    /// The TLS 1.2 suites both listeners offer: one per kind of server key, ECDHE with AES-128-GCM, the suite every
+    /// TLS 1.2 stack implements (RFC 7540 and TLS 1.3's mandatory AEAD). With one usable suite the server's choice is
+    /// the same whatever the client's order — SwiftNIO SSL has no server-preference switch, so this is how the order
+    /// is the server's (testssl `cipher_order`; docs/testssl.md). TLS 1.3's three suites are BoringSSL's fixed set,
+    /// all AEAD; there the client's order decides.
+    static let tls12CipherSuites: [NIOTLSCipher] = [.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]
 
     static func harden(_ tls: inout TLSConfiguration) {
         tls.minimumTLSVersion = .tlsv12

@@ -35,15 +35,23 @@ public enum Fingerprint {
 /// the server certificate. Keys are P-256 ECDSA.
 public struct CertificateAuthority: Sendable {
     public let credential: IssuedCredential
+    /// Where the CA publishes its CRL (an `http://` URL): every certificate it issues names it, so that a relying party
+    /// (a partner checking the ministry's server, testssl) can learn of a revocation.
+    public var crlURL: String?
 
-    public init(credential: IssuedCredential) {
+    public init(credential: IssuedCredential, crlURL: String? = nil) {
         self.credential = credential
+        self.crlURL = crlURL
     }
 
-    public init(certificatePEM: String, privateKeyPEM: String) throws {
+    public init(certificatePEM: String, privateKeyPEM: String, crlURL: String? = nil) throws {
         self.credential = IssuedCredential(
             certificate: try Certificate(pemEncoded: certificatePEM), privateKey: try Certificate.PrivateKey(pemEncoded: privateKeyPEM))
+        self.crlURL = crlURL
     }
+
+    /// The CA's subject, as the registry records the issuer of the certificates it gave.
+    public var name: String { credential.certificate.subject.description }
 
     /// A new self-signed CA, valid from an hour ago (clock skew) for `days`.
     public static func create(commonName: String, organization: String = "Ministry of Labour, Lebanon", days: Int = 3650) throws -> CertificateAuthority {
@@ -138,6 +146,7 @@ public struct CertificateAuthority: Sendable {
         let start = notBefore ?? Date().addingTimeInterval(-3600)
         var extensions = extensions
         try extensions.append(Certificate.Extension(AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: credential.certificate.publicKey).keyIdentifier), critical: false))
+        if let crlURL { try extensions.append(try CRLDistributionPoint(url: crlURL).extensionValue()) }
         let certificate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: publicKey ?? key.publicKey,
             notValidBefore: start, notValidAfter: start.addingTimeInterval(Double(days) * 86_400 + 3600),

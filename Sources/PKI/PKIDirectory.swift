@@ -29,14 +29,25 @@ public struct PKIDirectory: Sendable {
     /// Keys that encrypt message bodies at rest, one file per key (`jisr pki rotate-body-key` adds one).
     public var bodyKeys: String { path + "/body-keys" }
 
+    /// The partner CA's CRL (DER), which `jisr serve` publishes over plain HTTP, and the URL its certificates name.
+    public var partnerCRL: String { path + "/partner-ca.crl" }
+    public var crlURLFile: String { path + "/crl-url" }
+
     public var exists: Bool { FileManager.default.fileExists(atPath: partnerCAKey) }
 
     /// Creates the CAs, the server certificate for `dnsNames` and `ipAddresses`, the subject key and a first
     /// administrator certificate; refuses to overwrite an existing folder's keys.
-    public func initialize(dnsNames: [String], ipAddresses: [[UInt8]], administrator: String = "admin") throws {
+    /// `crlURL` is where the partner CA's CRL will be published: every certificate the CA issues names it.
+    public func initialize(dnsNames: [String], ipAddresses: [[UInt8]], crlURL: String?, administrator: String = "admin") throws {
         guard !exists else { throw PKIError("pki-exists", "\(path) already holds a partner CA; refusing to overwrite its keys") }
-        let partnerCA = try CertificateAuthority.create(commonName: "Jisr partner CA")
+        if let crlURL { try Self.checkCRLURL(crlURL) }
+        var partnerCA = try CertificateAuthority.create(commonName: "Jisr partner CA")
+        partnerCA.crlURL = crlURL
         try PEMFiles.write(partnerCA.credential, directory: path, name: "partner-ca")
+        if let crlURL {
+            try PEMFiles.write(crlURL + "\n", to: crlURLFile, secret: false)
+            try writeCRL(partnerCA.revocationList(revoked: []))
+        }
         let adminCA = try CertificateAuthority.create(commonName: "Jisr administrators CA")
         try PEMFiles.write(adminCA.credential, directory: path, name: "admin-ca")
         let server = try partnerCA.issueServer(dnsNames: dnsNames, ipAddresses: ipAddresses)
@@ -68,7 +79,30 @@ public struct PKIDirectory: Sendable {
     }
 
     public func partnerCA() throws -> CertificateAuthority {
-        try CertificateAuthority(certificatePEM: try read(partnerCACertificate), privateKeyPEM: try read(partnerCAKey))
+        try CertificateAuthority(certificatePEM: try read(partnerCACertificate), privateKeyPEM: try read(partnerCAKey), crlURL: crlURL)
+    }
+
+    /// The URL the partner CA's certificates name as their CRL distribution point, if one was set.
+    public var crlURL: String? {
+        (try? String(contentsOfFile: crlURLFile, encoding: .utf8)).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Sets the CRL URL that certificates issued from now on name (earlier ones keep theirs).
+    public func setCRLURL(_ url: String) throws {
+        try Self.checkCRLURL(url)
+        try PEMFiles.write(url + "\n", to: crlURLFile, secret: false)
+    }
+
+    /// Replaces the published CRL in one step (a reader never sees half a file).
+    public func writeCRL(_ list: RevocationList, to file: String? = nil) throws {
+        try RevocationList.write(list, to: file ?? partnerCRL)
+    }
+
+    /// A CRL is fetched over plain HTTP (RFC 5280 §4.2.1.13: a relying party must not need TLS to check TLS).
+    static func checkCRLURL(_ url: String) throws {
+        guard let parsed = URL(string: url), parsed.scheme == "http", parsed.host?.isEmpty == false else {
+            throw PKIError("invalid-crl-url", "the CRL URL must be http://HOST[:PORT]/PATH (a CRL is signed: it is published without TLS); got \(url)")
+        }
     }
 
     public func adminCA() throws -> CertificateAuthority {

@@ -67,6 +67,11 @@ public enum RegistrySchema {
                 "ALTER TABLE purposes ADD COLUMN disclosure_delay_seconds bigint",
                 "ALTER TABLE purposes ADD COLUMN disclosure_delay_basis text",
             ]),
+        Migration(
+            // A CRL dates every revocation (RFC 5280 §5.3); certificates revoked before this column existed are dated
+            // by the list that first names them.
+            module: "registry", version: 9, name: "revocation dates of certificates",
+            portable: ["ALTER TABLE partner_certificates ADD COLUMN revoked_at timestamptz"]),
     ]
 
     static let v1Tables = [
@@ -152,7 +157,7 @@ extension RegistrySchema {
         CopiedTable(
             "partner_certificates",
             [("fingerprint", .text), ("partner_id", .text), ("subject", .text), ("not_before", .instant), ("not_after", .instant), ("status", .text),
-             ("revoked_reason", .text), ("created_at", .instant), ("issuer", .text), ("serial", .text)], key: ["fingerprint"]),
+             ("revoked_reason", .text), ("created_at", .instant), ("issuer", .text), ("serial", .text), ("revoked_at", .instant)], key: ["fingerprint"]),
         CopiedTable(
             "agreements",
             [("id", .integer), ("partner_id", .text), ("contract", .text), ("contract_version", .integer), ("operations", .list), ("purposes", .list),

@@ -57,7 +57,15 @@ public enum RegistryWrites {
 
     public static func revokeCertificate(_ fingerprint: String, reason: String, on connection: DatabaseConnection) async throws {
         try await connection.query(
-            "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason) WHERE fingerprint = \(fingerprint)")
+            "UPDATE partner_certificates SET status = 'revoked', revoked_reason = \(reason), revoked_at = \(Date()) WHERE fingerprint = \(fingerprint)")
+    }
+
+    /// Serials (as stored) and revocation dates of the revoked certificates `issuer` gave, for its CRL; a revocation
+    /// older than the column is dated `undated`.
+    public static func revokedSerials(issuer: String, undated: Date, on connection: DatabaseConnection) async throws -> [(serial: String, revokedAt: Date)] {
+        try await connection.query(
+            "SELECT serial, revoked_at FROM partner_certificates WHERE status = 'revoked' AND issuer = \(issuer) AND serial IS NOT NULL ORDER BY fingerprint"
+        ).map { row in (try row[0].decode(String.self), try row[1].decode(Date?.self) ?? undated) }
     }
 
     /// Whether the issuer already gave this serial to a registered certificate.

@@ -381,12 +381,26 @@ struct CertificateCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a certificate: refused on its next request.")
         @Argument(help: "SHA-256 fingerprint (hex, colons allowed).") var fingerprint: String
         @Option(help: "Why (key compromise, superseded, …).") var reason: String
+        @OptionGroup var pkiOptions: PKIOptions
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
             let (fingerprint, reason) = (self.fingerprint, self.reason)
-            let certificate = try await options.run { admin, actor in try await admin.revokeCertificate(fingerprint: fingerprint, reason: reason, by: actor) }
+            let pki = pkiOptions.directory
+            // The partner CA's CRL is signed anew in the same command, when this machine holds the CA's key.
+            let authority = try? pki.partnerCA()
+            let (certificate, list) = try await options.run { admin, actor in
+                let certificate = try await admin.revokeCertificate(fingerprint: fingerprint, reason: reason, by: actor)
+                guard let authority else { return (certificate, nil as RevocationList?) }
+                return (certificate, try await admin.revocationList(of: authority))
+            }
             print("certificate \(certificate.fingerprint) of \(certificate.partnerID) is revoked")
+            if let list {
+                try pki.writeCRL(list)
+                print("the partner CA's CRL in \(pki.partnerCRL) lists it")
+            } else {
+                print("no partner CA key in \(pki.path): sign the CRL where the key is, with `jisr pki crl`")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJisrBuild
 import Configuration
 import Foundation
 import Evidence
@@ -18,6 +19,7 @@ import Storage
 struct Jisr: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Jisr (جسر), the data-exchange gateway of Lebanon's Ministry of Labour.",
+        version: "jisr \(JisrBuild.version) (commit \(String(cString: jisr_build_commit())))",
         subcommands: [
             Demo.self, Serve.self, Migrate.self, StoreCommand.self, Seed.self, Log.self, PartnerCommand.self, PurposeCommand.self, AgreementCommand.self,
             CertificateCommand.self, AdministratorCommand.self, AccessReportCommand.self, PKICommand.self, RelayCommand.self, InboxCommand.self,
@@ -112,6 +114,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Exchange listener port.") var port = 8443
     @Option(help: "Ops listener port (loopback).") var opsPort = 9090
     @Option(help: "Admin listener port (loopback).") var adminPort = 9443
+    @Option(help: "CRL listener port (loopback): the demo CA's certificates name it, when the demo's PKI is first made.") var crlPort = 8080
     @Option(help: "Contracts folder (default: the repository's contracts/).") var contracts: String?
     @Flag(help: "Start a private PostgreSQL in the demo folder instead of the embedded SQLite store (needs Debian's postgresql).")
     var privatePostgres = false
@@ -119,7 +122,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Console.logger()
-        let environment = DemoEnvironment(directory: dir, exchangePort: port, opsPort: opsPort, adminPort: adminPort, persons: persons)
+        let environment = DemoEnvironment(directory: dir, exchangePort: port, opsPort: opsPort, adminPort: adminPort, crlPort: crlPort, persons: persons)
         var cluster: LocalPostgres?
         let database: StoreLocation
         if let named = try store.resolved() {
@@ -167,6 +170,8 @@ struct Serve: AsyncParsableCommand {
     var opsHost: String?
     @Option(help: "Ops listener port (ops.port; default 9090).") var opsPort: Int?
     @Option(help: "Admin listener port (admin.port; default 9443).") var adminPort: Int?
+    @Option(help: "CRL listener address (crl.host; default 0.0.0.0): plain HTTP, reachable by every relying party.") var crlHost: String?
+    @Option(help: "CRL listener port (crl.port; default 8080); 0 picks a free one.") var crlPort: Int?
     @Option(help: "Server certificate chain, PEM (tls.serverCertificate).") var serverCert: String?
     @Option(help: "Server private key, PEM (tls.serverKey).") var serverKey: String?
     @Option(help: "Trusted partner CA certificates, PEM; repeat for several (tls.partnerCAs).") var partnerCa: [String] = []
@@ -215,6 +220,8 @@ struct Serve: AsyncParsableCommand {
         put("exchange.port", port.map(ConfigContent.int))
         put("ops.host", opsHost.map(ConfigContent.string))
         put("ops.port", opsPort.map(ConfigContent.int))
+        put("crl.host", crlHost.map(ConfigContent.string))
+        put("crl.port", crlPort.map(ConfigContent.int))
         put("admin.port", adminPort.map(ConfigContent.int))
         put("tls.serverCertificate", serverCert.map(ConfigContent.string))
         put("tls.serverKey", serverKey.map(ConfigContent.string))
@@ -275,8 +282,14 @@ struct Serve: AsyncParsableCommand {
         let (host, adminPort) = (configuration.exchangeHost, configuration.adminPort)
         let gateway = try Gateway.build(
             configuration: configuration, logger: logger,
-            onExchangeListening: { port in Console.say("Jisr exchange listener on \(host):\(port) (mutual TLS)") },
-            onAdminListening: { _ in Console.say("Jisr admin listener on 127.0.0.1:\(adminPort) (admin certificates only)") })
+            onExchangeListening: { port in
+                Console.say("Jisr exchange listener on \(host):\(port) (mutual TLS)")
+                // Under systemd (Type=notify) the unit is started once partners can be served: the store is migrated
+                // and the exchange listener bound.
+                SystemdNotification.send("READY=1\nSTATUS=serving on \(host):\(port)")
+            },
+            onAdminListening: { _ in Console.say("Jisr admin listener on 127.0.0.1:\(adminPort) (admin certificates only)") },
+            onCRLListening: { [crlHost = configuration.crl?.host ?? ""] port in Console.say("Jisr CRL listener on \(crlHost):\(port) (plain HTTP, GET /partner-ca.crl)") })
         let reloader = ConfigurationReloader(file: config, commandLine: given, settings: settings, gateway: gateway, logger: logger)
         try await gateway.run(logger: logger, companions: [reloader])
     }

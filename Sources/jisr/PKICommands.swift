@@ -14,7 +14,37 @@ struct PKIOptions: ParsableArguments {
 
 struct PKICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pki", abstract: "The gateway's certificate authorities and partner certificates.", subcommands: [Init.self, SignCSR.self, Trust.self, RotateBodyKey.self])
+        commandName: "pki", abstract: "The gateway's certificate authorities and partner certificates.", subcommands: [Init.self, SignCSR.self, Trust.self, RotateBodyKey.self, CRL.self])
+
+    struct CRL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "crl",
+            abstract: "Sign the partner CA's CRL anew from the registry's revoked certificates (jisr cert revoke does it too).",
+            discussion: """
+                The list is valid for 30 days, after which relying parties refuse the CA's certificates; a gateway that \
+                holds the CA's key re-signs it daily and on every revocation. With --url, certificates issued from now on \
+                name that URL.
+                """)
+        @Option(help: "Where to write the CRL, DER (default: PKI/partner-ca.crl, which `jisr serve` publishes).") var out: String?
+        @Option(help: "Set the http:// URL that certificates issued from now on name as their CRL distribution point.") var url: String?
+        @Flag(help: "Write PEM instead of DER (for reading; relying parties fetch DER).") var pem = false
+        @OptionGroup var pkiOptions: PKIOptions
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            let pki = pkiOptions.directory
+            if let url {
+                do { try pki.setCRLURL(url) } catch let error as PKIError { throw ValidationError(error.message) }
+            }
+            let authority: CertificateAuthority
+            do { authority = try pki.partnerCA() } catch let error as PKIError { throw ValidationError(error.message) }
+            let list = try await options.run { admin, _ in try await admin.revocationList(of: authority) }
+            let path = out ?? pki.partnerCRL
+            if pem { try PEMFiles.write(list.pem, to: path, secret: false) } else { try pki.writeCRL(list, to: path) }
+            print("wrote the partner CA's CRL to \(path)\(pki.crlURL.map { "; certificates name \($0)" } ?? "")")
+        }
+    }
+
 
     struct RotateBodyKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,6 +65,8 @@ struct PKICommand: AsyncParsableCommand {
         @Option(help: "The folder to create.") var dir = "pki"
         @Option(help: "DNS names of the server certificate (repeat).") var dnsName: [String] = ["localhost"]
         @Option(help: "IPv4 addresses of the server certificate (repeat).") var ip: [String] = ["127.0.0.1"]
+        @Option(help: "Where `jisr serve` will publish the partner CA's CRL (default: http://FIRST-DNS-NAME:8080/partner-ca.crl); every certificate names it.")
+        var crlURL: String?
 
         func run() async throws {
             var addresses: [[UInt8]] = []
@@ -45,7 +77,7 @@ struct PKICommand: AsyncParsableCommand {
             }
             let directory = PKIDirectory(path: dir)
             do {
-                try directory.initialize(dnsNames: dnsName, ipAddresses: addresses)
+                try directory.initialize(dnsNames: dnsName, ipAddresses: addresses, crlURL: crlURL ?? "http://\(dnsName.first ?? "localhost"):8080/partner-ca.crl")
             } catch let error as PKIError {
                 throw ValidationError(error.message)
             }
@@ -58,6 +90,7 @@ struct PKICommand: AsyncParsableCommand {
                   subject.key             key of subject references (secret)
                   relay-client.crt / .key Jisr's client identity when it delivers to partners
                   log-signing.crt / .key  signs the message log's seals (tree heads)
+                  partner-ca.crl          the partner CA's CRL, which jisr serve publishes at \(directory.crlURL ?? "")
                   admins/admin.crt / .key the first administrator
                 register it once the store is migrated: jisr administrator add --cert \(directory.administrators)/admin.crt --pki \(directory.path)
                 """)

@@ -59,6 +59,9 @@ enum ServeSettingsTable {
             help: "Requests a minute of a revoked, unregistered or inactive partner's certificate (0: no limit).", reloadable: true),
         Setting(key: "ops.host", kind: .string, defaultValue: "127.0.0.1", help: "Ops listener address (health, metrics; plain HTTP)."),
         Setting(key: "ops.port", kind: .int, defaultValue: "9090", help: "Ops listener port."),
+        Setting(key: "crl.host", kind: .string, defaultValue: "0.0.0.0", help: "CRL listener address (plain HTTP, public: relying parties fetch the CRL)."),
+        Setting(key: "crl.port", kind: .int, defaultValue: "8080", help: "CRL listener port: the port of the URL `jisr pki init --crl-url` named."),
+        Setting(key: "crl.file", kind: .string, defaultValue: "PKI/partner-ca.crl when it exists", help: "The partner CA's CRL (DER); the listener is off without one."),
         Setting(key: "admin.port", kind: .int, defaultValue: "9443", help: "Admin listener port (loopback)."),
         Setting(key: "admin.cas", kind: .paths, defaultValue: "PKI/admin-ca.crt when it exists", help: "CA certificates of administrators (PEM)."),
         Setting(key: "pki.dir", kind: .string, defaultValue: "pki", help: "The PKI folder of `jisr pki init`: the default of every path below."),
@@ -296,6 +299,11 @@ struct ServeSettings {
         configuration.adminCAPaths = try paths("admin.cas", fileExists(pki.adminCACertificate) ? [pki.adminCACertificate] : [])
         configuration.partnerCAKeyPath = try optionalPath("tls.partnerCAKey", pki.partnerCAKey)
         configuration.bodyKeyFolder = try optionalPath("keys.bodyFolder", pki.bodyKeys)
+        configuration.partnerCRLURL = pki.crlURL
+        let crlHost = try source.string("crl.host") ?? "0.0.0.0"
+        note("crl.host", crlHost)
+        let crlPort = try port("crl.port", 8080)
+        configuration.crl = try optionalPath("crl.file", pki.partnerCRL).map { CRLPublication(host: crlHost, port: crlPort, file: $0) }
         configuration.migrateOnStart = try source.bool("database.migrate") ?? true
         note("database.migrate", String(configuration.migrateOnStart))
         configuration.storeDeadline = .seconds(try int("database.timeoutSeconds", 5, atLeast: 1))

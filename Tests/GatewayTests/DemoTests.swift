@@ -18,6 +18,7 @@ struct DemoTests {
         let folder = NSTemporaryDirectory() + "jisr-demo-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder + "/empty", withIntermediateDirectories: true)
         let (port, opsPort, adminPort) = (try PrometheusServer.freePort(), try PrometheusServer.freePort(), try PrometheusServer.freePort())
+        let crlPort = try PrometheusServer.freePort()
         let logFile = folder + "/demo.log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
@@ -25,7 +26,9 @@ struct DemoTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try JisrCLI.binary())
         process.currentDirectoryURL = URL(fileURLWithPath: folder + "/empty")
-        process.arguments = ["demo", "--dir", folder + "/demo", "--persons", "300", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)"]
+        process.arguments = ["demo", "--dir", folder + "/demo", "--persons", "300", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)",
+            "--crl-port", "\(crlPort)",
+        ]
         process.standardOutput = output
         process.standardError = output
         let exited = AsyncStream.makeStream(of: Int32.self)
@@ -46,6 +49,12 @@ struct DemoTests {
         #expect(purposes["IQ-MOLSA"] == ["mou-work-permit-notification"], "IQ-MOLSA's agreements grant it")
         #expect(purposes["LB-PORTAL"] == ["data-subject-access"])
         #expect(manifest.partners.allSatisfy { !$0.purposes.isEmpty }, "every partner can be called with a purpose it holds")
+
+        // The demo's CA publishes its CRL where its certificates say (testssl checks the server certificate names one).
+        let crl = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(crlPort)/partner-ca.crl"), timeout: .seconds(5))
+        #expect(crl.status == .ok && crl.headers.first(name: "content-type") == "application/pkix-crl")
+        let points = try await JisrCLI.runProgram("/usr/bin/openssl", ["x509", "-in", folder + "/demo/pki/server.crt", "-noout", "-ext", "crlDistributionPoints"])
+        #expect(points.output.contains("URI:http://127.0.0.1:\(crlPort)/partner-ca.crl"), "\(points.output)")
 
         // The NSSF as the manifest describes it: its certificate, a purpose it was granted, a sample person.
         let nssf = try #require(manifest.partners.first { $0.id == "LB-NSSF" })

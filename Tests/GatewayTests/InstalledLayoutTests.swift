@@ -54,7 +54,9 @@ struct InstalledLayoutTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: jisr)
         process.currentDirectoryURL = URL(fileURLWithPath: work)
-        process.arguments = ["serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)"]
+        process.arguments = [
+            "serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)", "--crl-port", "0",
+        ]
         process.standardOutput = output
         process.standardError = output
         try process.run()

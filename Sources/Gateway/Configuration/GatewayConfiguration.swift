@@ -21,6 +21,10 @@ public struct GatewayConfiguration: Sendable {
     public var adminCAPaths: [String] = []
     /// The partner CA's certificate and key, for `POST …/certificates` with a CSR (optional; a secret).
     public var partnerCAKeyPath: String?
+    /// The URL the partner CA's certificates name as CRL distribution point (from `jisr pki init --crl-url`).
+    public var partnerCRLURL: String?
+    /// The partner CA's CRL, published over plain HTTP on a listener of its own; off without one.
+    public var crl: CRLPublication?
     /// PEM: the server certificate (followed by its chain) and its private key.
     public var serverCertificatePath: String
     public var serverKeyPath: String
@@ -124,5 +128,19 @@ public struct SealingConfiguration: Sendable {
     public init(signingKeyPath: String, signingCertificatePath: String) {
         self.signingKeyPath = signingKeyPath
         self.signingCertificatePath = signingCertificatePath
+    }
+}
+
+/// Where the partner CA's CRL is published: a file (which `jisr cert revoke` and the admin API rewrite) served by
+/// `GET /partner-ca.crl` over plain HTTP, as relying parties fetch CRLs (a CRL is signed; it needs no TLS).
+public struct CRLPublication: Sendable {
+    public var host: String
+    public var port: Int
+    public var file: String
+
+    public init(host: String = "0.0.0.0", port: Int = 8080, file: String) {
+        self.host = host
+        self.port = port
+        self.file = file
     }
 }

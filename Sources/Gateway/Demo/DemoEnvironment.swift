@@ -52,11 +52,16 @@ public struct DemoEnvironment: Sendable {
     public let exchangePort: Int
     public let opsPort: Int
     public let adminPort: Int
+    /// The CRL listener's port: the demo CA's certificates name `http://localhost:PORT/partner-ca.crl`.
+    public let crlPort: Int
     public let persons: Int
     public let seed: UInt64
 
-    public init(directory: String, exchangePort: Int = 8443, opsPort: Int = 9090, adminPort: Int = 9443, persons: Int = 10_000, seed: UInt64 = 1) {
+    public init(
+        directory: String, exchangePort: Int = 8443, opsPort: Int = 9090, adminPort: Int = 9443, crlPort: Int = 8080, persons: Int = 10_000, seed: UInt64 = 1
+    ) {
         self.adminPort = adminPort
+        self.crlPort = crlPort
         self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.exchangePort = exchangePort
         self.opsPort = opsPort
@@ -127,6 +132,10 @@ public struct DemoEnvironment: Sendable {
         configuration.adminPort = adminPort
         configuration.adminCAPaths = [layout.adminCACertificate]
         configuration.partnerCAKeyPath = layout.partnerCAKey
+        configuration.partnerCRLURL = layout.crlURL
+        if FileManager.default.fileExists(atPath: layout.partnerCRL) {
+            configuration.crl = CRLPublication(host: "127.0.0.1", port: crlPort, file: layout.partnerCRL)
+        }
         configuration.bodyKeyFolder = layout.bodyKeys
         var sealing = SealingConfiguration(signingKeyPath: layout.logSigningKey, signingCertificatePath: layout.logSigningCertificate)
         sealing.timestamping = TimestampingConfiguration(url: "http://127.0.0.1:\(tsaPort)/", trustedRootPaths: [tsaDirectory + "/tsa-root.crt"])
@@ -201,7 +210,7 @@ public struct DemoEnvironment: Sendable {
         let directory = PKIDirectory(path: pki)
         if !directory.exists {
             say("Creating a development PKI in \(pki) (partner CA, admin CA, server certificate for localhost)")
-            try directory.initialize(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]])
+            try directory.initialize(dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]], crlURL: "http://127.0.0.1:\(crlPort)/\(CRLRoutes.path)")
         }
         // Every demo partner has its client certificate, those added since the PKI was made too.
         for partner in Self.partners where !FileManager.default.fileExists(atPath: "\(pki)/clients/\(partner.id).crt") {

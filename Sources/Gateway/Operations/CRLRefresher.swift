@@ -1,0 +1,38 @@
+import Administration
+import Foundation
+import Logging
+import PKI
+import Registry
+import ServiceLifecycle
+
+/// Keeps the published CRL current on a gateway that holds the partner CA's key: signs it at start, within seconds
+/// of a revocation made anywhere (the registry's revoked certificates change, whichever gateway or CLI revoked), and
+/// daily, well inside the list's 30 days.
+struct CRLRefresher: Service {
+    let administration: Administration
+    let authority: CertificateAuthority
+    let file: String
+    let registry: RegistryWatcher
+    let logger: Logger
+    var check: Duration = .seconds(2)
+    var resignAfter: TimeInterval = 86_400
+
+    func run() async throws {
+        let issuer = authority.name
+        var published: (revoked: Set<String>, at: Date)?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let revoked = Set(registry.snapshot.certificates.values.filter { $0.status == .revoked && $0.issuer == issuer }.map(\.fingerprint))
+            if published?.revoked != revoked || published.map({ Date().timeIntervalSince($0.at) > resignAfter }) ?? true {
+                do {
+                    try RevocationList.write(try await administration.revocationList(of: authority), to: file)
+                    published = (revoked, Date())
+                    logger.info("signed the partner CA's CRL", metadata: ["jisr.revoked": "\(revoked.count)", "jisr.file": "\(file)"])
+                } catch {
+                    // The previous list stays published; the next check tries again.
+                    logger.warning("cannot sign the partner CA's CRL", metadata: ["jisr.error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: check)
+        }
+    }
+}
