@@ -11,8 +11,10 @@ if Context.environment["JISR_STRICT"] == "true" {
     strict.append(.unsafeFlags(["-warnings-as-errors"]))
 }
 
-// The commit `jisr --version` prints (CJisrBuild): SwiftPM's git information of this checkout, if it is one.
-let commit = Context.gitInformation.map { String($0.currentCommit.prefix(12)) + ($0.hasUncommittedChanges ? "-modified" : "") } ?? "unknown"
+// The commit `jisr --version` prints (CJisrBuild): JISR_COMMIT when scripts/package and scripts/test give it (SwiftPM
+// re-reads this manifest when the environment changes, not when HEAD moves), else SwiftPM's git information.
+let commit = Context.environment["JISR_COMMIT"]
+    ?? Context.gitInformation.map { String($0.currentCommit.prefix(12)) + ($0.hasUncommittedChanges ? "-modified" : "") } ?? "unknown"
 
 let package = Package(
     name: "jisr",

@@ -99,3 +99,11 @@ stop_throwaway_postgres() {
   as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
+
+# The commit `jisr --version` names (Package.swift): given explicitly, so that a build after a new commit says so.
+export_build_commit() {
+  local commit
+  commit=$(git rev-parse --short=12 HEAD 2>/dev/null) || return 0
+  git diff --quiet HEAD 2>/dev/null || commit="$commit-modified"
+  export JISR_COMMIT="$commit"
+}
