@@ -146,7 +146,7 @@ public struct CertificateAuthority: Sendable {
         let start = notBefore ?? Date().addingTimeInterval(-3600)
         var extensions = extensions
         try extensions.append(Certificate.Extension(AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: credential.certificate.publicKey).keyIdentifier), critical: false))
-        if let crlURL { try extensions.append(try CRLDistributionPoint(url: crlURL).extensionValue()) }
+        if let crlURL { try extensions.append(CRLDistributionPoint(url: crlURL).extensionValue()) }
         let certificate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: publicKey ?? key.publicKey,
             notValidBefore: start, notValidAfter: start.addingTimeInterval(Double(days) * 86_400 + 3600),

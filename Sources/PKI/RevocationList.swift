@@ -97,13 +97,13 @@ extension CertificateAuthority {
 struct CRLDistributionPoint {
     let url: String
 
-    func extensionValue() throws -> Certificate.Extension {
+    func extensionValue() -> Certificate.Extension {
         var coder = DER.Serializer()
-        try coder.appendConstructedNode(identifier: .sequence) { points in
-            try points.appendConstructedNode(identifier: .sequence) { point in
+        coder.appendConstructedNode(identifier: .sequence) { points in
+            points.appendConstructedNode(identifier: .sequence) { point in
                 // distributionPoint [0] (a CHOICE, so explicit) holding fullName [0] GeneralNames: one URI [6].
-                try point.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { name in
-                    try name.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { names in
+                point.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { name in
+                    name.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { names in
                         names.appendPrimitiveNode(identifier: ASN1Identifier(tagWithNumber: 6, tagClass: .contextSpecific)) { $0.append(contentsOf: Array(url.utf8)) }
                     }
                 }

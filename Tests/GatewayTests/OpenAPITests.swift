@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import MessageLog
+import NIOCore
 import NIOHTTP1
 import Schemas
 import Testing
@@ -40,4 +43,29 @@ struct OpenAPITests {
         let admin = Array(try Data(contentsOf: Fixture.repository.appendingPathComponent("openapi/admin.json")))
         #expect(try await fixture.admin(.GET, "/admin/v1/openapi.json").body == admin)
     }
+
+    @Test("The document carries the contracts' schemas as contracts/ has them (scripts/openapi --check)")
+    func contractsEmbedded() async throws {
+        let result = try await JisrCLI.runProgram("/usr/bin/env", ["python3", Fixture.repository.appendingPathComponent("scripts/openapi").path, "--check"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("A method a resource does not have is 405 with Allow, a path the API does not have 404: problem documents, logged", arguments: [
+        ("TRACE", "/v1/contracts", 405, "GET"), ("DELETE", "/v1/work-permits/WP-2026-0000001", 405, "GET"), ("PUT", "/v1/messages", 405, "POST"),
+        ("OPTIONS", "/v1/log/consistency", 405, "GET"), ("DELETE", "/v1/no-such-thing", 404, ""), ("TRACE", "/elsewhere", 404, ""),
+    ])
+    func unknownMethods(method: String, path: String, status: Int, allow: String) async throws {
+        let fixture = try await Shared.fixture.value
+        var request = HTTPClientRequest(url: "https://localhost:\(fixture.exchangePort)\(path)")
+        request.method = HTTPMethod(rawValue: method)
+        let response = try await fixture.clients["LB-NSSF"]!.execute(request, timeout: .seconds(15))
+        let reply = Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        #expect(reply.status == status, "\(method) \(path): \(reply.text)")
+        #expect(reply.headers.first(name: "Allow") == (allow.isEmpty ? nil : allow))
+        #expect(reply.headers.first(name: "Content-Type") == "application/problem+json")
+        #expect(reply.problemType?.hasSuffix(status == 405 ? "/method-not-allowed" : "/not-found") == true, "\(reply.text)")
+        let entry = try await fixture.entry(of: reply)
+        #expect(entry.draft.status == status && entry.draft.partner == "LB-NSSF", "logged like every exchange")
+    }
 }
+

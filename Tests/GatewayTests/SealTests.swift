@@ -130,9 +130,14 @@ struct SealTests {
         let proof = try #require(document["proof"]?.arrayValue).compactMap { $0.stringValue.flatMap(Hex.decode) }
         #expect(MerkleTree.verifyConsistency(oldSize: Int(first), oldRoot: oldRoot, newSize: Int(second), newRoot: newRoot, proof: proof))
         #expect(!MerkleTree.verifyConsistency(oldSize: Int(first), oldRoot: newRoot, newSize: Int(second), newRoot: newRoot, proof: proof))
-        for bad in ["from=0&to=\(second)", "from=\(second)&to=\(first)", "from=1&to=\(second + 1000)", "from=a&to=2", "from=1&to=2&x=1"] {
+        // Malformed sizes are refused; well-formed ones without a proof between them name nothing (as the document says).
+        for bad in ["from=0&to=\(second)", "from=a&to=2", "from=1&to=2&x=1", "from=1&to=9223372036854775808"] {
             let refused = try await fixture.get("/v1/log/consistency?\(bad)", as: "EG-MOL", purpose: nil)
             #expect(refused.status == 400, "\(bad): \(refused.text)")
+        }
+        for missing in ["from=\(second)&to=\(first)", "from=1&to=\(second + 1000)"] {
+            let absent = try await fixture.get("/v1/log/consistency?\(missing)", as: "EG-MOL", purpose: nil)
+            #expect(absent.status == 404 && absent.text.contains("no-consistency-proof"), "\(missing): \(absent.text)")
         }
         let verify = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL])
         #expect(verify.status == 0 && verify.output.contains("seals verified"), "\(verify.output)")

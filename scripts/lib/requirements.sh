@@ -107,3 +107,17 @@ export_build_commit() {
   git diff --quiet HEAD 2>/dev/null || commit="$commit-modified"
   export JISR_COMMIT="$commit"
 }
+
+# Schemathesis tests the exchange API against its OpenAPI document (scripts/lib/api_conformance.py). It and its
+# dependencies live in a virtual environment of their own, kept between runs; JISR_SCHEMATHESIS_PYTHON names it.
+require_python_schemathesis() {
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/jisr/schemathesis-4.32.5"
+  if ! "$venv/bin/python" -c 'import schemathesis, jsonschema' 2>/dev/null; then
+    require_packages python3-venv
+    echo "==> pip install schemathesis==4.32.5 jsonschema (in $venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q schemathesis==4.32.5 jsonschema \
+      || { echo "pip could not install schemathesis into $venv" >&2; exit 1; }
+  fi
+  export JISR_SCHEMATHESIS_PYTHON="$venv/bin/python" JISR_SCHEMATHESIS="$venv/bin/schemathesis"
+}

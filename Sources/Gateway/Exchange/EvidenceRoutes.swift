@@ -56,12 +56,14 @@ struct EvidenceRoutes: Sendable {
         for (name, _) in parameters where !["from", "to"].contains(String(name)) {
             throw Problem.invalidParameters("unknown parameter \(String(name).prefix(40))")
         }
-        guard let fromText = parameters.get("from"), let toText = parameters.get("to"), let from = Int64(fromText), let to = Int64(toText) else {
-            throw Problem.invalidParameters("from and to are tree sizes (whole numbers)")
+        guard let fromText = parameters.get("from"), let toText = parameters.get("to"), let from = Int64(fromText), let to = Int64(toText), from >= 1, to >= 1
+        else {
+            throw Problem.invalidParameters("from and to are tree sizes (whole numbers, at least 1)")
         }
-        guard let latest = try await seals.latest() else { throw Problem.invalidParameters("the log has not been sealed yet") }
-        guard from >= 1, from <= to, to <= latest.treeHead.size else {
-            throw Problem.invalidParameters("1 ≤ from ≤ to ≤ \(latest.treeHead.size), the size of the newest seal")
+        // Well-formed sizes without a proof between them (the wrong way round, or past the newest seal) name no resource.
+        guard let latest = try await seals.latest() else { throw Problem.noConsistencyProof("the log has not been sealed yet") }
+        guard from <= to, to <= latest.treeHead.size else {
+            throw Problem.noConsistencyProof("a proof exists for 1 ≤ from ≤ to ≤ \(latest.treeHead.size), the size of the newest seal")
         }
         var document = JSONObject([("from", .integer(from)), ("to", .integer(to))])
         document["fromRoot"] = .string(try await seals.root(size: from).hex)

@@ -223,6 +223,7 @@ struct ExchangeAuditor: Sendable {
             .contentType: body.mediaType, .messageId: messageId.uuidString.lowercased(), .logSeq: String(entry.seq), .logEntryHash: entry.entryHash,
         ]
         if let retry = problem?.retryAfter ?? (problem == nil ? notes.retryAfter : nil) { headers[.retryAfter] = String(retry) }
+        if let allow = problem?.allow, !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         if problem == nil, let signature = notes.signature { headers[.jwsSignature] = signature }
         metrics.record(
             .init(route: route, method: request.method.rawValue, partner: partnerID, contract: draft.contract, operation: draft.operation, status: answered,

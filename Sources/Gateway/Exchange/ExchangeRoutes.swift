@@ -86,14 +86,8 @@ struct ExchangeRoutes: Sendable {
                 try schemaDocument(context.parameters.get("contract"), context.parameters.get("version"), context.parameters.get("document"))
             }
         }
-        // Anything else is a logged 404; the router does not backtrack out of `v1`, so it needs its own catch-all.
-        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .head] {
-            for group in [router.group(), v1] {
-                group.on("**", method: method) { request, context in
-                    await auditor.handle(request, context: context, route: "(unmatched)", requirePurpose: false) { _, _ in throw Problem.notFound }
-                }
-            }
-        }
+        // Anything else — another method, another path — is answered as an exchange and logged: 405 with Allow, or 404.
+        router.add(middleware: UnroutedRequests(routes: router.routes.map { ($0.method.rawValue, $0.path.description) }, auditor: auditor))
     }
 
     // MARK: Handlers

@@ -12,14 +12,17 @@ public struct Problem: Error, Sendable, Hashable {
     public let detail: String?
     public let violations: [String]
     public let retryAfter: Int?
+    /// The methods the resource has, for 405 (`Allow`, RFC 9110 §15.5.6).
+    public let allow: [String]
 
-    public init(code: String, status: Int, title: String, detail: String? = nil, violations: [String] = [], retryAfter: Int? = nil) {
+    public init(code: String, status: Int, title: String, detail: String? = nil, violations: [String] = [], retryAfter: Int? = nil, allow: [String] = []) {
         self.code = code
         self.status = status
         self.title = title
         self.detail = detail
         self.violations = violations
         self.retryAfter = retryAfter
+        self.allow = allow
     }
 
     public static let typeBase = "https://jisr.labor.gov.lb/problems/"
@@ -48,7 +51,15 @@ public struct Problem: Error, Sendable, Hashable {
     public static let permitNotFound = Problem(code: "permit-not-found", status: 404, title: "No work permit has this number")
     public static let establishmentNotFound = Problem(code: "establishment-not-found", status: 404, title: "No establishment has this registration number")
     public static let notAcceptable = Problem(code: "not-acceptable", status: 406, title: "Only application/json and application/xml are offered")
-    public static let methodNotAllowed = Problem(code: "method-not-allowed", status: 405, title: "The method is not allowed on this resource")
+    public static func noConsistencyProof(_ detail: String) -> Problem {
+        Problem(code: "no-consistency-proof", status: 404, title: "No consistency proof between these tree sizes", detail: detail)
+    }
+
+    public static func methodNotAllowed(allow: [String]) -> Problem {
+        Problem(
+            code: "method-not-allowed", status: 405, title: "The method is not allowed on this resource",
+            detail: "this resource answers \(allow.joined(separator: ", "))", allow: allow)
+    }
     public static let storeUnavailable = Problem(code: "store-unavailable", status: 503, title: "The records cannot be read just now", retryAfter: 5)
     public static let logUnavailable = Problem(code: "log-unavailable", status: 503, title: "The message log cannot be written; nothing was exchanged", retryAfter: 5)
     public static let invalidOutbound = Problem(code: "invalid-outbound-document", status: 500, title: "The gateway produced a document that breaks its contract")
