@@ -153,7 +153,7 @@ public struct Gateway: Sendable {
         let ready = StoreReady()
         let prelude = StorePrelude(database: database, migrate: configuration.migrateOnStart, registry: registry, ready: ready, logger: logger)
         let ops = Application(
-            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, metrics: metrics, ready: ready, logger: logger).router(),
+            router: OpsRoutes(database: database, registry: registry, sealer: logSealer, metrics: metrics, crlFile: configuration.crl?.file, ready: ready, logger: logger).router(),
             configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)

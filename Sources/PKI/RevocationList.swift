@@ -127,3 +127,29 @@ extension RevocationList {
         }
     }
 }
+
+extension RevocationList {
+    /// When a CRL (DER) says a newer one will be issued: after it, relying parties that check revocation refuse the
+    /// CA's certificates. Nil when the bytes are not a CRL with a next update.
+    public static func nextUpdate(der: [UInt8]) -> Date? {
+        guard let root = try? DER.parse(der), case .constructed(let list) = root.content, let tbs = list.first(where: { _ in true }),
+            case .constructed(let fields) = tbs.content
+        else { return nil }
+        // thisUpdate and nextUpdate are the first two times of the TBSCertList (RFC 5280 §5.1.2.4–5).
+        let times = fields.compactMap { node -> Date? in
+            if let time = try? UTCTime(derEncoded: node) {
+                return date(year: time.year, month: time.month, day: time.day, hours: time.hours, minutes: time.minutes, seconds: time.seconds)
+            }
+            if let time = try? GeneralizedTime(derEncoded: node) {
+                return date(year: time.year, month: time.month, day: time.day, hours: time.hours, minutes: time.minutes, seconds: time.seconds)
+            }
+            return nil
+        }
+        return times.count >= 2 ? times[1] : nil
+    }
+
+    private static func date(year: Int, month: Int, day: Int, hours: Int, minutes: Int, seconds: Int) -> Date? {
+        DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"), year: year, month: month, day: day, hour: hours,
+                       minute: minutes, second: seconds).date
+    }
+}

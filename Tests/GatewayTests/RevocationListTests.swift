@@ -124,6 +124,13 @@ struct RevocationListTests {
         let first = try await fetch()
         #expect(first.contentType == "application/pkix-crl")
         #expect(first.text.contains("verify OK") && first.text.contains("No Revoked Certificates"), "\(first.text)")
+        // The ops listener says when the published list lapses: 30 days from its signing.
+        let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(opsPort)/metrics"), timeout: .seconds(5))
+        let exposition = String(buffer: try await metrics.body.collect(upTo: 4 << 20))
+        let nextUpdate = exposition.split(separator: "\n").first { $0.hasPrefix("jisr_crl_next_update_timestamp_seconds ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") }
+        let days = try #require(nextUpdate).distance(to: Date().timeIntervalSince1970) / -86_400
+        #expect(days > 29.9 && days <= 30, "the CRL lapses in \(days) days")
         let other = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(crlPort)/metrics"), timeout: .seconds(5))
         #expect(other.status == .notFound, "the CRL listener serves the CRL and nothing else")
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PKI
 import MessageLog
 import Storage
 import Registry
@@ -11,6 +12,8 @@ struct OpsRoutes: Sendable {
     let registry: RegistryWatcher
     let sealer: Sealer?
     let metrics: GatewayMetrics
+    /// The CRL this gateway publishes, if any: its next update is a gauge, so that a list nobody re-signs is noticed.
+    let crlFile: String?
     /// Open once every migration has run: until then the gateway is live but not ready, and reads no table.
     let ready: StoreReady
     let logger: Logger
@@ -40,6 +43,14 @@ struct OpsRoutes: Sendable {
                 "# TYPE jisr_registry_version gauge",
                 "jisr_registry_version \(registry.snapshot.version)",
             ]
+            if let crlFile {
+                let next = FileManager.default.contents(atPath: crlFile).flatMap { RevocationList.nextUpdate(der: Array($0)) }
+                lines += [
+                    "# HELP jisr_crl_next_update_timestamp_seconds When the published CRL lapses (Unix time; -1: unreadable). Relying parties then refuse the CA's certificates.",
+                    "# TYPE jisr_crl_next_update_timestamp_seconds gauge",
+                    "jisr_crl_next_update_timestamp_seconds \(next.map { String(Int64($0.timeIntervalSince1970)) } ?? "-1")",
+                ]
+            }
             if let rounds = sealer?.sealing {
                 lines += [
                     "# HELP jisr_sealer_last_round_timestamp_seconds When this gateway's sealer last ended a round (Unix time; 0: none yet). A stuck sealer stops advancing it.",
