@@ -97,6 +97,8 @@ public final class RegistryWatcher: Service, Sendable {
                     do {
                         let version = try await self.store.version()
                         if version != self.snapshot.version { try await self.reload() } else { self.confirmed.withLock { $0 = Date() } }
+                    } catch where Task.isCancelled || error is CancellationError {
+                        break  // the gateway is stopping: a poll cut short is not a failure
                     } catch {
                         self.logger.warning("registry reload failed; keeping the previous snapshot", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
                     }

@@ -53,6 +53,8 @@ public final class RelayProducer: Service, Sendable {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     do {
                         position = try await self.processAvailable(after: position)
+                    } catch where Task.isCancelled || error is CancellationError {
+                        break  // the gateway is stopping: a read cut short is not a failure
                     } catch {
                         self.logger.warning("relay: reading the change feed failed; retrying", metadata: ["jisr.error": "\(String(reflecting: type(of: error)))"])
                     }

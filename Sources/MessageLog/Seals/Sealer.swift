@@ -112,6 +112,8 @@ public final class Sealer: Service, Sendable {
                             rounds.lastEnded = Date()
                             if seal != nil { rounds.signed += 1 }
                         }
+                    } catch where Task.isCancelled || error is CancellationError {
+                        break  // the gateway is stopping: a round cut short is not a failure
                     } catch {
                         self.rounds.withLock { $0.failed += 1 }
                         self.logger.warning("sealing the log failed; retrying", metadata: Self.metadata(error))
