@@ -181,24 +181,23 @@ public struct Gateway: Sendable {
             services += [AfterStoreReady(ready: ready, service: producer), AfterStoreReady(ready: ready, service: worker)]
         }
         if let logSealer { services.append(AfterStoreReady(ready: ready, service: logSealer)) }
-        if let crl = configuration.crl, let keyPath = configuration.partnerCAKeyPath, let certificatePath = configuration.partnerCAPaths.first {
-            let authority = try CertificateAuthority(
-                certificatePEM: try String(contentsOfFile: certificatePath, encoding: .utf8), privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8))
+        let administration = Administration(database: database, log: logWriter, catalog: catalog, logger: logger)
+        let partnerCAPEMs = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        // Where this gateway holds the partner CA's key, it signs the published CRL and the admin API's partner
+        // certificates with it.
+        let partnerCA = try configuration.partnerCAKeyPath.flatMap { keyPath in
+            try partnerCAPEMs.first.map {
+                try CertificateAuthority(certificatePEM: $0, privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8), crlURL: configuration.partnerCRLURL)
+            }
+        }
+        if let crl = configuration.crl, let partnerCA {
             services.append(
                 AfterStoreReady(ready: ready, service: CRLRefresher(
-                    administration: Administration(database: database, log: logWriter, catalog: catalog, logger: logger), authority: authority,
-                    file: crl.file, registry: registry, logger: logger)))
+                    administration: administration, authority: partnerCA, file: crl.file, registry: registry, logger: logger)))
         }
         if !configuration.adminCAPaths.isEmpty {
-            let administration = Administration(database: database, log: logWriter, catalog: catalog, logger: logger)
             let adminRouter = Router(context: AdminContext.self)
             adminRouter.add(middleware: AdministratorAuthenticator(administration: administration))
-            let partnerCAPEMs = try configuration.partnerCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) }
-            var partnerCA: CertificateAuthority?
-            if let keyPath = configuration.partnerCAKeyPath, let certificatePEM = partnerCAPEMs.first {
-                partnerCA = try CertificateAuthority(
-                    certificatePEM: certificatePEM, privateKeyPEM: try String(contentsOfFile: keyPath, encoding: .utf8), crlURL: configuration.partnerCRLURL)
-            }
             AdminRoutes(
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,
                 adminCAPEMs: try configuration.adminCAPaths.map { try String(contentsOfFile: $0, encoding: .utf8) },

@@ -109,24 +109,14 @@ struct ConfigurationFileTests {
         }
         let exchangePort = try PrometheusServer.freePort()
         try write(refusedLimit: 60, level: "info", exchangePort: exchangePort)
-        let logFile = directory + "/serve-config.log"
-        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // The environment names another ops port than the file; the command line another admin port than both.
         let adminPort = try PrometheusServer.freePort()
-        process.arguments = ["JISR_OPS_PORT=\(environmentPort)", "JISR_ADMIN_PORT=1", try JisrCLI.binary(), "serve", "--config", file, "--admin-port", "\(adminPort)"]
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        defer { process.terminate() }
-        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-        try await Fixture.until("jisr serve --config listening") {
-            if !process.isRunning { throw FixtureError("jisr serve stopped: \(log())") }
-            return log().contains("exchange listener on 127.0.0.1:\(exchangePort)")
-        }
+        let serve = try BackgroundProcess(
+            "/usr/bin/env", ["JISR_OPS_PORT=\(environmentPort)", "JISR_ADMIN_PORT=1", try JisrCLI.binary(), "serve", "--config", file, "--admin-port", "\(adminPort)"],
+            logFile: directory + "/serve-config.log")
+        defer { serve.terminate() }
+        func log() -> String { serve.log }
+        try await serve.until("jisr serve --config listening") { log().contains("exchange listener on 127.0.0.1:\(exchangePort)") }
         let ready = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(environmentPort)/health/ready"), timeout: .seconds(10))
         #expect(ready.status == .ok, "the ops listener on the environment's port, not the file's")
         #expect(log().contains("\"message\":\"Server started and listening on 127.0.0.1:\(adminPort)\""), "the admin listener on the command line's port, as JSON lines: \(log())")
@@ -146,7 +136,7 @@ struct ConfigurationFileTests {
 
         // SIGHUP: one refusal a minute from now on, debug lines; a new exchange port needs a restart.
         try write(refusedLimit: 1, level: "debug", exchangePort: exchangePort + 1)
-        kill(process.processIdentifier, SIGHUP)
+        kill(serve.processIdentifier, SIGHUP)
         try await Fixture.until("the configuration reloaded") { log().contains("configuration reloaded") }
         #expect(log().contains("\"jisr.applied\":\"exchange.refusedCertificateRateLimit,log.level\""), "\(log())")
         #expect(log().contains("\"jisr.keys\":\"exchange.port\""), "the port needs a restart: \(log())")

@@ -19,24 +19,14 @@ struct DemoTests {
         try FileManager.default.createDirectory(atPath: folder + "/empty", withIntermediateDirectories: true)
         let (port, opsPort, adminPort) = (try PrometheusServer.freePort(), try PrometheusServer.freePort(), try PrometheusServer.freePort())
         let crlPort = try PrometheusServer.freePort()
-        let logFile = folder + "/demo.log"
-        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try JisrCLI.binary())
-        process.currentDirectoryURL = URL(fileURLWithPath: folder + "/empty")
-        process.arguments = ["demo", "--dir", folder + "/demo", "--persons", "300", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)",
-            "--crl-port", "\(crlPort)",
-        ]
-        process.standardOutput = output
-        process.standardError = output
-        let exited = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
-        try process.run()
-        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-        try await Fixture.until("the demo serving", limit: .seconds(240)) {
-            if !process.isRunning { throw FixtureError("jisr demo stopped: \(log())") }
+        let demo = try BackgroundProcess.jisr(
+            [
+                "demo", "--dir", folder + "/demo", "--persons", "300", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)",
+                "--crl-port", "\(crlPort)",
+            ], in: folder + "/empty", logFile: folder + "/demo.log")
+        defer { demo.terminate() }
+        func log() -> String { demo.log }
+        try await demo.until("the demo serving", limit: .seconds(240)) {
             let ready = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(opsPort)/health/ready"), timeout: .seconds(2))
             return ready?.status == .ok && log().contains("curl")
         }
@@ -70,12 +60,7 @@ struct DemoTests {
         #expect(response.status.code == 200)
         try await client.shutdown()
 
-        process.terminate()
-        var status: Int32 = -1
-        for await code in exited.stream {
-            status = code
-            break
-        }
+        let status = await demo.stop()
         #expect(status == 0, "the demo stops cleanly on SIGTERM: \(log().suffix(2000))")
         try? FileManager.default.removeItem(atPath: folder)
     }

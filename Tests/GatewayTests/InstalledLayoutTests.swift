@@ -47,28 +47,16 @@ struct InstalledLayoutTests {
         #expect(added.status == 0, "\(added.output)")
 
         let (port, opsPort, adminPort) = (try PrometheusServer.freePort(), try PrometheusServer.freePort(), try PrometheusServer.freePort())
-        let logFile = prefix + "/serve.log"
-        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: jisr)
-        process.currentDirectoryURL = URL(fileURLWithPath: work)
-        process.arguments = [
-            "serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)", "--crl-port", "0",
-        ]
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        defer { process.terminate() }
-        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-        try await Fixture.until("the installed jisr serving") {
-            if !process.isRunning { throw FixtureError("jisr serve stopped: \(log())") }
+        let serve = try BackgroundProcess(
+            jisr, ["serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)", "--crl-port", "0"],
+            in: work, logFile: prefix + "/serve.log")
+        defer { serve.terminate() }
+        try await serve.until("the installed jisr serving") {
             let ready = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(opsPort)/health/ready"), timeout: .seconds(2))
             return ready?.status == .ok
         }
         // Serving means it read the contracts and the OpenAPI documents it answers /v1/contracts and the schemas with.
-        #expect(log().contains("exchange listener on 127.0.0.1:\(port)"), "\(log())")
+        #expect(serve.log.contains("exchange listener on 127.0.0.1:\(port)"), "\(serve.log)")
     }
 
     @Test("Without its shared files the installed jisr says where it looked")

@@ -92,22 +92,12 @@ struct RevocationListTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let fingerprint = try await issuePartnerCertificate(in: folder)
         let (port, opsPort, adminPort) = (try PrometheusServer.freePort(), try PrometheusServer.freePort(), try PrometheusServer.freePort())
-        let logFile = folder + "/serve.log"
-        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try JisrCLI.binary())
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        process.arguments = [
-            "serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)",
-            "--crl-host", "127.0.0.1", "--crl-port", "\(crlPort)", "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
-        ]
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        defer { process.terminate() }
-        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+        let serve = try BackgroundProcess.jisr(
+            [
+                "serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(port)", "--ops-port", "\(opsPort)", "--admin-port", "\(adminPort)",
+                "--crl-host", "127.0.0.1", "--crl-port", "\(crlPort)", "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
+            ], in: folder, logFile: folder + "/serve.log")
+        defer { serve.terminate() }
 
         /// The CRL as a relying party fetches it: over HTTP, then read by OpenSSL.
         func fetch() async throws -> (status: Int, contentType: String, text: String) {
@@ -117,10 +107,7 @@ struct RevocationListTests {
             let text = try await openssl(in: folder, ["crl", "-inform", "DER", "-in", "fetched.crl", "-CAfile", "pki/partner-ca.crt", "-noout", "-text", "-verify"])
             return (Int(response.status.code), response.headers.first(name: "content-type") ?? "", text.output)
         }
-        try await Fixture.until("jisr serve's CRL listener") {
-            if !process.isRunning { throw FixtureError("jisr serve stopped: \(log())") }
-            return (try? await fetch())?.status == 200
-        }
+        try await serve.until("jisr serve's CRL listener") { (try? await fetch())?.status == 200 }
         let first = try await fetch()
         #expect(first.contentType == "application/pkix-crl")
         #expect(first.text.contains("verify OK") && first.text.contains("No Revoked Certificates"), "\(first.text)")
@@ -138,10 +125,7 @@ struct RevocationListTests {
         // signs and publishes the new list itself.
         let revoked = try await run(in: folder, jisr: ["cert", "revoke", fingerprint, "--reason", "superseded", "--pki", folder + "/elsewhere"])
         #expect(revoked.status == 0 && revoked.output.contains("no partner CA key"), "\(revoked.output)")
-        try await Fixture.until("the published CRL lists the revoked certificate") {
-            if !process.isRunning { throw FixtureError("jisr serve stopped: \(log())") }
-            return (try? await fetch())?.text.contains("Serial Number:") == true
-        }
+        try await serve.until("the published CRL lists the revoked certificate") { (try? await fetch())?.text.contains("Serial Number:") == true }
         let verified = try await verify(in: folder, crl: "fetched.crl")
         #expect(verified.status != 0 && verified.output.contains("certificate revoked"), "\(verified.output)")
     }

@@ -11,37 +11,19 @@ struct StartupTests {
     /// One start on a new empty store: listening (which comes after the migrations), then a clean stop.
     func startOnce(_ fixture: Fixture, store: StoreLocation, run: Int) async throws -> (status: Int32, output: String) {
         let directory = fixture.directory
-        let logFile = directory + "/startup-\(run).log"
-        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try JisrCLI.binary())
-        process.arguments = [
-            "serve", "--host", "127.0.0.1", "--port", "0", "--ops-port", "0", "--admin-port", "0", "--pki", directory + "/pki",
-            "--server-cert", directory + "/server.crt", "--server-key", directory + "/server.key", "--partner-ca", directory + "/ca.crt",
-            "--admin-ca", directory + "/admin-ca.crt", "--subject-key", directory + "/subject.key",
-            "--relay-cert", directory + "/relay-client.crt", "--relay-key", directory + "/relay-client.key",
-            "--contracts", Fixture.repository.appendingPathComponent("contracts").path, "--database-url", store.description,
-        ]
-        process.standardOutput = output
-        process.standardError = output
-        let exited = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
-        try process.run()
+        let serve = try BackgroundProcess.jisr(
+            [
+                "serve", "--host", "127.0.0.1", "--port", "0", "--ops-port", "0", "--admin-port", "0", "--pki", directory + "/pki",
+                "--server-cert", directory + "/server.crt", "--server-key", directory + "/server.key", "--partner-ca", directory + "/ca.crt",
+                "--admin-ca", directory + "/admin-ca.crt", "--subject-key", directory + "/subject.key",
+                "--relay-cert", directory + "/relay-client.crt", "--relay-key", directory + "/relay-client.key",
+                "--contracts", Fixture.repository.appendingPathComponent("contracts").path, "--database-url", store.description,
+            ], logFile: directory + "/startup-\(run).log")
+        defer { serve.terminate() }
         // Listening is announced once the exchange listener runs, which waits for the store to be ready.
-        try await Fixture.until("jisr serve listening on a new store") {
-            let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            if !process.isRunning { throw FixtureError("jisr serve stopped: \(text)") }
-            return text.contains("exchange listener on 127.0.0.1:")
-        }
-        process.terminate()
-        var status: Int32 = -1
-        for await code in exited.stream {
-            status = code
-            break
-        }
-        return (status, (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "")
+        try await serve.until("jisr serve listening on a new store") { serve.log.contains("exchange listener on 127.0.0.1:") }
+        let status = await serve.stop()
+        return (status, serve.log)
     }
 
     @Test("Eight starts on empty stores: each migrates, listens, and stops cleanly, with no error on the way")

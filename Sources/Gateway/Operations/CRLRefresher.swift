@@ -19,9 +19,18 @@ struct CRLRefresher: Service {
 
     func run() async throws {
         let issuer = authority.name
+        var seen: (registryVersion: Int64, revoked: Set<String>)?
         var published: (revoked: Set<String>, at: Date)?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let revoked = Set(registry.snapshot.certificates.values.filter { $0.status == .revoked && $0.issuer == issuer }.map(\.fingerprint))
+            let snapshot = registry.snapshot
+            // Only a new registry version can revoke: an unchanged one costs a comparison, not a scan.
+            let revoked: Set<String>
+            if let seen, seen.registryVersion == snapshot.version {
+                revoked = seen.revoked
+            } else {
+                revoked = Set(snapshot.certificates.values.filter { $0.status == .revoked && $0.issuer == issuer }.map(\.fingerprint))
+                seen = (snapshot.version, revoked)
+            }
             if published?.revoked != revoked || published.map({ Date().timeIntervalSince($0.at) > resignAfter }) ?? true {
                 do {
                     try RevocationList.write(try await administration.revocationList(of: authority), to: file)
