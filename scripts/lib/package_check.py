@@ -6,8 +6,9 @@ Usage: package_check.py DEB
 1. The archive: its fields, its files (dpkg-deb --info/--contents), the conffile, and lintian without an error.
 2. Installed with dpkg into a throwaway root (dpkg --root, maintainer scripts run chrootless with DPKG_ROOT): the jisr
    system user and its folders exist, owned and moded as the unit expects.
-3. The installed executable needs no Swift toolchain (ldd), prints its version and commit, and — as the jisr user,
-   from an empty folder, with the installed configuration file — runs pki init, migrate and serve, which tells
+3. The installed executable needs no Swift toolchain (ldd), prints its version and commit, has a manual page naming
+   every command (man --local-file), and — as the jisr user, from an empty folder, with the installed configuration
+   file — runs pki init, migrate and serve, which tells
    systemd it is ready (sd_notify READY=1 on $NOTIFY_SOCKET, as Type=notify expects) and answers its health check.
 4. The unit passes systemd-analyze verify in that root and systemd-analyze security's offline review at "OK" or better.
 Exits 1 with every failed check named.
@@ -55,7 +56,7 @@ files = {line.split()[-1].lstrip(".") for line in contents.splitlines()}
 owners = {line.split()[1] for line in contents.splitlines()}
 for path in ["/usr/bin/jisr", "/usr/share/jisr/contracts/", "/usr/share/jisr/openapi/exchange.json", "/usr/share/jisr/openapi/admin.json",
              "/usr/share/jisr/mappings/", "/etc/jisr/jisr.yml", "/lib/systemd/system/jisr.service", "/usr/share/doc/jisr/copyright",
-             "/usr/share/doc/jisr/examples/jisr.yml"]:
+             "/usr/share/doc/jisr/examples/jisr.yml", "/usr/share/man/man1/jisr.1.gz"]:
     check(path in files, f"the package holds {path}")
 check(any(path.startswith("/usr/share/jisr/contracts/") and path.endswith(".json") for path in files), "the contracts are shipped")
 check(owners == {"root/root"}, f"every file belongs to root: {owners}")
@@ -103,6 +104,14 @@ try:
     commit = run("git", "rev-parse", "HEAD", cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     check(re.fullmatch(r"jisr [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]{12}(-modified)?\)", version) is not None and commit[:12] in version,
           f"jisr --version names the release and the commit {commit[:12]}: {version}")
+    # man jisr: the page the package installs names every command the executable has, and renders without a complaint.
+    page = run("man", "--local-file", os.path.join(root, "usr/share/man/man1/jisr.1.gz"),
+               env=dict(os.environ, MANPAGER="cat", MANWIDTH="100", LANG="C.UTF-8", LC_ALL="C.UTF-8"))
+    commands = [command["commandName"] for command in json.loads(run(jisr, "--experimental-dump-help").stdout)["command"].get("subcommands", [])]
+    missing = [command for command in commands if not re.search(rf"^ +{re.escape(command)}( |$)", page.stdout, re.M)]
+    check(page.returncode == 0 and not page.stderr.strip() and len(commands) > 10 and not missing,
+          f"man jisr renders every command of jisr ({len(commands)}){': missing ' + ', '.join(missing) if missing else ''}{page.stderr.strip()}")
+    check("Jisr (جسر)" in page.stdout and "(1–825)" in page.stdout, "the manual keeps what is not ASCII: the name جسر, the range 1–825")
     work = tempfile.mkdtemp(prefix="jisr-empty-")
     os.chmod(work, 0o777)
     as_jisr = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
