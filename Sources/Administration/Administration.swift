@@ -219,6 +219,12 @@ public struct Administration: Sendable {
         }
         guard !request.operations.isEmpty else { throw AdministrationError("no-operations", "an agreement must grant at least one operation") }
         guard !request.purposes.isEmpty else { throw AdministrationError("no-purposes", "an agreement must list at least one purpose") }
+        // What the relay delivers is logged under one purpose, which decides when the people concerned see it.
+        guard !request.operations.contains(.receive) || request.purposes.count == 1 else {
+            throw AdministrationError(
+                "ambiguous-delivery-purpose",
+                "an agreement that grants receive names exactly one purpose, the one its deliveries are made under: grant the other purposes in an agreement of their own")
+        }
         guard request.validUntil > request.validFrom else {
             throw AdministrationError("invalid-validity", "the validity window is empty or inverted: valid-until must be after valid-from")
         }

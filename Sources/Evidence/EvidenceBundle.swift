@@ -267,9 +267,14 @@ public enum EvidenceBundle {
             """ : "")
             ## How an entry hash is computed
 
-            An entry's `format` says which of two encodings its hash uses (no `format`: 1).
+            An entry's `format` says which of three encodings its hash uses (no `format`: 1).
 
-            Format 2 (every entry written since agreements, disclosed fields and subjects are recorded): SHA-256 over
+            Format 3 (every entry written since the disclosure moment is recorded): as format 2 below with `jisr-log/3`
+            as its first bytes and one more field at the end, disclosableAtMicros — from when the people the entry
+            concerns may see it in their access reports, microseconds since the Unix epoch as decimal text; absent
+            when at once.
+
+            Format 2 (entries written since agreements, disclosed fields and subjects are recorded): SHA-256 over
             the ASCII bytes `jisr-log/2` followed by the entry's fields in this order, each as a 4-byte big-endian
             length and its UTF-8 bytes (an absent field as the four bytes FF FF FF FF; numbers as decimal text; ids as
             lower-case UUIDs): seq, recordedAtMicros, messageId, correlationId, partner, certificateFingerprint,

@@ -197,6 +197,7 @@ public struct Gateway: Sendable {
         }
         if !configuration.adminCAPaths.isEmpty {
             let adminRouter = Router(context: AdminContext.self)
+            adminRouter.add(middleware: CrossSiteGuard())
             adminRouter.add(middleware: AdministratorAuthenticator(administration: administration))
             AdminRoutes(
                 administration: administration, partnerCA: partnerCA, partnerCAPEMs: partnerCAPEMs,

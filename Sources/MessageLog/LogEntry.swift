@@ -35,13 +35,18 @@ public struct EntryDraft: Sendable, Hashable {
     /// The subject references of every person the exchange concerned: each identifier of each person disclosed (a
     /// page of permits names them all), beside the asked-for `subjectReference`. Keyed hashes only.
     public var subjects: [String]
+    /// From when the people it concerns may see the exchange in their access reports (microseconds since the Unix
+    /// epoch); nil: at once. Fixed when the exchange happens, from its purpose's disclosure delay then, and covered by
+    /// the hash (format 3), so that a later change of delay neither hides nor reveals it.
+    public var disclosableAt: Int64?
 
     public init(
         messageId: UUID, correlationId: UUID? = nil, partner: String?, certificateFingerprint: String?, direction: Direction,
         contract: String?, operation: String?, purpose: String?, caseReference: String?, subjectReference: String?,
         status: Int, problemType: String?, requestDigest: String, responseDigest: String?, detail: String? = nil,
-        agreementId: Int64? = nil, disclosedFields: [String]? = nil, subjects: [String] = []
+        agreementId: Int64? = nil, disclosedFields: [String]? = nil, subjects: [String] = [], disclosableAt: Int64? = nil
     ) {
+        self.disclosableAt = disclosableAt
         self.detail = detail
         self.agreementId = agreementId
         self.disclosedFields = disclosedFields
@@ -89,11 +94,12 @@ public struct LogEntry: Sendable, Hashable {
     public var prevHash: String
     public var entryHash: String
     /// The hash format: 1 (`jisr-log/1`, entries written before agreements, disclosed fields and subjects were
-    /// recorded; they still verify) or 2 (`jisr-log/2`, every entry written now).
+    /// recorded), 2 (`jisr-log/2`, entries written before their disclosure moment was) — both still verify — or 3
+    /// (`jisr-log/3`, every entry written now).
     public var format: Int
 
     /// The format new entries are written in.
-    public static let currentFormat = 2
+    public static let currentFormat = 3
 
     public init(seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, entryHash: String, format: Int = LogEntry.currentFormat) {
         self.format = format
@@ -111,8 +117,9 @@ public struct LogEntry: Sendable, Hashable {
     /// Length prefixes make the encoding unambiguous (no field can bleed into the next); the seq is inside,
     /// so an entry cannot be moved to another place in the chain without changing its hash. Format 2 adds, after
     /// the fields of format 1, the detail (always, absent or not), the agreement id, the disclosed fields and the
-    /// subjects' leaves (each list one field, its items joined by a line feed, absent when empty). Evidence that
-    /// carries the leaves but not the references (`subjectLeaves`) hashes the same.
+    /// subjects' leaves (each list one field, its items joined by a line feed, absent when empty); format 3 adds the
+    /// disclosure moment (absent when at once). Evidence that carries the leaves but not the references
+    /// (`subjectLeaves`) hashes the same.
     public static func hash(
         seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, format: Int = LogEntry.currentFormat, subjectLeaves: [String]? = nil
     ) -> String {
@@ -153,6 +160,7 @@ public struct LogEntry: Sendable, Hashable {
             field(draft.canonicalFields?.joined(separator: "\n"))
             let leaves = subjectLeaves ?? draft.subjectLeaves
             field(leaves.isEmpty ? nil : leaves.joined(separator: "\n"))
+            if format >= 3 { field(draft.disclosableAt.map { String($0) }) }
         }
         return SHA256.hash(data: bytes).hex
     }

@@ -48,9 +48,14 @@ public struct LogReader: Sendable {
     /// The entries that concern any of `references` (by the subject index, never a scan), in seq order; entries of
     /// format 1 are indexed by their subject reference alone.
     public func entries(concerning references: [String]) async throws -> [LogEntry] {
+        try await database.withConnection { try await Self.entries(concerning: references, on: $0) }
+    }
+
+    /// The entries that concern any of `references`, as `connection` sees them (in the caller's snapshot).
+    public static func entries(concerning references: [String], on connection: DatabaseConnection) async throws -> [LogEntry] {
         guard !references.isEmpty else { return [] }
         let list = SQL.joined(Array(Set(references)).sorted().map { reference -> SQL in "\(reference)" }, separator: ",")
-        let rows = try await database.query(
+        let rows = try await connection.query(
             """
             SELECT \(unescaped: MessageLogStore.columns) FROM message_log
             WHERE seq IN (SELECT seq FROM log_subjects WHERE subject_reference IN (\(list))) ORDER BY seq

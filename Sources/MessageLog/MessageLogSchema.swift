@@ -76,6 +76,12 @@ public enum MessageLogSchema {
                 "CREATE TABLE log_tree_tiles (level smallint NOT NULL, idx bigint NOT NULL, hashes bytea NOT NULL, PRIMARY KEY (level, idx))",
                 "DROP TABLE log_tree_nodes",
             ]),
+        Migration(
+            module: "message-log", version: 6, name: "disclosure moment of entries (jisr-log/3)",
+            portable: [
+                // Rows written before keep their format and hash as they did; theirs stays NULL (see AccessReporter).
+                "ALTER TABLE message_log ADD COLUMN disclosable_at bigint"
+            ]),
     ]
 }
 
@@ -88,7 +94,7 @@ extension MessageLogSchema {
              ("certificate_fingerprint", .text), ("direction", .text), ("contract", .text), ("operation", .text), ("purpose", .text),
              ("case_reference", .text), ("subject_reference", .text), ("status", .integer), ("problem_type", .text), ("request_digest", .text),
              ("response_digest", .text), ("prev_hash", .text), ("entry_hash", .text), ("detail", .text), ("hash_format", .integer),
-             ("agreement_id", .integer), ("disclosed_fields", .text), ("subjects", .text)], key: ["seq"]),
+             ("agreement_id", .integer), ("disclosed_fields", .text), ("subjects", .text), ("disclosable_at", .integer)], key: ["seq"]),
         CopiedTable("log_subjects", [("subject_reference", .text), ("seq", .integer)], key: ["subject_reference", "seq"]),
         CopiedTable("log_tree_tiles", [("level", .integer), ("idx", .integer), ("hashes", .bytes)], key: ["level", "idx"]),
         CopiedTable(

@@ -10,7 +10,7 @@ enum MessageLogStore {
     static let columns = """
         seq, recorded_at, message_id, correlation_id, partner, certificate_fingerprint, direction, contract, operation,
         purpose, case_reference, subject_reference, status, problem_type, request_digest, response_digest, prev_hash, entry_hash, detail,
-        hash_format, agreement_id, disclosed_fields, subjects
+        hash_format, agreement_id, disclosed_fields, subjects, disclosable_at
         """
 
     static func head(on connection: DatabaseConnection) async throws -> (Int64, String) {
@@ -40,7 +40,7 @@ enum MessageLogStore {
                  \(draft.direction.rawValue), \(draft.contract), \(draft.operation), \(draft.purpose), \(draft.caseReference), \(draft.subjectReference),
                  \(Int32(draft.status)), \(draft.problemType), \(draft.requestDigest), \(draft.responseDigest), \(entry.prevHash), \(entry.entryHash),
                  \(draft.detail), \(Int32(entry.format)), \(draft.agreementId), \(draft.canonicalFields.flatMap(Self.joined)),
-                 \(Self.joined(draft.canonicalSubjects)))
+                 \(Self.joined(draft.canonicalSubjects)), \(draft.disclosableAt))
                 """
             return row
         }
@@ -70,7 +70,8 @@ enum MessageLogStore {
             detail: try cells[18].decode(String?.self),
             agreementId: try cells[20].decode(Int64?.self),
             disclosedFields: try cells[21].decode(String?.self).map(Self.split),
-            subjects: try cells[22].decode(String?.self).map(Self.split) ?? []
+            subjects: try cells[22].decode(String?.self).map(Self.split) ?? [],
+            disclosableAt: try cells[23].decode(Int64?.self)
         )
         return LogEntry(
             seq: try cells[0].decode(Int64.self), recordedAt: try cells[1].decode(Int64.self), draft: draft,

@@ -29,6 +29,8 @@ public struct Seeder: Sendable {
 
     /// Seeds `persons` persons from `seed`; `progress` gets (persons written, total) after each chunk.
     public func seed(persons: Int, seed: UInt64, replace: Bool, chunk: Int = 10_000, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
+        // Jisr never writes the ministry's records: only a store made for synthetic data takes them.
+        guard try await SyntheticStore.isMarked(database) else { throw RealStoreError(creator: "seeding synthetic records") }
         let existing = try await count()
         if existing > 0 {
             guard replace else { throw RecordsPresentError(persons: existing) }

@@ -114,6 +114,15 @@ public struct Purpose: Sendable, Hashable, Codable {
     }
 }
 
+extension Purpose {
+    /// From when an exchange made at `date` under this purpose may appear in the access reports of the people it
+    /// concerns (microseconds since the Unix epoch); nil: at once. The one place the moment is derived: the entry
+    /// records it when the exchange happens, and a later change of delay applies to later exchanges only.
+    public func disclosableAt(exchangedAt date: Date) -> Int64? {
+        disclosureDelay.map { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) + $0.seconds * 1_000_000 }
+    }
+}
+
 /// A purpose's delay before its exchanges appear in access reports, with its legal basis.
 public struct DisclosureDelay: Sendable, Hashable, Codable {
     public var seconds: Int64
@@ -166,6 +175,13 @@ public struct Agreement: Sendable, Hashable, Codable {
         self.mouReference = mouReference
         self.rateLimitPerMinute = rateLimitPerMinute
     }
+}
+
+extension Agreement {
+    /// The purpose the relay delivers under, and logs each delivery with: the one purpose of an agreement that grants
+    /// `receive` (a grant that would name several is refused). Nil for an agreement that names several, granted
+    /// before the rule: the relay then sends nothing rather than choose.
+    public var deliveryPurpose: String? { purposes.count == 1 ? purposes.first : nil }
 }
 
 /// A CA whose client certificates the exchange listener accepts, besides the configured partner CA.

@@ -148,16 +148,27 @@ public final class RelayProducer: Service, Sendable {
             }
             let subjectReference = subject.map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }
             let subjects = PersonKey.subjects(of: change.permit).map { referencer.reference(kind: $0.kind, identifier: $0.identifier) }
+            /// A delivery not made, audited: what it would have been, refused.
+            func refusal(_ status: Int, _ problem: String, purpose: String?, detail: String? = nil) -> EntryDraft {
+                EntryDraft(
+                    messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
+                    operation: "receive", purpose: purpose, caseReference: nil, subjectReference: subjectReference, status: status, problemType: problem,
+                    requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil, detail: detail, agreementId: agreement.id, subjects: subjects,
+                    disclosableAt: purpose.flatMap { snapshot.purposes[$0] }?.disclosableAt(exchangedAt: now))
+            }
+            // A delivery is made under its agreement's delivery purpose, which fixes when the people it concerns see
+            // it. An agreement granted before that rule may name several: nothing is sent rather than a purpose
+            // guessed, and the refusal is audited (under no purpose, so that it hides nothing).
+            guard let purpose = agreement.deliveryPurpose else {
+                logger.error("agreement names no single delivery purpose; nothing sent", metadata: ["jisr.partner": "\(partner.id)", "jisr.message_id": "\(messageId)"])
+                refusals.append(refusal(403, "delivery-purpose-ambiguous", purpose: nil))
+                continue
+            }
             // An agreement granted before grants were checked may lack fields its documents require: nothing is sent
             // rather than fields nobody granted, and the refusal is audited.
             guard contract.missingCompanions(of: agreement.fields).isEmpty else {
                 logger.error("agreement lacks fields its contract requires; nothing sent", metadata: ["jisr.partner": "\(partner.id)", "jisr.message_id": "\(messageId)"])
-                refusals.append(
-                    EntryDraft(
-                        messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
-                        operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil, subjectReference: subjectReference,
-                        status: 403, problemType: "agreement-incomplete", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil,
-                        agreementId: agreement.id, subjects: subjects))
+                refusals.append(refusal(403, "agreement-incomplete", purpose: purpose))
                 continue
             }
             let wire: WireDocument
@@ -167,21 +178,17 @@ public final class RelayProducer: Service, Sendable {
                 wire = try adapter.render(minimised, contract: contract, format: adapter.pushFormat)
             } catch {
                 logger.error("event cannot be rendered for partner", metadata: ["jisr.partner": "\(partner.id)", "jisr.message_id": "\(messageId)"])
-                refusals.append(
-                    EntryDraft(
-                        messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
-                        operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil, subjectReference: subjectReference,
-                        status: 422, problemType: "untranslatable", requestDigest: sha256Hex(JSONWriter.data(event)), responseDigest: nil,
-                        detail: "\(error)", agreementId: agreement.id, subjects: subjects))
+                refusals.append(refusal(422, "untranslatable", purpose: purpose, detail: "\(error)"))
                 continue
             }
             drafts.append(
                 EntryDraft(
                     messageId: messageId, partner: partner.id, certificateFingerprint: nil, direction: .outboundRelay, contract: contract.id.description,
-                    operation: "receive", purpose: agreement.purposes.sorted().first, caseReference: nil,
+                    operation: "receive", purpose: purpose, caseReference: nil,
                     subjectReference: subjectReference, status: 202, problemType: nil,
                     requestDigest: sha256Hex(wire.bytes), responseDigest: nil, agreementId: agreement.id,
-                    disclosedFields: FieldSelection.disclosed(in: minimised), subjects: subjects))
+                    disclosedFields: FieldSelection.disclosed(in: minimised), subjects: subjects,
+                    disclosableAt: snapshot.purposes[purpose]?.disclosableAt(exchangedAt: now)))
             rows.append(
                 OutboxRow(
                     messageId: messageId, partnerID: partner.id, contract: contract.id.description, endpoint: endpoint, mediaType: wire.mediaType,

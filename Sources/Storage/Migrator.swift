@@ -89,11 +89,7 @@ public struct Migrator: Sendable {
     }
 
     private func hasLedger() async throws -> Bool {
-        let exists = try await database.query(
-            database.dialect == .postgres
-                ? "SELECT count(*) FROM information_schema.tables WHERE table_name = 'jisr_migrations' AND table_schema = current_schema()"
-                : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jisr_migrations'")
-        return try exists.first?[0].decode(Int64.self) ?? 0 > 0
+        try await database.withConnection { try await $0.tableExists("jisr_migrations") }
     }
 
     /// Refuses a store whose schema is newer than this binary knows, without changing anything.

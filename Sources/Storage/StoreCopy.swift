@@ -102,6 +102,7 @@ public struct StoreCopy: Sendable {
                     "SELECT setval(pg_get_serial_sequence(\(table.name), \(serial)), coalesce(max(\(unescaped: serial)), 0) + 1, false) FROM \(unescaped: table.name)")
             }
         }
+        try await SyntheticStore.markCopy(of: source, into: target)
     }
 
     private func select(_ table: CopiedTable, after: [SQLBind]?, dialect: SQLDialect) -> SQL {

@@ -22,12 +22,15 @@ public struct AccessReport: Codable, Sendable, Hashable {
         public var references: [String]
     }
 
-    /// A party to the exchange, with its names in both languages.
+    /// A party to the exchange: its id as the entry recorded it, and its names as the registry gives them today.
+    ///
+    /// The names are presentation: a verifier checks the id against the entry, never the names, so that a partner
+    /// renamed or retired leaves every report verifying.
     public struct Party: Codable, Sendable, Hashable {
         public var id: String
-        public var nameAr: String
-        public var nameEn: String
-        public var country: String
+        public var nameAr: String?
+        public var nameEn: String?
+        public var country: String?
     }
 
     /// A group of fields that left, under its labels from the contract.
@@ -37,12 +40,16 @@ public struct AccessReport: Codable, Sendable, Hashable {
         public var en: String
     }
 
-    /// Why the data was asked for: the purpose as registered, with its legal basis.
+    /// Why the data was asked for: the code the entry recorded, with its descriptions and legal basis as the registry
+    /// gives them today.
+    ///
+    /// Only the code is checked against the entry. A code the registry does not know (a partner's typo, refused as
+    /// `purpose-not-granted`) has no labels: the page shows it as an unknown code.
     public struct Purpose: Codable, Sendable, Hashable {
         public var code: String
-        public var ar: String
-        public var en: String
-        public var legalBasis: String
+        public var ar: String?
+        public var en: String?
+        public var legalBasis: String?
     }
 
     /// Where the entry is in the sealed log: the inclusion proof against `AccessReport.treeHead`, when sealed.

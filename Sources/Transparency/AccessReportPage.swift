@@ -64,7 +64,9 @@ public struct AccessReportPage: Sendable {
     func row(_ row: AccessReport.Row, number: Int, _ words: Wording) -> String {
         let who: String
         if let partner = row.partner {
-            who = "\(bdi(language == .ar ? partner.nameAr : partner.nameEn)) <span class=\"small\">(\(bdi(partner.id)), \(bdi(partner.country)))</span>"
+            let name = language == .ar ? partner.nameAr : partner.nameEn
+            let place = [partner.id, partner.country].compactMap { $0 }.map(bdi).joined(separator: ", ")
+            who = name.map { "\(bdi($0)) <span class=\"small\">(\(place))</span>" } ?? "\(escape(words.unregisteredPartner)) <span class=\"small\">(\(place))</span>"
         } else {
             who = escape(words.ministryItself)
         }
@@ -76,7 +78,13 @@ public struct AccessReportPage: Sendable {
             (words.columns.fields, fields.isEmpty ? escape(words.nothingLeft) : fields.map(bdi).joined(separator: escape(words.comma))),
         ]
         if let purpose = row.purpose {
-            lines.append((words.columns.why, "\(bdi(language == .ar ? purpose.ar : purpose.en)) — \(escape(words.legalBasis)) \(bdi(purpose.legalBasis))"))
+            // A code the registry does not know (a partner's typo, refused) is shown as the code it was.
+            if let description = language == .ar ? purpose.ar : purpose.en {
+                let basis = purpose.legalBasis.map { " — \(escape(words.legalBasis)) \(bdi($0))" } ?? ""
+                lines.append((words.columns.why, "\(bdi(description))\(basis) <span class=\"small\">(\(bdi(purpose.code)))</span>"))
+            } else {
+                lines.append((words.columns.why, "\(escape(words.unknownPurpose)) <span class=\"small\">(\(bdi(purpose.code)))</span>"))
+            }
         }
         if let mou = row.mouReference { lines.append((words.mou, bdi(mou))) }
         if let reference = row.caseReference { lines.append((words.caseReference, bdi(reference))) }
@@ -208,6 +216,8 @@ struct Wording {
     var nothingLeft: String { say("لا شيء", "nothing") }
     var comma: String { say("، ", ", ") }
     var legalBasis: String { say("السند القانوني:", "legal basis:") }
+    var unknownPurpose: String { say("غرض غير مسجَّل لدى الوزارة", "a purpose the ministry does not register") }
+    var unregisteredPartner: String { say("جهة غير مسجَّلة", "an unregistered party") }
     var mou: String { say("مذكرة التفاهم", "MoU") }
     var caseReference: String { say("رقم الملف", "Case") }
     var entry: String { say("القيد رقم", "Entry") }

@@ -45,7 +45,8 @@ public enum AccessReportVerifier {
             }
             guard row.status == entry.status, row.problem == entry.problemType, row.contract == entry.contract, row.operation == entry.operation,
                 row.direction == entry.direction, row.caseReference == entry.caseReference, row.purpose?.code == entry.purpose,
-                row.partner.map({ $0.id == entry.partner }) ?? (entry.direction == "admin" || entry.partner == nil),
+                // The ministry's own entries name no party; every other names the partner its entry recorded.
+                row.partner?.id == (entry.direction == Direction.admin.rawValue ? nil : entry.partner),
                 row.fields.allSatisfy({ field in (entry.disclosedFields ?? []).contains { $0 == field.path || $0.hasPrefix(field.path + ".") } })
             else { throw Finding(item: item, reason: "what the row says differs from its entry: the row was altered") }
             if let proof = row.receipt.inclusionProof {

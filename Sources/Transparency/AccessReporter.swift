@@ -27,21 +27,26 @@ public struct AccessReporter: Sendable {
     /// The report on the person `key` names, for exchanges recorded from `from` (inclusive) until `until` (exclusive).
     public func report(for key: PersonKey, from: Date? = nil, until: Date? = nil, now: Date = Date()) async throws -> AccessReport {
         let (references, known) = try await references(of: key)
-        var entries = try await LogReader(database: database, logger: logger).entries(concerning: references)
+        // The entries and the tree head they are proved against are read in one snapshot: read apart, a seal made in
+        // between would cover entries the report lacks.
+        let (latest, found) = try await database.withSnapshot { connection in
+            (try await SealStore.latest(on: connection), try await LogReader.entries(concerning: references, on: connection))
+        }
+        var entries = found
         let (low, high) = (from.map(Self.micros), until.map(Self.micros))
         entries = entries.filter { entry in low.map { entry.recordedAt >= $0 } ?? true && high.map { entry.recordedAt < $0 } ?? true }
 
         let registry = try await RegistryStore(database: database, logger: logger).snapshot()
-        // Exchanges under a purpose with a disclosure delay stay out until it has passed, leaving no trace.
+        // Exchanges with a disclosure moment stay out until it has passed, leaving no trace.
         entries = entries.filter { Self.disclosedAt($0, registry: registry).map { $0 <= now } ?? true }
         let agreements = Dictionary(
             try await database.withConnection { try await RegistryWrites.agreements(partner: nil, includeRevoked: true, on: $0) }.map { ($0.id, $0) },
             uniquingKeysWith: { first, _ in first })
-        let seals = SealStore(database: database, logger: logger)
-        let latest = try await seals.latest()
         var proofs: [Int64: [MerkleTree.Hash]] = [:]
         if let latest {
-            proofs = try await seals.inclusionProofs(seqs: entries.map(\.seq).filter { $0 <= latest.treeHead.size }, size: latest.treeHead.size)
+            // Tiles are derived from entries the snapshot already saw (seq ≤ the head's size): what a later read finds of
+            // them is the same.
+            proofs = try await SealStore(database: database, logger: logger).inclusionProofs(seqs: entries.map(\.seq).filter { $0 <= latest.treeHead.size }, size: latest.treeHead.size)
         }
         // Most rows of a busy person disclose the same fields of the same contract: labelled once each.
         var labelled: [[String?]: [AccessReport.DisclosedField]] = [:]
@@ -62,8 +67,9 @@ public struct AccessReporter: Sendable {
         public var seq: Int64
         public var at: String
         public var partner: String?
-        public var purpose: String
-        public var legalBasis: String
+        public var purpose: String?
+        /// The law that allows the delay, as the purpose registry gives it today (nil when it no longer says).
+        public var legalBasis: String?
         /// When it will appear in the person's reports, Beirut time.
         public var until: String
     }
@@ -73,17 +79,20 @@ public struct AccessReporter: Sendable {
         let (references, _) = try await references(of: key)
         let registry = try await RegistryStore(database: database, logger: logger).snapshot()
         return try await LogReader(database: database, logger: logger).entries(concerning: references).compactMap { entry in
-            guard let until = Self.disclosedAt(entry, registry: registry), until > now, let code = entry.draft.purpose,
-                let delay = registry.purposes[code]?.disclosureDelay
-            else { return nil }
+            guard let until = Self.disclosedAt(entry, registry: registry), until > now else { return nil }
             return Withheld(
-                seq: entry.seq, at: Self.beirut(Self.date(entry)), partner: entry.draft.partner, purpose: code, legalBasis: delay.legalBasis,
-                until: Self.beirut(until))
+                seq: entry.seq, at: Self.beirut(Self.date(entry)), partner: entry.draft.partner, purpose: entry.draft.purpose,
+                legalBasis: entry.draft.purpose.flatMap { registry.purposes[$0]?.disclosureDelay?.legalBasis }, until: Self.beirut(until))
         }
     }
 
-    /// When an entry may appear in reports: nil when at once (its purpose has no delay).
+    /// When an entry may appear in reports; nil when at once.
+    ///
+    /// An entry of format 3 or later carries its moment, fixed when the exchange happened and covered by its hash: the
+    /// registry plays no part. Entries written before (formats 1 and 2) recorded none; for them alone the purpose's
+    /// delay as the registry gives it today still decides.
     static func disclosedAt(_ entry: LogEntry, registry: RegistrySnapshot) -> Date? {
+        if entry.format >= 3 { return entry.draft.disclosableAt.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
         guard let code = entry.draft.purpose, let delay = registry.purposes[code]?.disclosureDelay else { return nil }
         return date(entry).addingTimeInterval(TimeInterval(delay.seconds))
     }
@@ -112,14 +121,18 @@ public struct AccessReporter: Sendable {
         _ entry: LogEntry, registry: RegistrySnapshot, agreements: [Int64: Agreement], fields: [AccessReport.DisclosedField], proof: [String]?
     ) -> AccessReport.Row {
         let draft = entry.draft
-        let partner = draft.direction == .admin ? nil : draft.partner.flatMap { registry.partners[$0] }
-        let purpose = draft.purpose.flatMap { registry.purposes[$0] }
         let agreement = draft.agreementId.flatMap { agreements[$0] }
         return AccessReport.Row(
             at: Self.beirut(Self.date(entry)),
-            partner: partner.map { AccessReport.Party(id: $0.id, nameAr: $0.nameAr, nameEn: $0.nameEn, country: $0.country) },
+            partner: (draft.direction == .admin ? nil : draft.partner).map { id in
+                let known = registry.partners[id]
+                return AccessReport.Party(id: id, nameAr: known?.nameAr, nameEn: known?.nameEn, country: known?.country)
+            },
             direction: draft.direction.rawValue, contract: draft.contract, operation: draft.operation, fields: fields,
-            purpose: purpose.map { AccessReport.Purpose(code: $0.code, ar: $0.descriptionAr, en: $0.descriptionEn, legalBasis: $0.legalBasis) },
+            purpose: draft.purpose.map { code in
+                let known = registry.purposes[code]
+                return AccessReport.Purpose(code: code, ar: known?.descriptionAr, en: known?.descriptionEn, legalBasis: known?.legalBasis)
+            },
             mouReference: agreement?.mouReference, caseReference: draft.caseReference, outcome: Self.outcome(draft.status), problem: draft.problemType,
             status: draft.status, receipt: AccessReport.Receipt(seq: entry.seq, entryHash: entry.entryHash, entry: EntryEvidence(entry), inclusionProof: proof))
     }

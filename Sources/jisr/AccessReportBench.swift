@@ -32,6 +32,8 @@ struct AccessReportBench: AsyncParsableCommand {
         let catalog = try ContractCatalog.load(from: try Console.contracts(contracts))
         let location = try store.location()
         try await withDatabase(location, logger: logger) { database in
+            // Synthetic entries join the permanent chain: only of a store made for them (`jisr seed` into a new one).
+            try await SyntheticStore.claim(database, by: "jisr access-report bench", logger: logger)
             try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
             let ids = try await database.query(
                 "SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id DESC LIMIT 10000"

@@ -29,7 +29,7 @@ struct AccessReportCommand: AsyncParsableCommand {
             let withheld = try await options.run { admin, _ in try await admin.withheld(for: key, referencer: referencer) }
             if withheld.isEmpty { print("nothing is withheld from this person's reports") }
             for row in withheld {
-                print("seq \(row.seq) at \(row.at) \(row.partner ?? "-") purpose \(row.purpose): withheld until \(row.until) (\(row.legalBasis))")
+                print("seq \(row.seq) at \(row.at) \(row.partner ?? "-") purpose \(row.purpose ?? "-"): withheld until \(row.until)" + (row.legalBasis.map { " (\($0))" } ?? ""))
             }
         }
     }

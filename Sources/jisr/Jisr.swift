@@ -357,7 +357,9 @@ struct StoreCommand: AsyncParsableCommand {
 }
 
 struct Seed: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fill the reference ministry records with deterministic synthetic data.")
+    static let configuration = CommandConfiguration(
+        abstract: "Fill the reference ministry records with deterministic synthetic data.",
+        discussion: "Only into a new, empty store, which it marks as made for synthetic data (or one already so marked); a store made otherwise is refused, unchanged.")
 
     @Option(help: "Number of persons.") var persons: Int
     @Option(help: "Seed of the generator: the same seed gives the same records.") var seed: UInt64 = 1
@@ -373,6 +375,8 @@ struct Seed: AsyncParsableCommand {
         let started = ContinuousClock.now
         let (persons, seed, replace) = (self.persons, self.seed, self.replace)
         let summary = try await withDatabase(try store.location(), logger: logger) { database in
+            // Only a store made for synthetic data takes it: a new one is marked so before its schema exists.
+            try await SyntheticStore.claim(database, by: "jisr seed", logger: logger)
             try await Migrator(database: database, logger: logger).migrate(JisrMigrations.all)
             return try await Seeder(database: database, logger: logger).seed(persons: persons, seed: seed, replace: replace) { done, total in
                 Console.say("seeded \(done)/\(total) persons")

@@ -1,3 +1,4 @@
+import Administration
 import AsyncHTTPClient
 import Foundation
 import MessageLog
@@ -5,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import PKI
 import Records
+import Registry
 import Schemas
 import Storage
 import Testing
@@ -90,6 +92,45 @@ struct AdminAPITests {
         #expect(reply.status == status, "\(reply.text)")
         #expect(reply.problemType == "https://jisr.labor.gov.lb/problems/admin/\(code)")
         #expect(try await fixture.log().count() == before)
+    }
+
+    @Test("A write that is not JSON, or that a browser sends from another site, is refused before anything reads it; nothing changes")
+    func crossSiteWritesAreRefused() async throws {
+        let fixture = try await Self.fixture.value
+        let before = try await fixture.log().count()
+        let partner = #"{"id":"LB-CSRF","nameAr":"x","nameEn":"x"}"#
+        func post(_ path: String, body: String?, headers: [(String, String)]) async throws -> Reply {
+            var request = HTTPClientRequest(url: "https://localhost:\(fixture.adminPort)\(path)")
+            request.method = .POST
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body { request.body = .bytes(ByteBuffer(string: body)) }
+            let response = try await fixture.clients["admin"]!.execute(request, timeout: .seconds(15))
+            return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        let own = "https://localhost:\(fixture.adminPort)"
+        for (body, headers, status, code) in [
+            // What a form on another site posts: the JSON text as text/plain, or form-encoded.
+            (partner, [("Content-Type", "text/plain")], 415, "unsupported-media-type"),
+            (partner, [("Content-Type", "application/x-www-form-urlencoded")], 415, "unsupported-media-type"),
+            (partner, [], 415, "unsupported-media-type"),
+            // JSON, but the browser says it comes from elsewhere.
+            (partner, [("Content-Type", "application/json"), ("Origin", "https://evil.example")], 403, "cross-site-request"),
+            (partner, [("Content-Type", "application/json"), ("Sec-Fetch-Site", "cross-site"), ("Origin", own)], 403, "cross-site-request"),
+            (partner, [("Content-Type", "application/json"), ("Sec-Fetch-Site", "same-site")], 403, "cross-site-request"),
+        ] as [(String, [(String, String)], Int, String)] {
+            let reply = try await post("/admin/v1/partners", body: body, headers: headers)
+            #expect(reply.status == status && reply.problemType?.hasSuffix("/admin/\(code)") == true, "\(headers): \(reply.status) \(reply.text)")
+        }
+        // A body-less action from another site is refused as well.
+        let suspend = try await post("/admin/v1/partners/LB-NSSF/suspend", body: nil, headers: [("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "no-cors")])
+        #expect(suspend.status == 403 && suspend.problemType?.hasSuffix("/admin/cross-site-request") == true, "\(suspend.text)")
+        #expect(try await fixture.log().count() == before, "nothing was done, nothing audited")
+        #expect(try await fixture.administration().partners().allSatisfy { $0.partner.id != "LB-CSRF" })
+        #expect(try await fixture.administration().partner("LB-NSSF").partner.status == .active)
+        // The administrator's own tools, and the same page (same origin), still act.
+        let added = try await post(
+            "/admin/v1/partners", body: partner, headers: [("Content-Type", "application/json; charset=utf-8"), ("Origin", own), ("Sec-Fetch-Site", "same-origin")])
+        #expect(added.status == 201, "\(added.text)")
     }
 
     @Test(

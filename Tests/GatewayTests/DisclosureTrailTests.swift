@@ -10,7 +10,7 @@ import Schemas
 import Storage
 import Testing
 
-/// What each log entry records about the people it concerns (format `jisr-log/2`): the agreement that decided it,
+/// What each log entry records about the people it concerns (format `jisr-log/2` and later): the agreement that decided it,
 /// exactly the fields that left, and a subject reference for every identifier of every person it disclosed — so
 /// that a person's exchanges are found by any of their identifiers, refused ones included.
 @Suite("The disclosure trail of each entry")
@@ -61,7 +61,7 @@ struct DisclosureTrailTests {
         let reply = try await fixture.get("/v1/employment-records?nationalId=\(nationalId)", as: "LB-NSSF")
         #expect(reply.status == 200, "\(reply.text)")
         let entry = try await fixture.entry(of: reply)
-        #expect(entry.format == 2)
+        #expect(entry.format == LogEntry.currentFormat)
         let agreements = try await fixture.administration().agreements(partner: "LB-NSSF")
         let agreement = try #require(agreements.first { $0.contract == EmploymentRecord.contract })
         #expect(entry.draft.agreementId == agreement.id)

@@ -147,6 +147,7 @@ final class Fixture: Sendable {
         let client = Database(database, connections: 4, logger: quiet)
         let clientTask = Task { try await client.run() }
         _ = clientTask
+        if store == nil { try await SyntheticStore.claim(client, by: "test fixture", logger: quiet) }
         try await Migrator(database: client, logger: quiet).migrate(JisrMigrations.all)
         _ = try await Seeder(database: client, logger: quiet).seed(persons: 400, seed: 7, replace: false)
         let samples = try await Seeder(database: client, logger: quiet).samples()

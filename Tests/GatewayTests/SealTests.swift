@@ -58,12 +58,13 @@ struct SealTests {
             subjectReference: text("subjectReference"), status: Int(try #require(entry["status"].flatMap { if case .integer(let n) = $0 { n } else { nil } })),
             problemType: text("problemType"), requestDigest: text("requestDigest") ?? "", responseDigest: text("responseDigest"), detail: text("detail"),
             agreementId: entry["agreementId"].flatMap { if case .integer(let n) = $0 { n } else { nil } },
-            disclosedFields: entry["disclosedFields"]?.arrayValue?.compactMap(\.stringValue))
+            disclosedFields: entry["disclosedFields"]?.arrayValue?.compactMap(\.stringValue),
+            disclosableAt: entry["disclosableAtMicros"].flatMap { if case .integer(let n) = $0 { n } else { nil } })
         guard case .integer(let seq)? = entry["seq"], case .integer(let recordedAt)? = entry["recordedAtMicros"], case .integer(let format)? = entry["format"] else {
             Issue.record("no seq or format")
             return
         }
-        #expect(format == 2, "entries are written in format 2")
+        #expect(format == 3, "entries are written in format 3")
         let leaves = entry["subjectLeaves"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(
             LogEntry.hash(seq: seq, recordedAt: recordedAt, draft: draft, prevHash: text("prevHash") ?? "", format: Int(format), subjectLeaves: leaves)

@@ -107,6 +107,8 @@ public struct DemoEnvironment: Sendable {
         let credentials = try preparePKI(say: say)
         let layout = PKIDirectory(path: pki)
         let (samples, granted) = try await withDatabase(database, logger: logger) { store in
+            // The demo's store is its own: marked as synthetic before its schema exists, and refused when it is not.
+            try await SyntheticStore.claim(store, by: "jisr demo", logger: logger)
             try await Migrator(database: store, logger: logger).migrate(JisrMigrations.all)
             try await register(
                 credentials: credentials, catalog: catalog, mappings: contractsDirectory.deletingLastPathComponent().appendingPathComponent("mappings"), database: store,

@@ -173,7 +173,9 @@ struct ExchangeAuditor: Sendable {
             requestDigest: referencer.reference(kind: "request", identifier: "\(request.method.rawValue) \(request.uri.description)"),
             responseDigest: sha256Hex(wire.bytes), agreementId: notes.agreementId,
             // A refusal discloses nothing, whatever the handler had prepared.
-            disclosedFields: problem == nil ? notes.disclosedFields : nil, subjects: notes.subjects)
+            disclosedFields: problem == nil ? notes.disclosedFields : nil, subjects: notes.subjects,
+            // Refused or answered, an exchange under a delayed purpose stays out of reports until its moment.
+            disclosableAt: purpose.flatMap { context.caller?.purposes[$0] }?.disclosableAt(exchangedAt: Date()))
         // What the span may say: who asked for which contract and how it ended — never whom it was about.
         if let partnerID { span.attributes["jisr.partner"] = partnerID }
         if let contract = draft.contract { span.attributes["jisr.contract"] = contract }

@@ -15,6 +15,8 @@ public struct Caller: Sendable {
     public let agreements: [Agreement]
     /// The partner's attached mapping, when its adapter is `mapping`; same snapshot.
     public let mapping: MappingSource?
+    /// The purpose registry of the same snapshot: an exchange's disclosure moment is fixed from it.
+    public let purposes: [String: Purpose]
 }
 
 /// The request context of the exchange listener: the connection's channel and the authenticated caller.
@@ -73,7 +75,7 @@ struct PartnerAuthenticator: RouterMiddleware {
                 agreements = snapshot.agreements(for: partner.id)
                 mapping = snapshot.mappings[partner.id]
             }
-            context.caller = Caller(fingerprint: fingerprint, resolution: resolution, agreements: agreements, mapping: mapping)
+            context.caller = Caller(fingerprint: fingerprint, resolution: resolution, agreements: agreements, mapping: mapping, purposes: snapshot.purposes)
         }
         return try await next(request, context)
     }

@@ -27,6 +27,9 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
     public var disclosedFields: [String]?
     /// The subjects as the hash covers them (`EntryDraft.subjectLeaves`): salted hashes, never the references.
     public var subjectLeaves: [String]?
+    /// Format 3 and later: from when the people concerned may see the entry (microseconds since the Unix epoch);
+    /// absent: at once.
+    public var disclosableAtMicros: Int64?
     public var entryHash: String
 
     public init(_ entry: LogEntry) {
@@ -56,6 +59,7 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
             let leaves = draft.subjectLeaves
             subjectLeaves = leaves.isEmpty ? nil : leaves
         }
+        if entry.format >= 3 { disclosableAtMicros = draft.disclosableAt }
         entryHash = entry.entryHash
     }
 
@@ -66,7 +70,7 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
             messageId: messageId, correlationId: correlationId, partner: partner, certificateFingerprint: certificateFingerprint, direction: direction,
             contract: contract, operation: operation, purpose: purpose, caseReference: caseReference, subjectReference: subjectReference, status: status,
             problemType: problemType, requestDigest: requestDigest, responseDigest: responseDigest, detail: detail, agreementId: agreementId,
-            disclosedFields: disclosedFields)
+            disclosedFields: disclosedFields, disclosableAt: disclosableAtMicros)
         return LogEntry.hash(seq: seq, recordedAt: recordedAtMicros, draft: draft, prevHash: prevHash, format: format ?? 1, subjectLeaves: subjectLeaves ?? [])
     }
 }

@@ -280,6 +280,11 @@ public struct SealStore: Sendable {
         try await seals(where: "ORDER BY tree_size DESC LIMIT 1").first
     }
 
+    /// The newest seal as `connection` sees it (in the caller's snapshot).
+    public static func latest(on connection: DatabaseConnection) async throws -> Seal? {
+        try await connection.query("SELECT \(unescaped: sealColumns) FROM log_seals ORDER BY tree_size DESC LIMIT 1").first.map(decode)
+    }
+
     /// The first seal that covers entry `seq`.
     public func seal(covering seq: Int64) async throws -> Seal? {
         try await database.query("SELECT \(unescaped: Self.sealColumns) FROM log_seals WHERE tree_size >= \(seq) ORDER BY tree_size LIMIT 1")
@@ -295,7 +300,12 @@ public struct SealStore: Sendable {
 
     /// The signing keys the log announced after entry `seq` (`SigningKeyChange`).
     public func announcedKeys(after seq: Int64) async throws -> Set<String> {
-        let rows = try await database.query(
+        try await database.withConnection { try await Self.announcedKeys(after: seq, on: $0) }
+    }
+
+    /// The signing keys the log announced after entry `seq`, as `connection` sees them (in the caller's transaction).
+    static func announcedKeys(after seq: Int64, on connection: DatabaseConnection) async throws -> Set<String> {
+        let rows = try await connection.query(
             "SELECT direction, detail FROM message_log WHERE seq > \(seq) AND operation = \(SigningKeyChange.operation) ORDER BY seq")
         var keys: Set<String> = []
         for (direction, detail) in try rows.decode((String, String?).self) {

@@ -34,6 +34,25 @@ public struct SealingRounds: Sendable {
     /// Seals this process signed and stored; rounds that failed (or were given up at their deadline).
     public var signed = 0
     public var failed = 0
+    /// Rounds not begun because the last one, given up at its deadline, was still running.
+    public var fenced = 0
+}
+
+/// One round at a time: a round given up at its deadline goes on in its own task (the store may still answer it), and
+/// the next round waits for it to end instead of running beside it.
+final class RoundFence: Sendable {
+    private let running = Mutex(false)
+
+    /// Whether a round may begin now; if so, it holds the fence until `leave()`.
+    func enter() -> Bool {
+        running.withLock { running in
+            if running { return false }
+            running = true
+            return true
+        }
+    }
+
+    func leave() { running.withLock { $0 = false } }
 }
 
 /// Gets an RFC 3161 timestamp token over a tree head's signed bytes (from the configured TSA, checked).
@@ -73,6 +92,8 @@ public final class Sealer: Service, Sendable {
     private let state = Mutex(TimestampingStatus())
     private let nextAttempt = Mutex(Date.distantPast)
     private let rounds = Mutex(SealingRounds())
+    private let sealingFence = RoundFence()
+    private let stampingFence = RoundFence()
 
     public init(
         database: Database, log: LogWriter, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
@@ -104,10 +125,19 @@ public final class Sealer: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    guard self.sealingFence.enter() else {
+                        self.rounds.withLock { $0.fenced += 1 }
+                        self.logger.warning("the last sealing round, given up at its deadline, is still running; the next waits for it")
+                        try? await Task.sleep(for: self.configuration.checkInterval)
+                        continue
+                    }
                     // Bounded: a lease that postgres-nio's pool never answered across a failover held the sealer for
                     // good (the drill met two gateways whose sealers both waited so, and the log went unsealed).
                     do {
-                        let seal = try await self.store.database.withDeadline(self.configuration.roundDeadline) { try await self.sealIfDue() }
+                        let seal = try await self.store.database.withDeadline(self.configuration.roundDeadline) {
+                            defer { self.sealingFence.leave() }
+                            return try await self.sealIfDue()
+                        }
                         self.rounds.withLock { rounds in
                             rounds.lastEnded = Date()
                             if seal != nil { rounds.signed += 1 }
@@ -124,7 +154,16 @@ public final class Sealer: Service, Sendable {
             if timestamper != nil {
                 group.addTask {
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        do { try await self.store.database.withDeadline(self.configuration.roundDeadline) { try await self.stampWaitingSeals() } } catch {
+                        guard self.stampingFence.enter() else {
+                            try? await Task.sleep(for: self.configuration.checkInterval)
+                            continue
+                        }
+                        do {
+                            try await self.store.database.withDeadline(self.configuration.roundDeadline) {
+                                defer { self.stampingFence.leave() }
+                                try await self.stampWaitingSeals()
+                            }
+                        } catch {
                             self.logger.warning("reading seals awaiting a timestamp failed", metadata: Self.metadata(error))
                         }
                         try? await Task.sleep(for: self.configuration.checkInterval)
@@ -208,9 +247,20 @@ public final class Sealer: Service, Sendable {
         if let latest, latest.publicKeyPEM != signer.publicKeyPEM,
             !(try await store.announcedKeys(after: latest.treeHead.size).contains(signer.keyFingerprint))
         {
-            let announcement = try await log.append(SigningKeyChange.draft(signer: signer, previousPublicKeyPEM: latest.publicKeyPEM))
-            size = max(size, announcement.seq)
-            logger.notice("log-signing key changed; the change is logged", metadata: ["jisr.log_seq": "\(announcement.seq)", "jisr.key": "\(signer.keyFingerprint)"])
+            let draft = SigningKeyChange.draft(signer: signer, previousPublicKeyPEM: latest.publicKeyPEM)
+            let key = signer.keyFingerprint
+            do {
+                // Checked again under the chain's lock, in the entry's own transaction: a round left running past its
+                // deadline, or another gateway with the same key, that announced it first wins; the key is announced once.
+                let announcement = try await log.append(draft) { connection, _ in
+                    if try await SealStore.announcedKeys(after: latest.treeHead.size, on: connection).contains(key) { throw KeyAlreadyAnnounced() }
+                    return draft.detail
+                }
+                size = max(size, announcement.seq)
+                logger.notice("log-signing key changed; the change is logged", metadata: ["jisr.log_seq": "\(announcement.seq)", "jisr.key": "\(key)"])
+            } catch is KeyAlreadyAnnounced {
+                size = try await store.head()
+            }
         }
         let root = try await store.root(size: size)
         // Signed now, not when the round began: a round that waited on the store must not date its head back.
@@ -222,3 +272,6 @@ public final class Sealer: Service, Sendable {
         return seal
     }
 }
+
+/// Another round announced the key between this round's look and its append.
+struct KeyAlreadyAnnounced: Error {}
