@@ -161,6 +161,7 @@ let package = Package(
             dependencies: [
                 "Schemas", "Adapters", "Storage", "MessageLog", "Records", "Registry", "PKI", "Administration", "Relay", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Adapters
 import Administration
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import MessageLog
@@ -138,13 +139,18 @@ public struct Gateway: Sendable {
         var routes = ["exchange": Self.describe(router.routes.map { ($0.method.rawValue, $0.path.description) })]
 
         let verifier = ClientCertificateVerifier(configuredRootPEMs: partnerRoots, registry: registry, logger: logger)
+        // Every listener: deadlines, an idle timeout and a cap of its own, so that none can be held open by a client or
+        // starve another of descriptors.
+        let budget = ConnectionBudget.ofThisProcess(storeConnections: configuration.databaseConnections, logger: logger)
+        let http1 = ConnectionBudget.http1(deadlines: configuration.requestDeadlines, idleTimeoutSeconds: configuration.idleTimeoutSeconds, logger: logger)
         let exchange = Application(
             router: router,
             server: try .tls(
-                .http1(
-                    configuration: .init(additionalChannelHandlers: [HTTP1HandlerInstaller(deadlines: configuration.requestDeadlines)], idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+                .http1(configuration: http1),
                 configuration: TLSChannelConfiguration(tlsConfiguration: tls, customAsyncVerificationCallback: verifier.verify)),
-            configuration: .init(address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr"),
+            configuration: .init(
+                address: .hostname(configuration.exchangeHost, port: configuration.exchangePort), serverName: "jisr",
+                availableConnectionsDelegate: .maximum(budget.exchange, logger: logger)),
             onServerRunning: { channel in await onExchangeListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
@@ -154,7 +160,10 @@ public struct Gateway: Sendable {
         let prelude = StorePrelude(database: database, migrate: configuration.migrateOnStart, registry: registry, ready: ready, logger: logger)
         let ops = Application(
             router: OpsRoutes(database: database, registry: registry, sealer: logSealer, metrics: metrics, crlFile: configuration.crl?.file, ready: ready, logger: logger).router(),
-            configuration: .init(address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops"),
+            server: .http1(configuration: http1),
+            configuration: .init(
+                address: .hostname(configuration.opsHost, port: configuration.opsPort), serverName: "jisr-ops",
+                availableConnectionsDelegate: .maximum(budget.ops, logger: logger)),
             onServerRunning: { channel in await onOpsListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
@@ -165,7 +174,9 @@ public struct Gateway: Sendable {
             services.append(
                 Application(
                     router: CRLRoutes(publication: crl).router(),
-                    configuration: .init(address: .hostname(crl.host, port: crl.port), serverName: "jisr-crl"),
+                    server: .http1(configuration: http1),
+                    configuration: .init(
+                        address: .hostname(crl.host, port: crl.port), serverName: "jisr-crl", availableConnectionsDelegate: .maximum(budget.crl, logger: logger)),
                     onServerRunning: { channel in await onCRLListening(channel.localAddress?.port ?? 0) },
                     logger: logger))
         }
@@ -209,8 +220,10 @@ public struct Gateway: Sendable {
             services.append(
                 AfterStoreReady(ready: ready, service: Application(
                     router: adminRouter,
-                    server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))), tlsConfiguration: try adminTLS(configuration)),
-                    configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: "jisr-admin"),
+                    server: try .tls(.http1(configuration: http1), tlsConfiguration: try adminTLS(configuration)),
+                    configuration: .init(
+                        address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: "jisr-admin",
+                        availableConnectionsDelegate: .maximum(budget.admin, logger: logger)),
                     onServerRunning: { channel in await onAdminListening(channel.localAddress?.port ?? 0) },
                     logger: logger)))
         } else {

@@ -24,9 +24,20 @@ public struct BodySealer: Sendable {
 
     /// The derived key plus every `ID.key` in `keyFolder` (32 random bytes, hex); the greatest id is current,
     /// so ids made from the time of rotation (`jisr pki rotate-body-key`) sort in order.
+    ///
+    /// A folder that does not exist holds no key yet (none was rotated); one that exists but cannot be read is an
+    /// error, never a quiet return to the derived key (bodies would be sealed under a key the operator retired).
     public init(secret: [UInt8], keyFolder: String) throws {
         var keys = [Self.derivedKeyId: Self.derive(secret)]
-        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: keyFolder)) ?? []).filter { $0.hasSuffix(".key") }.map { String($0.dropLast(4)) }.sorted()
+        let names: [String]
+        if FileManager.default.fileExists(atPath: keyFolder) {
+            do { names = try FileManager.default.contentsOfDirectory(atPath: keyFolder) } catch {
+                throw BodyKeyError(keyId: "folder", reason: "\(keyFolder) cannot be read: \((error as NSError).localizedDescription)")
+            }
+        } else {
+            names = []
+        }
+        let ids = names.filter { $0.hasSuffix(".key") }.map { String($0.dropLast(4)) }.sorted()
         for id in ids {
             let text = try String(contentsOfFile: keyFolder + "/" + id + ".key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             guard Self.isValidID(id), let key = Hex.decode(text), key.count == 32 else { throw BodyKeyError(keyId: id, reason: "is not 32 bytes in hex") }

@@ -33,12 +33,22 @@ public enum ClientCertificateRefusal: Error, Sendable, Hashable, CustomStringCon
 public struct TrustStore: Sendable {
     private let roots: CertificateStore
 
-    /// The CAs from PEM texts (each may hold several certificates); unreadable entries are skipped.
-    public init(pems: [String]) {
+    /// The CAs from PEM texts (each may hold several certificates); `unreadable` hears of each text or certificate that
+    /// cannot be read (by its place in `pems`), which is left out — said, never dropped in silence.
+    public init(pems: [String], unreadable: (Int, String) -> Void = { _, _ in }) {
         var certificates: [Certificate] = []
-        for pem in pems {
-            let documents = (try? PEMDocument.parseMultiple(pemString: pem)) ?? []
-            certificates += documents.compactMap { try? Certificate(pemDocument: $0) }
+        for (index, pem) in pems.enumerated() {
+            guard let documents = try? PEMDocument.parseMultiple(pemString: pem), !documents.isEmpty else {
+                unreadable(index, "is not PEM")
+                continue
+            }
+            for (position, document) in documents.enumerated() {
+                if let certificate = try? Certificate(pemDocument: document) {
+                    certificates.append(certificate)
+                } else {
+                    unreadable(index, "its certificate \(position + 1) cannot be parsed")
+                }
+            }
         }
         self.roots = CertificateStore(certificates)
     }

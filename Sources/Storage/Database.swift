@@ -425,9 +425,11 @@ public struct DatabaseConnection: Sendable {
 
     static func translate(_ error: PSQLError) -> any Error {
         let state = error.serverInfo?[.sqlState] ?? ""
-        // Connection exceptions (08…) and operator intervention (57…, e.g. the server shutting down) are outages.
+        // Connection exceptions (08…) and operator intervention (57…, e.g. the server shutting down) are outages; so are
+        // a serialization failure (40001) and a deadlock (40P01), which the same statement may not meet again, and a
+        // read-only transaction (25006: a standby answered, a failover under way). All are worth a retry: 503, not 500.
         if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed].contains(error.code)
-            || state.hasPrefix("08") || state.hasPrefix("57")
+            || state.hasPrefix("08") || state.hasPrefix("57") || ["40001", "40P01", "25006"].contains(state)
         {
             return DatabaseUnavailableError(reason: error.serverInfo?[.message] ?? "\(error.code)")
         }

@@ -39,7 +39,7 @@ struct AccessReportBench: AsyncParsableCommand {
                 "SELECT national_id FROM ministry.persons WHERE national_id IS NOT NULL ORDER BY id DESC LIMIT 10000"
             ).map { try $0[0].decode(String.self) }
             // From the last seeded persons: the first ones are those the benchmark's lookups ask about.
-            guard ids.count >= 3 else { throw ValidationError("seed the ministry's records first (jisr seed)") }
+            guard ids.count >= 3 else { throw Refusal("seed the ministry's records first (jisr seed)") }
             let references = ids.map { referencer.reference(kind: PersonKey.nationalId($0).subject.kind, identifier: $0) }
             let present = Int(try await LogReader(database: database, logger: logger).count())
             let missing = max(0, entries - present)

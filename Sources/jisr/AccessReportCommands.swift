@@ -66,13 +66,13 @@ struct AccessReportCommand: AsyncParsableCommand {
                 signer = try SealSigner(
                     keyPEM: try String(contentsOfFile: logSigningKey ?? pki.logSigningKey, encoding: .utf8),
                     certificatePEM: try String(contentsOfFile: logSigningCert ?? pki.logSigningCertificate, encoding: .utf8))
-            } catch { throw ValidationError("the report is signed with the log-signing key: \(logSigningKey ?? pki.logSigningKey) and its certificate cannot be read") }
+            } catch { throw Refusal("the report is signed with the log-signing key: \(logSigningKey ?? pki.logSigningKey) and its certificate cannot be read") }
             let (format, language) = (format, language)
             let (report, bytes) = try await options.run { admin, actor in
                 let report = try await admin.accessReport(for: key, from: start, until: end, referencer: referencer, by: actor)
                 return (report, try admin.rendered(report, as: format, language: language))
             }
-            let about = "\(report.rows.count) exchanges about \(report.subject.masked)\(report.subject.known ? "" : " (not in the ministry's records)")"
+            let about = "\(Console.count(report.rows.count, "exchange", "exchanges")) about \(report.subject.masked)\(report.subject.known ? "" : " (not in the ministry's records)")"
             try Data(bytes).write(to: URL(fileURLWithPath: out))
             if format == .html {
                 // The page is not signed itself: its foot names the digest of this signed JSON copy, kept beside it.
@@ -106,9 +106,9 @@ struct AccessReportCommand: AsyncParsableCommand {
         @OptionGroup var trustOptions: TrustOptions
 
         func run() async throws {
-            guard let bytes = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            guard let bytes = FileManager.default.contents(atPath: file) else { throw Refusal("cannot read \(file)") }
             let signaturePath = signature ?? file + ".jws"
-            guard let jws = FileManager.default.contents(atPath: signaturePath) else { throw ValidationError("cannot read the signature \(signaturePath)") }
+            guard let jws = FileManager.default.contents(atPath: signaturePath) else { throw Refusal("cannot read the signature \(signaturePath)") }
             let (trust, timestamps) = (try trustOptions.trust(), try trustOptions.timestamps())
             do {
                 let outcome = try await AccessReportVerifier.verify(

@@ -27,13 +27,15 @@ struct AdminOptions: ParsableArguments {
     func run<Result: Sendable>(_ body: @escaping @Sendable (Administration, Administrator) async throws -> Result) async throws -> Result {
         let logger = Console.logger()
         let administrator = try administrator()
-        let catalog = try ContractCatalog.load(from: try Console.contracts(contracts))
+        let contracts = self.contracts
         do {
-            return try await withDatabase(try store.location(), logger: logger) { database in
-                try await Administration.withLocal(database: database, catalog: catalog, logger: logger) { try await body($0, administrator) }
+            // The store first: a command pointed at no store says so before anything else.
+            return try await store.withExistingStore(logger: logger) { database in
+                let catalog = try ContractCatalog.load(from: try Console.contracts(contracts))
+                return try await Administration.withLocal(database: database, catalog: catalog, logger: logger) { try await body($0, administrator) }
             }
         } catch let error as AdministrationError {
-            throw ValidationError(error.message)
+            throw Refusal(error.message)
         }
     }
 }
@@ -41,12 +43,12 @@ struct AdminOptions: ParsableArguments {
 /// Mapping files as the CLI reads them: refusals name the file and the line.
 enum MappingFile {
     static func load(_ path: String) throws -> MappingSource {
-        do { return try MappingSource.load(path: path) } catch { throw ValidationError("\(path): \(error)") }
+        do { return try MappingSource.load(path: path) } catch { throw Refusal("\(path): \(error)") }
     }
 
     static func naming<Result>(_ path: String?, _ body: () async throws -> Result) async throws -> Result {
-        do { return try await body() } catch let error as ValidationError where path != nil {
-            throw ValidationError("\(path ?? ""): \(error.message)")
+        do { return try await body() } catch let error as Refusal where path != nil {
+            throw Refusal("\(path ?? ""): \(error.message)")
         }
     }
 }

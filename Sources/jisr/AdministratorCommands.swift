@@ -20,7 +20,7 @@ struct AdministratorCommand: AsyncParsableCommand {
         func pems() throws -> [String] {
             let paths = adminCa.isEmpty ? [pkiOptions.directory.adminCACertificate] : adminCa
             return try paths.map { path in
-                do { return try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("\(path) cannot be read: give the admin CA with --admin-ca") }
+                do { return try String(contentsOfFile: path, encoding: .utf8) } catch { throw Refusal("\(path) cannot be read: give the admin CA with --admin-ca") }
             }
         }
     }
@@ -34,7 +34,7 @@ struct AdministratorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let pem: String
-            do { pem = try String(contentsOfFile: cert, encoding: .utf8) } catch { throw ValidationError("\(cert) cannot be read") }
+            do { pem = try String(contentsOfFile: cert, encoding: .utf8) } catch { throw Refusal("\(cert) cannot be read") }
             let (roots, name) = (try authority.pems(), self.name)
             let registered = try await options.run { admin, actor in try await admin.registerAdministrator(pem: pem, name: name, adminCAPEMs: roots, by: actor) }
             print("administrator \(registered.name) registered: certificate \(registered.fingerprint), expires \(Output.day(registered.notAfter))")
@@ -52,10 +52,10 @@ struct AdministratorCommand: AsyncParsableCommand {
             guard name.wholeMatch(of: /[A-Za-z0-9_-]{1,64}/) != nil else { throw ValidationError("the name is 1–64 letters, digits, - or _") }
             let directory = authority.pkiOptions.directory
             guard !FileManager.default.fileExists(atPath: directory.administrators + "/\(name).crt") else {
-                throw ValidationError("\(directory.administrators)/\(name).crt exists: choose another name")
+                throw Refusal("\(directory.administrators)/\(name).crt exists: choose another name")
             }
             let credential: IssuedCredential
-            do { credential = try directory.issueAdministrator(name) } catch let error as PKIError { throw ValidationError(error.message) }
+            do { credential = try directory.issueAdministrator(name) } catch let error as PKIError { throw Refusal(error.message) }
             let (pem, roots, holder) = (try credential.certificatePEM, try authority.pems(), name)
             let registered: RegisteredAdministrator
             do {

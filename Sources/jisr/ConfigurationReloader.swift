@@ -43,11 +43,19 @@ final class ConfigurationReloader: Service, Sendable {
         }
         let previous = current.withLock { $0 }
         let changed = fresh.effective.filter { previous[$0.setting.key] != $0.value }
-        let applied = changed.filter(\.setting.reloadable).map(\.setting.key)
-        var needsRestart = changed.filter { !$0.setting.reloadable }.map(\.setting.key)
         if let level = Logger.Level(rawValue: fresh.logLevel) { Console.level.value = level }
-        needsRestart += gateway.retune(fresh.configuration).filter { key in changed.contains { $0.setting.key.hasPrefix(key) } }
-        current.withLock { $0 = Self.values(fresh) }
+        // What the running gateway could not take (e.g. a TSA URL without a TSA client) is not applied, whatever the
+        // setting says of itself.
+        let refused = gateway.retune(fresh.configuration)
+        let needsRestart = changed.map(\.setting.key).filter { key in
+            !(changed.first { $0.setting.key == key }?.setting.reloadable ?? false) || refused.contains { key.hasPrefix($0) }
+        }
+        let applied = changed.map(\.setting.key).filter { !needsRestart.contains($0) }
+        // Only what was applied becomes the running value: a change that waits for a restart is reported again at the
+        // next reload, and never recorded as in force.
+        current.withLock { running in
+            for key in applied { running[key] = Self.values(fresh)[key] }
+        }
         logger.notice(
             "configuration reloaded", metadata: ["jisr.applied": "\(applied.joined(separator: ","))", "jisr.unchanged_until_restart": "\(needsRestart.joined(separator: ","))"])
         if !needsRestart.isEmpty {

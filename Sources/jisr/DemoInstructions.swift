@@ -1,10 +1,20 @@
+import Foundation
 import Gateway
 import Records
 import Storage
 
 /// What the demo prints once it listens: ready-to-paste commands that work against the seeded data.
 enum DemoInstructions {
-    static func text(manifest: DemoManifest, directory: String) -> String {
+    /// The jisr that is running, as a command that works from any folder: its name when it was found on the PATH (an
+    /// installed `jisr`), else its full path (a build in a checkout) — never `swift run`, which works only there.
+    static var runningExecutable: String {
+        let invoked = CommandLine.arguments.first ?? "jisr"
+        if !invoked.contains("/") { return invoked }
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? invoked
+        return path.contains(" ") ? "'\(path)'" : path
+    }
+
+    static func text(manifest: DemoManifest, directory: String, jisr: String = runningExecutable) -> String {
         guard let nssf = manifest.partners.first(where: { $0.id == "LB-NSSF" }), let egypt = manifest.partners.first(where: { $0.id == "EG-MOL" }) else { return "" }
         let tls = "--cacert \(manifest.caCertificate) --cert \(nssf.certificate) --key \(nssf.key)"
         let url = manifest.exchangeURL
@@ -49,7 +59,7 @@ enum DemoInstructions {
                 "ls \(manifest.mockPartners.map(\.recordDirectory).joined(separator: " "))",
                 "# Make Iraq's endpoint fail its next 3 deliveries, and watch the relay retry:",
                 "curl -s -X POST '\(manifest.mockPartners.last?.controlURL ?? "")/fail?count=3&status=503'",
-                "swift run jisr relay status --database-url '\(manifest.database)'",
+                "\(jisr) relay status --database-url '\(manifest.database)'",
             ]
         }
         lines += [
@@ -57,8 +67,8 @@ enum DemoInstructions {
             "curl -s -D - \(tls) \(purpose) '\(url)/v1/establishments/\(establishment)' -o /dev/null | grep -i x-message-id",
             "curl -s \(tls) '\(url)/v1/messages/MESSAGE-ID/receipt'",
             "# An evidence bundle of the NSSF's exchanges, checked offline (the development TSA's root is in \(directory)/tsa):",
-            "swift run jisr log export --from 1 --to 1000000 --partner LB-NSSF --out /tmp/jisr-evidence --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
-            "swift run jisr log verify --bundle /tmp/jisr-evidence --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt",
+            "\(jisr) log export --from 1 --to 1000000 --partner LB-NSSF --out /tmp/jisr-evidence --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
+            "\(jisr) log verify --bundle /tmp/jisr-evidence --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt",
         ]
         if let portal = manifest.partners.first(where: { $0.id == "LB-PORTAL" }) {
             lines += [
@@ -66,12 +76,12 @@ enum DemoInstructions {
                 "# signed (X-JWS-Signature) by the log-signing key; save both and check them offline:",
                 "curl -s -D /tmp/jisr-report.headers --cacert \(manifest.caCertificate) --cert \(portal.certificate) --key \(portal.key) -H 'X-Purpose: data-subject-access' '\(url)/v1/access-report?nationalId=\(nationalId)' -o /tmp/jisr-report.json",
                 "grep -i '^x-jws-signature:' /tmp/jisr-report.headers | cut -d' ' -f2 | tr -d '\\r' > /tmp/jisr-report.json.jws",
-                "swift run jisr access-report verify /tmp/jisr-report.json --signing-ca \(directory)/pki/partner-ca.crt",
+                "\(jisr) access-report verify /tmp/jisr-report.json --signing-ca \(directory)/pki/partner-ca.crt",
             ]
         }
         lines += [
             "", "# Every exchange above is in the chained message log; check it (another terminal):",
-            "swift run jisr log verify --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
+            "\(jisr) log verify --signing-ca \(directory)/pki/partner-ca.crt --tsa-root \(directory)/tsa/tsa-root.crt --database-url '\(manifest.database)'",
             "", "Stop with Ctrl-C.", "",
         ]
         return lines.joined(separator: "\n")

@@ -62,6 +62,25 @@ struct StoreOptions: ParsableArguments {
         return try StoreLocation(text)
     }
 
+    /// Runs `body` on a store that exists and has Jisr's schema: a command that only reads or changes a store never
+    /// makes one (an empty `jisr.sqlite` beside the user's files) nor meets `no such table`; it says what to do.
+    func withExistingStore<Result: Sendable>(logger: Logger, _ body: @escaping @Sendable (Database) async throws -> Result) async throws -> Result {
+        let location = try location()
+        if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+            throw Refusal(
+                "there is no store at \(path): name the gateway's store with --database-url (or JISR_DATABASE_URL), or make this one with `jisr migrate`")
+        }
+        return try await withDatabase(location, logger: logger) { database in
+            let pending = try await Migrator(database: database, logger: logger).pending(JisrMigrations.all)
+            guard pending.isEmpty else {
+                throw Refusal(
+                    "the store lacks \(Console.count(pending.count, "migration", "migrations")) of this jisr (\(pending.first ?? "")…): "
+                        + "run `jisr migrate` with the same --database-url first")
+            }
+            return try await body(database)
+        }
+    }
+
     /// The store to use: the one named, else the embedded SQLite file `defaultPath`, said on standard error.
     func location(defaultPath: String = "jisr.sqlite") throws -> StoreLocation {
         if let named = try resolved() { return named }
@@ -72,6 +91,9 @@ struct StoreOptions: ParsableArguments {
 }
 
 enum Console {
+    /// `1 entry`, `2 entries`: a count with its noun as a reader says it.
+    static func count(_ number: Int, _ one: String, _ many: String) -> String { "\(number) \(number == 1 ? one : many)" }
+
     static func say(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
@@ -100,7 +122,7 @@ enum Console {
     static func contracts(_ option: String?) throws -> URL {
         if let option { return URL(fileURLWithPath: option) }
         guard let found = ContractCatalog.defaultDirectory() else {
-            throw ValidationError("cannot find the contracts folder (looked in \(ContractCatalog.searchedPlaces)); give --contracts or set JISR_CONTRACTS_DIR")
+            throw Refusal("cannot find the contracts folder (looked in \(ContractCatalog.searchedPlaces)); give --contracts or set JISR_CONTRACTS_DIR")
         }
         return found
     }
@@ -333,7 +355,7 @@ struct StoreCommand: AsyncParsableCommand {
                 try await withDatabase(target, logger: logger) { target in
                     try await Migrator(database: source, logger: logger).checkNotNewer(JisrMigrations.all)
                     let pending = try await Migrator(database: source, logger: logger).pending(JisrMigrations.all)
-                    guard pending.isEmpty else { throw ValidationError("the source store is not at this jisr's schema; run `jisr migrate --database-url \(from)` first") }
+                    guard pending.isEmpty else { throw Refusal("the source store is not at this jisr's schema; run `jisr migrate --database-url \(from)` first") }
                     try await Migrator(database: target, logger: logger).migrate(JisrMigrations.all)
                     let started = Date()
                     var lastReport = Date.distantPast
@@ -345,9 +367,9 @@ struct StoreCommand: AsyncParsableCommand {
                     }
                     let sourceLog = try await LogReader(database: source, logger: logger).verify()
                     let targetLog = try await LogReader(database: target, logger: logger).verify()
-                    if let found = targetLog.firstBreak { throw ValidationError("the copied log does not verify: \(found.reason) (entry \(found.seq))") }
+                    if let found = targetLog.firstBreak { throw Refusal("the copied log does not verify: \(found.reason) (entry \(found.seq))") }
                     guard targetLog.verified == sourceLog.verified, targetLog.headHash == sourceLog.headHash else {
-                        throw ValidationError("the copied log ends at \(targetLog.verified) \(targetLog.headHash), the source's at \(sourceLog.verified) \(sourceLog.headHash)")
+                        throw Refusal("the copied log ends at \(targetLog.verified) \(targetLog.headHash), the source's at \(sourceLog.verified) \(sourceLog.headHash)")
                     }
                     print("copied in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; log verified on the target: \(targetLog.verified) entries, chain head \(targetLog.headHash), \(targetLog.sealsMatched) seals matched")
                 }
@@ -399,19 +421,28 @@ struct Log: AsyncParsableCommand {
         @Option(help: "The folder to write (must not exist or be empty).") var out: String
         @Option(help: "The TSA's root certificate, included so the bundle's timestamps can be checked.") var tsaRoot: String?
         @OptionGroup var store: StoreOptions
+        @OptionGroup var pkiOptions: PKIOptions
 
         func run() async throws {
             let logger = Console.logger()
             let (from, to, partner, out) = (self.from, self.to, self.partner, self.out)
             let tsaRootPEM = try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }
-            let summary = try await withDatabase(try store.location(), logger: logger) { database in
+            let summary = try await store.withExistingStore(logger: logger) { database in
                 let log = LogReader(database: database, logger: logger)
                 let seqs = try await Self.range(from: from, to: to, log: log)
                 return try await EvidenceBundle.export(
                     log: log, seals: SealStore(database: database, logger: logger), seqs: seqs, partner: partner, tsaRootPEM: tsaRootPEM, to: out)
             }
-            print("wrote \(summary.entries) entries and \(summary.seals.count) seals to \(out); check it with: jisr log verify --bundle \(out)")
-            if summary.unsealed > 0 { print("\(summary.unsealed) later entries in the range are not sealed yet and were left out (run `jisr log seal`)") }
+            // The check a partner or an auditor runs, with the CA they hold from onboarding (this gateway's, here).
+            var check = "\(DemoInstructions.runningExecutable) log verify --bundle \(out) --signing-ca \(pkiOptions.directory.partnerCACertificate)"
+            if let tsaRoot { check += " --tsa-root \(tsaRoot)" }
+            print(
+                "wrote \(Console.count(summary.entries, "entry", "entries")) and \(Console.count(summary.seals.count, "seal", "seals")) to \(out); check it with: \(check)")
+            if summary.unsealed > 0 {
+                print(
+                    "\(Console.count(summary.unsealed, "later entry", "later entries")) in the range \(summary.unsealed == 1 ? "is" : "are") not sealed yet and "
+                        + "left out (run `jisr log seal`)")
+            }
         }
 
         static func range(from: String, to: String, log: LogReader) async throws -> ClosedRange<Int64> {
@@ -422,7 +453,7 @@ struct Log: AsyncParsableCommand {
             let start = try Output.parseDate(from, option: "--from")
             var end = try Output.parseDate(to, option: "--to")
             if !to.contains("T") { end = end.addingTimeInterval(86_400 - 0.000_001) }
-            guard let seqs = try await log.seqs(recordedFrom: start, through: end) else { throw ValidationError("no entries were recorded between --from and --to") }
+            guard let seqs = try await log.seqs(recordedFrom: start, through: end) else { throw Refusal("no entries were recorded between --from and --to") }
             return seqs
         }
     }
@@ -476,7 +507,7 @@ struct Log: AsyncParsableCommand {
                 return
             }
             if let receipt {
-                guard let data = FileManager.default.contents(atPath: receipt) else { throw ValidationError("cannot read \(receipt)") }
+                guard let data = FileManager.default.contents(atPath: receipt) else { throw Refusal("cannot read \(receipt)") }
                 do {
                     let report = try await Receipt.verify(json: data, trust: trust, timestamps: timestamps)
                     print("OK: entry \(report.seq) (\(report.entryHash)) is in the seal of \(report.treeSize) entries, signed by a key of \(trust.summary)")
@@ -501,7 +532,7 @@ struct Log: AsyncParsableCommand {
             }
             let logger = Console.logger()
             let started = ContinuousClock.now
-            let report = try await withDatabase(try store.location(), logger: logger) { database in
+            let report = try await store.withExistingStore(logger: logger) { database in
                 try await LogReader(database: database, logger: logger).verify(trust: trust, timestamps: timestamps) { count in
                     Console.say("verified \(count) entries…")
                 }
@@ -528,14 +559,14 @@ struct Log: AsyncParsableCommand {
 
         /// `--against`: the held head's signature and trust first, then the log compared with it.
         private func check(against path: String, trust: LogSigningTrust) async throws {
-            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw Refusal("cannot read \(path)") }
             let head: TreeHead
             do { head = try await HeldTreeHead.read(json: data, trust: trust) } catch let error as EvidenceError {
                 print("REFUSED: \(error.item): \(error.reason)")
                 throw ExitCode(1)
             }
             let logger = Console.logger()
-            let finding = try await withDatabase(try store.location(), logger: logger) { database in
+            let finding = try await store.withExistingStore(logger: logger) { database in
                 try await HeldTreeHead.compare(head, with: database, logger: logger)
             }
             let signed = "the head of \(head.size) entries signed \(TreeHead.format(head.timeMilliseconds))"
@@ -571,7 +602,7 @@ struct TrustOptions: ParsableArguments {
         }
         let paths = signingCa.isEmpty ? [pkiOptions.directory.partnerCACertificate] : signingCa
         guard !signingCa.isEmpty || FileManager.default.fileExists(atPath: paths[0]) else {
-            throw ValidationError(
+            throw Refusal(
                 "say what the log-signing key is trusted by: --signing-ca CA.crt (the ministry's CA) or --signing-key SHA256-OF-ITS-SPKI (there is no \(paths[0]))")
         }
         return try LogSigningTrust.authority(rootsPEM: try paths.map { try String(contentsOfFile: $0, encoding: .utf8) })
@@ -581,4 +612,13 @@ struct TrustOptions: ParsableArguments {
         tsaRoot.isEmpty
             ? nil : TimestampRequirement(rootsPEM: try tsaRoot.map { try String(contentsOfFile: $0, encoding: .utf8) }, grace: TimeInterval(timestampGraceSeconds))
     }
+}
+
+/// What a command refuses to do with well-formed arguments — a grant the registry refuses, a file that cannot be read,
+/// a log that does not verify: printed as `Error: …` and exit status 1, without the usage text, which only a real usage
+/// error (an option missing or of the wrong form: `ValidationError`) earns.
+struct Refusal: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }

@@ -34,10 +34,10 @@ struct PKICommand: AsyncParsableCommand {
         func run() async throws {
             let pki = pkiOptions.directory
             if let url {
-                do { try pki.setCRLURL(url) } catch let error as PKIError { throw ValidationError(error.message) }
+                do { try pki.setCRLURL(url) } catch let error as PKIError { throw Refusal(error.message) }
             }
             let authority: CertificateAuthority
-            do { authority = try pki.partnerCA() } catch let error as PKIError { throw ValidationError(error.message) }
+            do { authority = try pki.partnerCA() } catch let error as PKIError { throw Refusal(error.message) }
             let list = try await options.run { admin, _ in try await admin.revocationList(of: authority) }
             let path = out ?? pki.partnerCRL
             if pem { try PEMFiles.write(list.pem, to: path, secret: false) } else { try pki.writeCRL(list, to: path) }
@@ -79,7 +79,7 @@ struct PKICommand: AsyncParsableCommand {
             do {
                 try directory.initialize(dnsNames: dnsName, ipAddresses: addresses, crlURL: crlURL ?? "http://\(dnsName.first ?? "localhost"):8080/partner-ca.crl")
             } catch let error as PKIError {
-                throw ValidationError(error.message)
+                throw Refusal(error.message)
             }
             print(
                 """
@@ -109,9 +109,9 @@ struct PKICommand: AsyncParsableCommand {
 
         func run() async throws {
             let csrPEM: String
-            do { csrPEM = try String(contentsOfFile: csr, encoding: .utf8) } catch { throw ValidationError("cannot read \(csr)") }
+            do { csrPEM = try String(contentsOfFile: csr, encoding: .utf8) } catch { throw Refusal("cannot read \(csr)") }
             let authority: CertificateAuthority
-            do { authority = try pkiOptions.directory.partnerCA() } catch let error as PKIError { throw ValidationError(error.message) }
+            do { authority = try pkiOptions.directory.partnerCA() } catch let error as PKIError { throw Refusal(error.message) }
             let (partner, days) = (self.partner, self.days)
             let chain = try await options.run { admin, actor in
                 try await admin.signCSR(partner: partner, csrPEM: csrPEM, days: days, authority: authority, by: actor)
@@ -133,7 +133,7 @@ struct PKICommand: AsyncParsableCommand {
 
             func run() async throws {
                 let pem: String
-                do { pem = try String(contentsOfFile: file, encoding: .utf8) } catch { throw ValidationError("cannot read \(file)") }
+                do { pem = try String(contentsOfFile: file, encoding: .utf8) } catch { throw Refusal("cannot read \(file)") }
                 let trusted = try await options.run { admin, actor in try await admin.trust(caPEM: pem, by: actor) }
                 print("trusted \(trusted.subject) (\(trusted.fingerprint))")
             }
@@ -152,7 +152,7 @@ extension PartnerCommand {
 
         func run() async throws {
             let pem: String
-            do { pem = try String(contentsOfFile: cert, encoding: .utf8) } catch { throw ValidationError("cannot read \(cert)") }
+            do { pem = try String(contentsOfFile: cert, encoding: .utf8) } catch { throw Refusal("cannot read \(cert)") }
             let partnerCA = (try? pkiOptions.directory.read(pkiOptions.directory.partnerCACertificate)).map { [$0] } ?? []
             let partner = self.partner
             let registered = try await options.run { admin, actor in

@@ -145,6 +145,14 @@ struct CLIWalkthroughTests {
         #expect(inverted.output.contains("inverted"))
         let duplicate = try await JisrCLI.run(["partner", "add", "--id", "LB-NSSF", "--name-ar", "x", "--name-en", "x", "--database-url", fixture.databaseURL])
         #expect(duplicate.status != 0 && duplicate.output.contains("already exists"))
+        // A refusal is not a usage error: no usage text after it. A missing trust for verification neither.
+        let untrusted = try await JisrCLI.run(["log", "verify", "--pki", fixture.directory + "/no-such-pki", "--database-url", fixture.databaseURL])
+        for refusal in [unknownField, inverted, duplicate, untrusted] {
+            #expect(refusal.status == 1 && refusal.output.contains("Error: ") && !refusal.output.contains("Usage:"), "\(refusal.output)")
+        }
+        // A real usage error still shows how the command is used.
+        let usage = try await JisrCLI.run(["seed", "--database-url", fixture.databaseURL])
+        #expect(usage.status != 0 && usage.output.contains("Usage:") && usage.output.contains("--persons"), "\(usage.output)")
     }
 
     @Test("jisr store copy moves a live gateway's store to the other kind: progress, the same chain head, a non-empty target refused unless --replace")
@@ -163,6 +171,19 @@ struct CLIWalkthroughTests {
         let again = try await JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target])
         #expect(again.status != 0 && again.output.contains("not empty"), "\(again.output)")
         #expect(try await JisrCLI.run(["store", "copy", "--from", fixture.databaseURL, "--to", target, "--replace"]).status == 0)
+    }
+
+    @Test("A command run in an empty folder without --database-url makes no store and says what to do")
+    func noStoreIsMadeByAReader() async throws {
+        let folder = NSTemporaryDirectory() + "jisr-empty-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for command in ["relay status", "partner list", "log verify --signing-key \(String(repeating: "ab", count: 32))"] {
+            let run = try await JisrCLI.runProgram("/bin/sh", ["-c", "cd '\(folder)' && env -u JISR_DATABASE_URL '\(try JisrCLI.binary())' \(command)"])
+            #expect(run.status == 1 && run.output.contains("there is no store at") && run.output.contains("--database-url"), "\(command): \(run.output)")
+            #expect(!run.output.contains("no such table") && !run.output.contains("Usage:"), "\(run.output)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "nothing was created")
     }
 
     @Test("Without --database-url the CLI uses the embedded store in the current folder and says so; migrating twice changes nothing")

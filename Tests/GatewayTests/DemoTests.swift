@@ -60,6 +60,12 @@ struct DemoTests {
         #expect(response.status.code == 200)
         try await client.shutdown()
 
+        // The commands it prints run as printed, from any folder: the running jisr, never `swift run`.
+        #expect(!log().contains("swift run"), "\(log())")
+        let relayStatus = try #require(log().split(separator: "\n").first { $0.contains(" relay status --database-url") }, "\(log())")
+        let printed = try await JisrCLI.runProgram("/bin/sh", ["-c", "cd / && " + String(relayStatus)])
+        #expect(printed.status == 0, "\(relayStatus): \(printed.output)")
+
         let status = await demo.stop()
         #expect(status == 0, "the demo stops cleanly on SIGTERM: \(log().suffix(2000))")
         try? FileManager.default.removeItem(atPath: folder)

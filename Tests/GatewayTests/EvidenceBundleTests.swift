@@ -52,6 +52,16 @@ struct EvidenceBundleTests {
         let ca = try String(contentsOfFile: fixture.directory + "/ca.crt", encoding: .utf8)
         #expect(verified.output.contains(try await PKICertificateFingerprint.of(pem: ca)), "the CA fingerprint is printed for comparison")
 
+        // The check `jisr log export` prints works as printed, from another folder.
+        let again = try await JisrCLI.run([
+            "log", "export", "--from", "1", "--to", "1", "--out", fixture.directory + "/bundle-printed", "--tsa-root", tsa.root,
+            "--pki", fixture.directory + "/pki", "--database-url", fixture.databaseURL,
+        ])
+        let printed = try #require(again.output.components(separatedBy: "check it with: ").last?.split(separator: "\n").first, "\(again.output)")
+        #expect(again.output.contains("1 entry and 1 seal") || again.output.contains("1 entry and"), "\(again.output)")
+        let run = try await JisrCLI.runProgram("/bin/sh", ["-c", "cd / && " + printed])
+        #expect(run.status == 0 && run.output.contains("OK: "), "\(printed): \(run.output)")
+
         // Every openssl command the README lists, run in the bundle as a partner would (with the ministry's CA at hand).
         try FileManager.default.copyItem(atPath: fixture.directory + "/ca.crt", toPath: bundle + "/ministry-ca.crt")
         let readme = try String(contentsOfFile: bundle + "/README.md", encoding: .utf8)

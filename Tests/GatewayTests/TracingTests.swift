@@ -67,6 +67,29 @@ struct TracingTests {
         }
     }
 
+    @Test("jisr serve with tracing on stops cleanly on SIGTERM: its exporter is shut down, nothing traps")
+    func cleanStopWithTracing() async throws {
+        let folder = NSTemporaryDirectory() + "jisr-tracing-stop-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let jisr = try JisrCLI.binary()
+        let made = try await JisrCLI.runProgram("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", folder, jisr, "pki", "init", "--dir", "pki", "--dns-name", "localhost"])
+        #expect(made.status == 0, "\(made.output)")
+        let ports = try (0..<5).map { _ in try PrometheusServer.freePort() }
+        // The collector's port is closed: spans that cannot be sent must not change how the gateway stops.
+        let serve = try BackgroundProcess(
+            "/usr/bin/env",
+            [
+                "JISR_TRACING_ENDPOINT=http://127.0.0.1:\(ports[4])/v1/traces", jisr, "serve", "--pki", "pki", "--host", "127.0.0.1", "--port", "\(ports[0])",
+                "--ops-port", "\(ports[1])", "--admin-port", "\(ports[2])", "--crl-host", "127.0.0.1", "--crl-port", "\(ports[3])",
+                "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
+            ], in: folder, logFile: folder + "/serve.log")
+        defer { serve.terminate() }
+        try await serve.until("jisr serve listening, tracing on") { serve.log.contains("exchange listener on 127.0.0.1:") }
+        let status = await serve.stop()
+        #expect(status == 0, "a clean stop, not a trap: \(serve.log.suffix(2000))")
+    }
+
     @Test("A relay delivery: a client span per attempt, and the partner receives its trace in traceparent")
     func deliverySpans() async throws {
         let (fixture, partner, receiver) = try await Self.setup.value

@@ -48,6 +48,22 @@ struct MerkleTreeTests {
         for size in 1...leaves.count { #expect(MerkleTree.root(leaves[0..<size]) == recursive(leaves[0..<size]), "size \(size)") }
     }
 
+    @Test("Every hash in a proof, a leaf and a root is exactly 32 bytes: an empty leaf with an empty root proves nothing")
+    func hashesAreThirtyTwoBytes() {
+        #expect(!MerkleTree.verifyInclusion(leaf: [], index: 0, size: 1, proof: [], root: []))
+        let leaf = MerkleTree.leafHash([1, 2, 3])
+        #expect(MerkleTree.verifyInclusion(leaf: leaf, index: 0, size: 1, proof: [], root: leaf))
+        #expect(!MerkleTree.verifyInclusion(leaf: leaf + [0], index: 0, size: 1, proof: [], root: leaf + [0]))
+        let other = MerkleTree.leafHash([4])
+        let root = MerkleTree.root([leaf, other])
+        #expect(MerkleTree.verifyInclusion(leaf: leaf, index: 0, size: 2, proof: [other], root: root))
+        #expect(!MerkleTree.verifyInclusion(leaf: leaf, index: 0, size: 2, proof: [Array(other.prefix(31))], root: root))
+        #expect(!MerkleTree.verifyConsistency(oldSize: 1, oldRoot: [], newSize: 1, newRoot: [], proof: []))
+        #expect(MerkleTree.verifyConsistency(oldSize: 1, oldRoot: leaf, newSize: 2, newRoot: root, proof: [other]))
+        #expect(!MerkleTree.verifyConsistency(oldSize: 1, oldRoot: leaf, newSize: 2, newRoot: root, proof: [other + [0]]))
+        #expect(!MerkleTree.verifyConsistency(oldSize: 0, oldRoot: [], newSize: 2, newRoot: root, proof: []))
+    }
+
     @Test("Every inclusion proof of trees up to 33 leaves verifies; a wrong leaf, index, size or root does not")
     func inclusion() {
         let leaves = (0..<33).map { MerkleTree.leafHash(Array(SHA256.hash(data: [UInt8($0)]))) }

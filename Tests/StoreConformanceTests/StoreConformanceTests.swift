@@ -59,6 +59,31 @@ struct StoreTestError: Error, CustomStringConvertible {
 struct StoreConformanceTests {
     static let stores: [SQLDialect] = [.postgres, .sqlite]
 
+    @Test("A serialization failure, a deadlock and a read-only standby are outages worth a retry (503), not bugs (500)", arguments: ["40001", "40P01", "25006"])
+    func retryableFailures(_ state: String) async throws {
+        try await TestStore.with(.postgres, "retryable", migrate: false) { database in
+            await #expect(throws: DatabaseUnavailableError.self, "SQLSTATE \(state)") {
+                try await database.query(SQL(unsafeSQL: "DO $$ BEGIN RAISE EXCEPTION 'stand-in' USING ERRCODE = '\(state)'; END $$"))
+            }
+            // As a failover leaves it: a transaction that meets a read-only server.
+            if state == "25006" {
+                await #expect(throws: DatabaseUnavailableError.self) {
+                    try await database.withTransaction { connection in
+                        try await connection.query("SET TRANSACTION READ ONLY")
+                        try await connection.query("CREATE TABLE t (x int)")
+                    }
+                }
+            }
+            // A bug stays a bug.
+            do {
+                _ = try await database.query("SELECT no_such_column FROM no_such_table")
+                Issue.record("a query of a table that does not exist succeeded")
+            } catch {
+                #expect(!(error is DatabaseUnavailableError), "\(error)")
+            }
+        }
+    }
+
     @Test("Every bound type reads back as it was written, nulls included", arguments: stores)
     func roundTrip(_ dialect: SQLDialect) async throws {
         try await TestStore.with(dialect, "types", migrate: false) { database in

@@ -39,7 +39,12 @@ final class ClientCertificateVerifier: Sendable {
     private func currentTrust() -> TrustStore {
         let snapshot = registry.snapshot
         if let cached = store.withLock({ $0 }), cached.version == snapshot.version { return cached.trust }
-        let trust = TrustStore(pems: configured + snapshot.trustedCAs.map(\.pem))
+        let registered = snapshot.trustedCAs
+        let trust = TrustStore(pems: configured + registered.map(\.pem)) { index, reason in
+            // Built once per registry version: each unreadable CA is said once, not per handshake.
+            let which = index < configured.count ? "configured partner CA \(index + 1)" : "trusted CA \(registered[index - configured.count].fingerprint)"
+            logger.warning("a partner CA cannot be read and is not trusted", metadata: ["jisr.ca": "\(which)", "jisr.reason": "\(reason)"])
+        }
         store.withLock { $0 = (snapshot.version, trust) }
         return trust
     }

@@ -101,8 +101,9 @@ public struct Problem: Error, Sendable, Hashable {
             retryAfter: retryAfter)
     }
 
+    /// The same problem with a detail; everything else it carries (violations, Retry-After, Allow) is kept.
     public func with(detail: String) -> Problem {
-        Problem(code: code, status: status, title: title, detail: detail, violations: violations, retryAfter: retryAfter)
+        Problem(code: code, status: status, title: title, detail: detail, violations: violations, retryAfter: retryAfter, allow: allow)
     }
 
     /// The problem document, in the caller's format.

@@ -4,6 +4,7 @@ import Instrumentation
 import Logging
 import OTel
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// Where spans go: an OpenTelemetry collector's OTLP/HTTP traces endpoint (protobuf), off by default.
@@ -44,8 +45,16 @@ struct GatewayTracing: Sendable {
         otel.traces.otlpExporter.endpoint = configuration.endpoint
         otel.traces.batchSpanProcessor.scheduleDelay = configuration.batchDelay
         let backend = try OTel.makeTracingBackend(configuration: otel)
+        kept.withLock { $0 += [backend.factory, backend.service] }
         return GatewayTracing(tracer: backend.factory, exporter: backend.service)
     }
+
+    /// Every tracing backend made in this process (its tracer, which holds the span processor and so the exporter, and
+    /// its service), kept until the process ends. swift-otel's OTLP/HTTP exporter shuts its HTTP client down
+    /// synchronously in its deinit, which AsyncHTTPClient refuses with a trap when that last release happens on an event
+    /// loop — as it did at every stop of `jisr serve` with tracing on (its tasks run on the event loops). The service
+    /// shuts the client down properly when the gateway stops; kept, the exporter is never released after that.
+    private static let kept = Mutex<[any Sendable]>([])
 }
 
 /// Reads W3C trace context (`traceparent`, `tracestate`) from a request's fields.

@@ -56,9 +56,13 @@ public enum MerkleTree {
 
     public static func root(_ leaves: [Hash]) -> Hash { root(leaves[...]) }
 
+    /// Whether `hash` is one: exactly 32 bytes (SHA-256).
+    public static func isHash(_ hash: Hash) -> Bool { hash.count == 32 }
+
     /// RFC 9162 §2.1.3.2: does `proof` show leaf `index` in the tree of `size` with `root`?
     public static func verifyInclusion(leaf: Hash, index: Int, size: Int, proof: [Hash], root: Hash) -> Bool {
-        guard index >= 0, index < size else { return false }
+        // Every hash is a SHA-256: an empty leaf and an empty root must not "verify" a tree of one.
+        guard index >= 0, index < size, isHash(leaf), isHash(root), proof.allSatisfy(isHash) else { return false }
         var fn = index
         var sn = size - 1
         var r = leaf
@@ -83,7 +87,7 @@ public enum MerkleTree {
 
     /// RFC 9162 §2.1.4.2: does `proof` show the tree (`oldSize`, `oldRoot`) is a prefix of (`newSize`, `newRoot`)?
     public static func verifyConsistency(oldSize: Int, oldRoot: Hash, newSize: Int, newRoot: Hash, proof: [Hash]) -> Bool {
-        guard oldSize >= 0, oldSize <= newSize else { return false }
+        guard oldSize >= 0, oldSize <= newSize, isHash(oldRoot), isHash(newRoot), proof.allSatisfy(isHash) else { return false }
         if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
         if oldSize == 0 { return proof.isEmpty }
         guard !proof.isEmpty else { return false }

@@ -145,15 +145,46 @@ public final class JSONSchema: Sendable {
                 guard let format = value.stringValue, supportedFormats.contains(format) else {
                     throw SchemaLoadError(location: location, reason: "unsupported format")
                 }
+            case "minLength", "maxLength", "minItems", "maxItems":
+                // A non-negative integer, which JSON Schema lets be written 2.0; anything else is refused, never ignored.
+                guard count(value) != nil else { throw SchemaLoadError(location: location, reason: "\(key) must be a non-negative integer") }
+            case "minimum", "maximum":
+                guard double(value) != nil else { throw SchemaLoadError(location: location, reason: "\(key) must be a number") }
+            case "enum":
+                guard value.arrayValue != nil else { throw SchemaLoadError(location: location, reason: "enum must be an array") }
             default:
                 break
             }
         }
     }
 
+    /// Equality as JSON Schema defines it for `const` and `enum`: numbers by value (`0` is `0.0`), strings by their code
+    /// points (a precomposed "é" is not "e" + U+0301, which Swift's `==` would call equal), arrays item by item, objects
+    /// by their members whatever their order.
     static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
-        if let left = double(lhs), let right = double(rhs) { return left == right }
-        return lhs == rhs
+        switch (lhs, rhs) {
+        case (.integer(let left), .integer(let right)): return left == right
+        case (.integer, .number), (.number, .integer), (.number, .number): return double(lhs) == double(rhs)
+        case (.string(let left), .string(let right)): return left.unicodeScalars.elementsEqual(right.unicodeScalars)
+        case (.array(let left), .array(let right)): return left.count == right.count && zip(left, right).allSatisfy { equal($0, $1) }
+        case (.object(let left), .object(let right)):
+            guard left.members.count == right.members.count else { return false }
+            return left.members.allSatisfy { member in
+                right.members.contains { $0.key.unicodeScalars.elementsEqual(member.key.unicodeScalars) && equal($0.value, member.value) }
+            }
+        case (.bool(let left), .bool(let right)): return left == right
+        case (.null, .null): return true
+        default: return false
+        }
+    }
+
+    /// A count keyword's value: a non-negative integer, written as one or as a number without a fraction (`2.0`).
+    static func count(_ value: JSONValue) -> Int? {
+        switch value {
+        case .integer(let number) where number >= 0: Int(number)
+        case .number(let number) where number >= 0 && number == number.rounded() && number < 1e15: Int(number)
+        default: nil
+        }
     }
 
     static func double(_ value: JSONValue) -> Double? {
@@ -164,10 +195,6 @@ public final class JSONSchema: Sendable {
         }
     }
 
-    static func integer(_ value: JSONValue) -> Int? {
-        if case .integer(let number) = value { return Int(number) }
-        return nil
-    }
 
     /// RFC 3339 `full-date`, with a real calendar day.
     public static func isDate(_ text: String) -> Bool {

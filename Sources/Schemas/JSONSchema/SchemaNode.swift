@@ -208,9 +208,9 @@ struct SchemaCompiler {
             case "items":
                 compiled.append(.items(compile(rule)))
             case "minItems", "maxItems":
-                if let bound = JSONSchema.integer(rule) { compiled.append(.itemCount(keyword == "minItems" ? .minimum : .maximum, bound)) }
+                if let bound = JSONSchema.count(rule) { compiled.append(.itemCount(keyword == "minItems" ? .minimum : .maximum, bound)) }
             case "minLength", "maxLength":
-                if let bound = JSONSchema.integer(rule) { compiled.append(.length(keyword == "minLength" ? .minimum : .maximum, bound)) }
+                if let bound = JSONSchema.count(rule) { compiled.append(.length(keyword == "minLength" ? .minimum : .maximum, bound)) }
             case "pattern":
                 if let pattern = rule.stringValue, let matcher = patterns[pattern] { compiled.append(.pattern(pattern, matcher)) }
             case "minimum", "maximum":

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -55,20 +56,31 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 /// Added by Hummingbird after its HTTP codec (where it lets handlers in); places the handlers that need HTTP/1
 /// itself around NIO's request decoder — the request deadlines and the HTTP/1.0 connection semantics — then only
 /// passes data on.
+///
+/// A connection it cannot equip is closed, never served without its deadlines: slow-client protection must not
+/// vanish because a pipeline changed shape (an upgrade of Hummingbird or NIO that moved the decoder).
 final class HTTP1HandlerInstaller: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let deadlines: RequestDeadlines
+    private let logger: Logger
 
-    init(deadlines: RequestDeadlines) { self.deadlines = deadlines }
+    init(deadlines: RequestDeadlines, logger: Logger) {
+        self.deadlines = deadlines
+        self.logger = logger
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
-        if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+        do {
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let activity = RequestActivity()
-            try? pipeline.addHandler(RequestActivityHandler(activity: activity), position: .before(decoder))
-            try? pipeline.addHandler(HTTP10ConnectionHandler(), position: .after(decoder))
-            try? pipeline.addHandler(RequestDeadlineHandler(deadlines: deadlines, activity: activity), position: .after(decoder))
+            try pipeline.addHandler(RequestActivityHandler(activity: activity), position: .before(decoder))
+            try pipeline.addHandler(HTTP10ConnectionHandler(), position: .after(decoder))
+            try pipeline.addHandler(RequestDeadlineHandler(deadlines: deadlines, activity: activity), position: .after(decoder))
+        } catch {
+            logger.error("a connection's request deadlines could not be installed; it is closed", metadata: ["jisr.error": "\(error)"])
+            context.close(promise: nil)
         }
     }
 }
