@@ -1,6 +1,7 @@
 import Foundation
 import MessageLog
 import Records
+import Registry
 import Schemas
 import Transparency
 
@@ -19,9 +20,22 @@ extension Administration {
         return report
     }
 
-    /// What the person's reports leave out for now (purposes with a disclosure delay), and until when.
-    public func withheld(for key: PersonKey, referencer: SubjectReferencer) async throws -> [AccessReporter.Withheld] {
-        try await reporter(referencer).withheld(for: key)
+    /// What the person's reports leave out for now (purposes with a disclosure delay), and until when. Looking is
+    /// itself audited, as an exchange about the person that their reports show no sooner than the last item listed.
+    public func withheld(for key: PersonKey, referencer: SubjectReferencer, by administrator: Administrator) async throws -> [AccessReporter.Withheld] {
+        let listing = try await reporter(referencer).withheldListing(for: key)
+        try await audited(
+            "access-report.withheld", partner: nil, by: administrator, request: ["kind": key.kind, "withheld": String(listing.items.count)],
+            subjects: listing.references, disclosableAt: listing.latest.map(AccessReporter.micros)
+        ) { _, _ in (before: Optional<Int>.none, after: listing.items.count) }
+        return listing.items
+    }
+
+    /// When `entry` may appear in the reports of the people it concerns (microseconds since the Unix epoch), nil at once:
+    /// an entry that concerns it (reading a notice) inherits it, so that nothing reveals a withheld exchange.
+    func disclosureMoment(of entry: LogEntry) async throws -> Int64? {
+        let registry = try await RegistryStore(database: database, logger: logger).snapshot()
+        return AccessReporter.disclosedAt(entry, registry: registry).map(AccessReporter.micros)
     }
 
     /// The report in `form` (the XML by the `access-report/1` contract, validated), as it is written or sent.

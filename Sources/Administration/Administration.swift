@@ -206,7 +206,9 @@ public struct Administration: Sendable {
         }
         let unknown = request.fields.filter { !contract.fields.contains($0) }
         guard unknown.isEmpty else {
-            throw AdministrationError("unknown-field", "\(contract.id) has no field \(unknown.joined(separator: ", "))")
+            let hints = unknown.compactMap { field in NearestName.among(contract.fields, to: field).map { "\(field): did you mean \($0)?" } }
+            throw AdministrationError(
+                "unknown-field", "\(contract.id) has no field \(unknown.joined(separator: ", "))" + (hints.isEmpty ? "" : " (\(hints.joined(separator: "; ")))"))
         }
         guard !request.fields.isEmpty else { throw AdministrationError("no-fields", "an agreement must grant at least one field") }
         // What is granted is exactly what leaves: a grant whose documents would need fields it does not list is
@@ -255,7 +257,10 @@ public struct Administration: Sendable {
             let known = Set(try await RegistryWrites.purposes(on: connection).map(\.code))
             let unknownPurposes = request.purposes.subtracting(known).sorted()
             guard unknownPurposes.isEmpty else {
-                throw AdministrationError("unknown-purpose", "purpose \(unknownPurposes.joined(separator: ", ")) is not in the purpose registry")
+                let hints = unknownPurposes.compactMap { code in NearestName.among(known, to: code).map { "\(code): did you mean \($0)?" } }
+                throw AdministrationError(
+                    "unknown-purpose",
+                    "purpose \(unknownPurposes.joined(separator: ", ")) is not in the purpose registry" + (hints.isEmpty ? "" : " (\(hints.joined(separator: "; ")))"))
             }
             var granted = proposal
             granted.id = try await RegistryWrites.insert(granted, on: connection)
@@ -329,7 +334,8 @@ public struct Administration: Sendable {
     @discardableResult
     func audited<Request: Encodable & Sendable, Value: Codable & Sendable>(
         _ action: String, partner: String?, by administrator: Administrator, request: Request, correlationId: UUID? = nil, contract: String? = nil,
-        subjects: [String] = [], _ change: @escaping @Sendable (DatabaseConnection, Logger) async throws -> (before: Value?, after: Value)
+        subjects: [String] = [], disclosableAt: Int64? = nil,
+        _ change: @escaping @Sendable (DatabaseConnection, Logger) async throws -> (before: Value?, after: Value)
     ) async throws -> (before: Value?, after: Value) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -339,7 +345,7 @@ public struct Administration: Sendable {
         let draft = EntryDraft(
             messageId: UUID(), correlationId: correlationId, partner: partner, certificateFingerprint: administrator.fingerprint, direction: .admin,
             contract: contract, operation: action, purpose: nil, caseReference: nil, subjectReference: nil, status: 200, problemType: nil,
-            requestDigest: sha256Hex(requestBytes), responseDigest: nil, subjects: subjects)
+            requestDigest: sha256Hex(requestBytes), responseDigest: nil, subjects: subjects, disclosableAt: disclosableAt)
         _ = try await log.append(draft) { connection, logger in
             let outcome = try await change(connection, logger)
             result.value = outcome
@@ -532,9 +538,12 @@ extension Administration {
         guard let (row, sealed) = try await InboxStore.sealedBody(id, database: database) else { throw AdministrationError.notFound("message \(id)") }
         let body = try sealer.open(sealed, messageId: id)
         let sent = try await LogReader(database: database, logger: logger).entry(messageId: id)
+        // Reading a withheld notice must not reveal it: the reading is disclosed when the notice is.
+        var moment: Int64?
+        if let sent { moment = try await disclosureMoment(of: sent) }
         try await audited(
             "inbox.read", partner: row.partnerID, by: administrator, request: ["messageId": id.uuidString.lowercased()], correlationId: id,
-            contract: row.contract, subjects: sent?.draft.subjects ?? []
+            contract: row.contract, subjects: sent?.draft.subjects ?? [], disclosableAt: moment
         ) { _, _ in (before: Optional<InboxRow>.none, after: row) }
         return (row, body)
     }

@@ -270,7 +270,8 @@ public enum EvidenceBundle {
             An entry's `format` says which of three encodings its hash uses (no `format`: 1).
 
             Format 3 (every entry written since the disclosure moment is recorded): as format 2 below with `jisr-log/3`
-            as its first bytes and one more field at the end, disclosableAtMicros — from when the people the entry
+            as its first bytes, the detail taken by its SHA-256 (lower-case hex of its UTF-8 bytes: `detailDigest`)
+            instead of its text, and one more field at the end, disclosableAtMicros — from when the people the entry
             concerns may see it in their access reports, microseconds since the Unix epoch as decimal text; absent
             when at once.
 

@@ -90,6 +90,12 @@ public struct Gateway: Sendable {
         let catalog = try ContractCatalog.load(from: configuration.contractsDirectory)
         // One secret keys subject references and seals bodies at rest; read it once.
         let subjectKey = try SubjectKeyFile.read(configuration.subjectKeyPath)
+        // Every private key the gateway holds is its user's alone, as the subject key is.
+        var secrets = [(configuration.serverKeyPath, "the server key")]
+        if let sealing = configuration.sealing { secrets.append((sealing.signingKeyPath, "the log-signing key")) }
+        if let relay = configuration.relay { secrets.append((relay.clientKeyPath, "the relay's client key")) }
+        if let path = configuration.partnerCAKeyPath { secrets.append((path, "the partner CA's key")) }
+        for (path, what) in secrets { try SecretFile.checkPrivate(path, what) }
         let referencer = SubjectReferencer(key: subjectKey)
         let sealer = try configuration.bodyKeyFolder.map { try BodySealer(secret: subjectKey, keyFolder: $0) } ?? BodySealer(secret: subjectKey)
         let (tls, partnerRoots) = try exchangeTLS(configuration)
@@ -244,7 +250,11 @@ public struct Gateway: Sendable {
             files += (sealing.timestamping?.trustedRootPaths ?? []).map { ("tsa-root", $0) }
         }
         if let relay = configuration.relay { files.append(("relay-client", relay.clientCertificatePath)) }
-        return try files.flatMap { kind, path in try GatewayMetrics.ConfiguredCertificate.read(kind: kind, pemFile: path) }
+        // The server's, the log-signing and the relay's files are chains, leaf first; the others bundles of CAs.
+        let chains: Set = ["server", "log-signing", "relay-client"]
+        return try files.flatMap { kind, path in
+            try GatewayMetrics.ConfiguredCertificate.read(kind: kind, pemFile: path, leafFirst: chains.contains(kind))
+        }
     }
 
     /// TLS 1.2+ with a client certificate required; the chain is checked by `ClientCertificateVerifier`.

@@ -117,11 +117,14 @@ public struct LogEntry: Sendable, Hashable {
     /// Length prefixes make the encoding unambiguous (no field can bleed into the next); the seq is inside,
     /// so an entry cannot be moved to another place in the chain without changing its hash. Format 2 adds, after
     /// the fields of format 1, the detail (always, absent or not), the agreement id, the disclosed fields and the
-    /// subjects' leaves (each list one field, its items joined by a line feed, absent when empty); format 3 adds the
-    /// disclosure moment (absent when at once). Evidence that carries the leaves but not the references
-    /// (`subjectLeaves`) hashes the same.
+    /// subjects' leaves (each list one field, its items joined by a line feed, absent when empty); format 3 takes the
+    /// detail by its SHA-256 (hex) instead of its text — so that a person's report can prove an administrative entry
+    /// without showing who on the ministry's staff acted — and adds the disclosure moment (absent when at once).
+    /// Evidence that carries the leaves but not the references (`subjectLeaves`), or the detail's digest but not the
+    /// detail (`detailDigest`), hashes the same.
     public static func hash(
-        seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, format: Int = LogEntry.currentFormat, subjectLeaves: [String]? = nil
+        seq: Int64, recordedAt: Int64, draft: EntryDraft, prevHash: String, format: Int = LogEntry.currentFormat, subjectLeaves: [String]? = nil,
+        detailDigest: String? = nil
     ) -> String {
         var bytes: [UInt8] = Array("jisr-log/\(format)".utf8)
         bytes.reserveCapacity(512)
@@ -155,7 +158,7 @@ public struct LogEntry: Sendable, Hashable {
             // Entries without detail hash exactly as before the column existed; with it, it comes last.
             if let detail = draft.detail { field(detail) }
         } else {
-            field(draft.detail)
+            field(format >= 3 ? detailDigest ?? draft.detail.map { sha256Hex(Array($0.utf8)) } : draft.detail)
             field(draft.agreementId.map { String($0) })
             field(draft.canonicalFields?.joined(separator: "\n"))
             let leaves = subjectLeaves ?? draft.subjectLeaves

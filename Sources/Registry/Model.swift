@@ -101,11 +101,16 @@ public struct Purpose: Sendable, Hashable, Codable {
     public var descriptionAr: String
     public var descriptionEn: String
     public var legalBasis: String
+    /// The legal basis in Arabic, as an Arabic access report cites it (the English one where a purpose has none).
+    public var legalBasisAr: String?
     /// How long exchanges under this purpose stay out of the persons' access reports (a labour inspection under
     /// way must not be tipped off), and the law that allows it; nil: shown at once.
     public var disclosureDelay: DisclosureDelay?
 
-    public init(code: String, descriptionAr: String, descriptionEn: String, legalBasis: String, disclosureDelay: DisclosureDelay? = nil) {
+    public init(
+        code: String, descriptionAr: String, descriptionEn: String, legalBasis: String, legalBasisAr: String? = nil, disclosureDelay: DisclosureDelay? = nil
+    ) {
+        self.legalBasisAr = legalBasisAr
         self.disclosureDelay = disclosureDelay
         self.code = code
         self.descriptionAr = descriptionAr

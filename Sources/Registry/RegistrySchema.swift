@@ -72,6 +72,10 @@ public enum RegistrySchema {
             // by the list that first names them.
             module: "registry", version: 9, name: "revocation dates of certificates",
             portable: ["ALTER TABLE partner_certificates ADD COLUMN revoked_at timestamptz"]),
+        Migration(
+            // An Arabic report cites the law in Arabic; purposes registered before keep their English one only.
+            module: "registry", version: 10, name: "Arabic legal basis of purposes",
+            portable: ["ALTER TABLE purposes ADD COLUMN legal_basis_ar text"]),
     ]
 
     static let v1Tables = [
@@ -149,7 +153,7 @@ extension RegistrySchema {
         CopiedTable(
             "purposes",
             [("code", .text), ("description_ar", .text), ("description_en", .text), ("legal_basis", .text), ("disclosure_delay_seconds", .integer),
-             ("disclosure_delay_basis", .text)], key: ["code"]),
+             ("disclosure_delay_basis", .text), ("legal_basis_ar", .text)], key: ["code"]),
         CopiedTable(
             "partners",
             [("id", .text), ("name_ar", .text), ("name_en", .text), ("country", .text), ("status", .text), ("adapter", .text), ("endpoint", .text),

@@ -165,17 +165,17 @@ public enum RegistryWrites {
     public static func insert(_ purpose: Purpose, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
-            INSERT INTO purposes (code, description_ar, description_en, legal_basis)
-            VALUES (\(purpose.code), \(purpose.descriptionAr), \(purpose.descriptionEn), \(purpose.legalBasis))
+            INSERT INTO purposes (code, description_ar, description_en, legal_basis, legal_basis_ar)
+            VALUES (\(purpose.code), \(purpose.descriptionAr), \(purpose.descriptionEn), \(purpose.legalBasis), \(purpose.legalBasisAr))
             """)
     }
 
     public static func purposes(on connection: DatabaseConnection) async throws -> [Purpose] {
         try await connection.query(
-            "SELECT code, description_ar, description_en, legal_basis, disclosure_delay_seconds, disclosure_delay_basis FROM purposes ORDER BY code"
-        ).decode((String, String, String, String, Int64?, String?).self).map { code, ar, en, basis, seconds, delayBasis in
+            "SELECT code, description_ar, description_en, legal_basis, disclosure_delay_seconds, disclosure_delay_basis, legal_basis_ar FROM purposes ORDER BY code"
+        ).decode((String, String, String, String, Int64?, String?, String?).self).map { code, ar, en, basis, seconds, delayBasis, basisAr in
             Purpose(
-                code: code, descriptionAr: ar, descriptionEn: en, legalBasis: basis,
+                code: code, descriptionAr: ar, descriptionEn: en, legalBasis: basis, legalBasisAr: basisAr,
                 disclosureDelay: seconds.map { DisclosureDelay(seconds: $0, legalBasis: delayBasis ?? "") })
         }
     }

@@ -50,6 +50,8 @@ public struct AccessReport: Codable, Sendable, Hashable {
         public var ar: String?
         public var en: String?
         public var legalBasis: String?
+        /// The legal basis in Arabic, where the purpose has one.
+        public var legalBasisAr: String?
     }
 
     /// Where the entry is in the sealed log: the inclusion proof against `AccessReport.treeHead`, when sealed.

@@ -80,7 +80,8 @@ public struct AccessReportPage: Sendable {
         if let purpose = row.purpose {
             // A code the registry does not know (a partner's typo, refused) is shown as the code it was.
             if let description = language == .ar ? purpose.ar : purpose.en {
-                let basis = purpose.legalBasis.map { " — \(escape(words.legalBasis)) \(bdi($0))" } ?? ""
+                // An Arabic page cites the law in Arabic where the purpose has it.
+                let basis = ((language == .ar ? purpose.legalBasisAr : nil) ?? purpose.legalBasis).map { " — \(escape(words.legalBasis)) \(bdi($0))" } ?? ""
                 lines.append((words.columns.why, "\(bdi(description))\(basis) <span class=\"small\">(\(bdi(purpose.code)))</span>"))
             } else {
                 lines.append((words.columns.why, "\(escape(words.unknownPurpose)) <span class=\"small\">(\(bdi(purpose.code)))</span>"))
@@ -108,7 +109,7 @@ public struct AccessReportPage: Sendable {
             html += """
                 <p><span class="label">\(escape(words.treeHead))</span> \(escape(words.treeHeadSize(head.size)))<br>\
                 \(escape(words.rootHash)) <span class="hash">\(bdi(head.rootHash))</span><br>\
-                \(escape(words.signedAt)) \(bdi(head.time))\(head.timestampToken == nil ? "" : " · " + escape(words.timestamped))</p>
+                \(escape(words.signedAt)) \(escape(time(head.time)))\(head.timestampToken == nil ? "" : " · " + escape(words.timestamped))</p>
 
                 """
         } else {
@@ -118,11 +119,14 @@ public struct AccessReportPage: Sendable {
         return html
     }
 
-    /// A row's instant (ISO 8601 with the Beirut offset) in the page's language; as given if it is not one.
+    /// An instant (ISO 8601: a row's with the Beirut offset, a tree head's in UTC, with or without fractions of a
+    /// second) in the page's language and Beirut time; as given if it is not one.
     func time(_ text: String) -> String {
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime]
-        return parser.date(from: text).map { formatted($0, time: .short) } ?? text
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return (parser.date(from: text) ?? fractional.date(from: text)).map { formatted($0, time: .short) } ?? text
     }
 
     /// A civil day (`2026-01-31`) in the page's language.
@@ -130,7 +134,8 @@ public struct AccessReportPage: Sendable {
 
     func formatted(_ date: Date, time: DateFormatter.Style) -> String {
         let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: language == .ar ? "ar_LB" : "en_GB")
+        // One choice of digits on the whole page: the Western digits of its numbers, hashes and seqs, in dates too.
+        formatter.locale = Locale(identifier: language == .ar ? "ar_LB@numbers=latn" : "en_GB")
         formatter.timeZone = AccessReporter.beirutZone
         formatter.dateStyle = .long
         formatter.timeStyle = time
@@ -155,7 +160,8 @@ public struct AccessReportPage: Sendable {
         return escaped
     }
 
-    /// A4 with room for a binding margin; the heading of the table repeats on every page, no row is cut in two.
+    /// A4 with room for a binding margin; the heading of the table repeats on every page, no row is cut in two. On a
+    /// screen the page keeps a margin of its own (without one the first letter of each label met the window's edge).
     static let style = """
         @page { size: A4; margin: 16mm 14mm; }
         body { font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "DejaVu Sans", sans-serif; font-size: 10pt; color: #000; margin: 0; }
@@ -177,6 +183,7 @@ public struct AccessReportPage: Sendable {
         .notice, .empty { border: 1px solid #000; padding: 3mm; }
         footer { margin-top: 8mm; border-top: 1px solid #000; padding-top: 3mm; font-size: 9pt; break-inside: avoid; }
         .label { font-weight: bold; }
+        @media screen { body { max-width: 182mm; margin: 8mm auto; padding: 0 6mm; } }
         """
 }
 
@@ -253,10 +260,10 @@ struct Wording {
         }
     }
 
-    func count(_ rows: Int) -> String { arabic ? Self.arabicDigits(rows) : String(rows) }
+    func count(_ rows: Int) -> String { String(rows) }
 
     func treeHeadSize(_ size: Int64) -> String {
-        say("يشمل \(Self.arabicDigits(Int(size))) قيداً", "covers \(size) entries")
+        say("يشمل \(size) قيداً", "covers \(size) entries")
     }
 
     func action(direction: String, operation: String?) -> String {
@@ -293,10 +300,5 @@ struct Wording {
         case "invalid-parameters": return say("الطلب غير صحيح", "the request was not valid")
         default: return code.isEmpty ? "" : say("السبب: ", "reason: ") + code
         }
-    }
-
-    static func arabicDigits(_ value: Int) -> String {
-        let digits: [Character] = ["٠", "١", "٢", "٣", "٤", "٥", "٦", "٧", "٨", "٩"]
-        return String(String(value).map { $0.wholeNumberValue.map { digits[$0] } ?? $0 })
     }
 }

@@ -75,15 +75,22 @@ public struct AccessReporter: Sendable {
     }
 
     /// What the person's reports leave out today, and until when.
-    public func withheld(for key: PersonKey, now: Date = Date()) async throws -> [Withheld] {
+    public func withheld(for key: PersonKey, now: Date = Date()) async throws -> [Withheld] { try await withheldListing(for: key, now: now).items }
+
+    /// What is withheld, with the person's subject references and the latest moment among the items: the listing is
+    /// itself an exchange about the person, logged under those references and disclosed no sooner than what it lists.
+    public func withheldListing(for key: PersonKey, now: Date = Date()) async throws -> (references: [String], items: [Withheld], latest: Date?) {
         let (references, _) = try await references(of: key)
         let registry = try await RegistryStore(database: database, logger: logger).snapshot()
-        return try await LogReader(database: database, logger: logger).entries(concerning: references).compactMap { entry in
+        var latest: Date?
+        let items = try await LogReader(database: database, logger: logger).entries(concerning: references).compactMap { entry -> Withheld? in
             guard let until = Self.disclosedAt(entry, registry: registry), until > now else { return nil }
+            latest = max(latest ?? until, until)
             return Withheld(
                 seq: entry.seq, at: Self.beirut(Self.date(entry)), partner: entry.draft.partner, purpose: entry.draft.purpose,
                 legalBasis: entry.draft.purpose.flatMap { registry.purposes[$0]?.disclosureDelay?.legalBasis }, until: Self.beirut(until))
         }
+        return (references, items, latest)
     }
 
     /// When an entry may appear in reports; nil when at once.
@@ -91,7 +98,7 @@ public struct AccessReporter: Sendable {
     /// An entry of format 3 or later carries its moment, fixed when the exchange happened and covered by its hash: the
     /// registry plays no part. Entries written before (formats 1 and 2) recorded none; for them alone the purpose's
     /// delay as the registry gives it today still decides.
-    static func disclosedAt(_ entry: LogEntry, registry: RegistrySnapshot) -> Date? {
+    public static func disclosedAt(_ entry: LogEntry, registry: RegistrySnapshot) -> Date? {
         if entry.format >= 3 { return entry.draft.disclosableAt.map { Date(timeIntervalSince1970: Double($0) / 1_000_000) } }
         guard let code = entry.draft.purpose, let delay = registry.purposes[code]?.disclosureDelay else { return nil }
         return date(entry).addingTimeInterval(TimeInterval(delay.seconds))
@@ -131,10 +138,11 @@ public struct AccessReporter: Sendable {
             direction: draft.direction.rawValue, contract: draft.contract, operation: draft.operation, fields: fields,
             purpose: draft.purpose.map { code in
                 let known = registry.purposes[code]
-                return AccessReport.Purpose(code: code, ar: known?.descriptionAr, en: known?.descriptionEn, legalBasis: known?.legalBasis)
+                return AccessReport.Purpose(
+                    code: code, ar: known?.descriptionAr, en: known?.descriptionEn, legalBasis: known?.legalBasis, legalBasisAr: known?.legalBasisAr)
             },
             mouReference: agreement?.mouReference, caseReference: draft.caseReference, outcome: Self.outcome(draft.status), problem: draft.problemType,
-            status: draft.status, receipt: AccessReport.Receipt(seq: entry.seq, entryHash: entry.entryHash, entry: EntryEvidence(entry), inclusionProof: proof))
+            status: draft.status, receipt: AccessReport.Receipt(seq: entry.seq, entryHash: entry.entryHash, entry: EntryEvidence(entry).withoutDetail, inclusionProof: proof))
     }
 
     /// The labelled groups of the fields that left, in the contract's order.
@@ -199,7 +207,7 @@ public struct AccessReporter: Sendable {
         return formatter.date(from: text)
     }
 
-    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+    public static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 }
 
 extension PersonKey {

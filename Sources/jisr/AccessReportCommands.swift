@@ -26,7 +26,7 @@ struct AccessReportCommand: AsyncParsableCommand {
         func run() async throws {
             let key = try person.key()
             let referencer = SubjectReferencer(key: try SubjectKeyFile.read(subjectKey ?? pkiOptions.directory.subjectKey))
-            let withheld = try await options.run { admin, _ in try await admin.withheld(for: key, referencer: referencer) }
+            let withheld = try await options.run { admin, actor in try await admin.withheld(for: key, referencer: referencer, by: actor) }
             if withheld.isEmpty { print("nothing is withheld from this person's reports") }
             for row in withheld {
                 print("seq \(row.seq) at \(row.at) \(row.partner ?? "-") purpose \(row.purpose ?? "-"): withheld until \(row.until)" + (row.legalBasis.map { " (\($0))" } ?? ""))

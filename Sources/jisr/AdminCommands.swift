@@ -249,11 +249,14 @@ struct PurposeCommand: AsyncParsableCommand {
         @Option(help: "Description in Arabic.") var descriptionAr: String
         @Option(help: "Description in English.") var descriptionEn: String
         @Option(help: "The legal basis that allows it.") var legalBasis: String
+        @Option(help: "The legal basis in Arabic, as Arabic access reports cite it.") var legalBasisAr: String?
         @OptionGroup var delay: DelayOptions
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
-            let purpose = Purpose(code: code, descriptionAr: descriptionAr, descriptionEn: descriptionEn, legalBasis: legalBasis, disclosureDelay: try delay.delay())
+            let purpose = Purpose(
+                code: code, descriptionAr: descriptionAr, descriptionEn: descriptionEn, legalBasis: legalBasis, legalBasisAr: legalBasisAr,
+                disclosureDelay: try delay.delay())
             _ = try await options.run { admin, actor in try await admin.addPurpose(purpose, by: actor) }
             print("registered purpose \(purpose.code)")
         }
@@ -283,6 +286,7 @@ struct PurposeCommand: AsyncParsableCommand {
         func run() async throws {
             for purpose in try await options.run({ admin, _ in try await admin.purposes() }) {
                 print("\(purpose.code)\n  \(purpose.descriptionEn) — \(purpose.descriptionAr)\n  legal basis: \(purpose.legalBasis)")
+                if let arabic = purpose.legalBasisAr { print("  السند القانوني: \(arabic)") }
                 if let delay = purpose.disclosureDelay { print("  withheld from access reports for \(delay.seconds) s (\(delay.legalBasis))") }
             }
         }

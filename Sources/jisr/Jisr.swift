@@ -296,6 +296,7 @@ struct Serve: AsyncParsableCommand {
             Console.say("No database.url (--database-url, JISR_DATABASE_URL): using the embedded store \(configuration.database)")
         }
         if configuration.relay == nil { Console.say("Relay off: relay.enabled is false or there is no relay client certificate") }
+        for missing in settings.missingNamedFiles { logger.warning("a file the configuration names is missing", metadata: ["jisr.reason": "\(missing)"]) }
         if configuration.sealing == nil {
             Console.say("Sealing off: no log-signing key (sealing.signingKey); create one with `jisr pki init`")
         } else if configuration.sealing?.timestamping == nil {

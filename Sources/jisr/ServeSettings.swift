@@ -104,22 +104,7 @@ enum ServeSettingsTable {
     static let byKey = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })
 
     /// The closest known key, for "did you mean".
-    static func suggestion(for key: String) -> String? {
-        func distance(_ a: String, _ b: String) -> Int {
-            let a = Array(a.lowercased()), b = Array(b.lowercased())
-            var row = Array(0...b.count)
-            for i in 1...max(a.count, 1) where !a.isEmpty {
-                var next = [i] + Array(repeating: 0, count: b.count)
-                for j in 1...max(b.count, 1) where !b.isEmpty {
-                    next[j] = min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                }
-                row = next
-            }
-            return row[b.count]
-        }
-        let best = all.map { ($0.key, distance($0.key, key)) }.min { $0.1 < $1.1 }
-        return best.flatMap { $0.1 <= max(3, key.count / 4) ? $0.0 : nil }
-    }
+    static func suggestion(for key: String) -> String? { NearestName.among(all.map(\.key), to: key) }
 }
 
 /// A setting that cannot be used, named by its key and where it came from.
@@ -219,6 +204,9 @@ struct ServeSettings {
     /// password), and where it came from.
     private(set) var effective: [(setting: Setting, value: String, origin: String)] = []
     let configuration: GatewayConfiguration
+    /// Files the configuration names for a part that is off because they are missing (the relay, sealing): said by
+    /// `jisr config check` and warned of by `jisr serve`, never passed over in silence.
+    private(set) var missingNamedFiles: [ConfigurationError] = []
     let logLevel: String
     let logFormat: String
 
@@ -265,6 +253,9 @@ struct ServeSettings {
                 throw SettingError(description: "database.url (from the file): holds a password; put it in a file named by database.passwordFile")
             }
             if let passwordFile = try source.string("database.passwordFile") {
+                do { try SecretFile.checkPrivate(passwordFile, "the database password file") } catch let error as ConfigurationError {
+                    throw SettingError(description: "database.passwordFile: \(error.description)")
+                }
                 guard let data = FileManager.default.contents(atPath: passwordFile) else {
                     throw SettingError(description: "database.passwordFile: \(passwordFile) cannot be read")
                 }
@@ -327,6 +318,9 @@ struct ServeSettings {
         relay.concurrency = try int("relay.concurrency", 8, atLeast: 1)
         guard relay.concurrency <= 256 else { throw SettingError(description: "relay.concurrency: at most 256") }
         configuration.relay = relayOn && fileExists(relayCertificate) ? relay : nil
+        if relayOn, !fileExists(relayCertificate), try source.string("relay.clientCertificate") != nil {
+            missingNamedFiles.append(ConfigurationError(item: relayCertificate, reason: "relay.clientCertificate: no such file, so the relay is off"))
+        }
 
         // Sealing, when the log-signing key is there; timestamping when a TSA is named.
         let signingKey = try path("sealing.signingKey", pki.logSigningKey)
@@ -347,6 +341,9 @@ struct ServeSettings {
         }
         note("timestamping.url", sealing.timestamping?.url ?? "none")
         configuration.sealing = fileExists(signingKey) ? sealing : nil
+        if !fileExists(signingKey), try source.string("sealing.signingKey") != nil {
+            missingNamedFiles.append(ConfigurationError(item: signingKey, reason: "sealing.signingKey: no such file, so the log is not sealed"))
+        }
 
         if let endpoint = try source.string("tracing.endpoint") {
             guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {

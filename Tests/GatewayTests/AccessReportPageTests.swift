@@ -90,8 +90,14 @@ struct AccessReportPageTests {
             #expect(Self.solid(text).contains(Self.solid(phrase)), "the printed page says \(phrase): \(text.prefix(1500))")
         }
         #expect(text.contains(try Regex("كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين")), "Arabic month names")
-        let year = String(Calendar(identifier: .gregorian).component(.year, from: Date())).map { String(UnicodeScalar(0x0660 + $0.wholeNumberValue!)!) }.joined()
-        #expect(text.contains(year), "Arabic dates, in Arabic-Indic digits (\(year))")
+        // One choice of digits on the whole page — the Western digits its seqs, counts and hashes are written in — dates too.
+        let year = String(Calendar(identifier: .gregorian).component(.year, from: Date()))
+        #expect(text.contains(year), "Arabic dates, in Western digits (\(year))")
+        #expect(!text.unicodeScalars.contains { (0x0660...0x0669).contains($0.value) || (0x06F0...0x06F9).contains($0.value) }, "no Arabic-Indic digit anywhere")
+        // The signing time at the foot is Beirut time in words, not the tree head's raw UTC text.
+        #expect(!Self.solid(text).contains(Self.solid(head.time)), "\(head.time) is not printed raw")
+        // On a screen the page keeps a margin of its own.
+        #expect(try String(contentsOfFile: work + "/ar.html", encoding: .utf8).contains("@media screen { body { max-width: 182mm; margin: 8mm auto;"))
         #expect(Self.solid(text).contains(try Self.sha256(work + "/ar.html.json")), "the digest of the signed JSON copy is printed")
         #expect(Self.solid(text).contains(head.rootHash) && text.contains(masked) && !Self.solid(text).contains(nationalId))
 

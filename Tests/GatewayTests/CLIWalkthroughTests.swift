@@ -136,6 +136,12 @@ struct CLIWalkthroughTests {
         ])
         #expect(unknownField.status != 0)
         #expect(unknownField.output.contains("employment-record/1 has no field person.religion"))
+        let misspelt = try await JisrCLI.run([
+            "agreement", "grant", "--partner", "LB-NSSF", "--contract", "employment-record/1", "--operations", "query",
+            "--purposes", "nssf-contribution-verificaton", "--fields", "person.nationalty", "--valid-from", "2026-01-01", "--valid-until", "2027-01-01",
+            "--mou-ref", "M", "--database-url", fixture.databaseURL, "--contracts", Fixture.repository.appendingPathComponent("contracts").path,
+        ])
+        #expect(misspelt.status == 1 && misspelt.output.contains("did you mean person.nationality?"), "\(misspelt.output)")
         let inverted = try await JisrCLI.run([
             "agreement", "grant", "--partner", "LB-NSSF", "--contract", "employment-record/1", "--operations", "query",
             "--purposes", "nssf-contribution-verification", "--fields", "all", "--valid-from", "2027-01-01", "--valid-until", "2026-01-01",

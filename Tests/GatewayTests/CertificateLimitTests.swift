@@ -1,7 +1,10 @@
+import AsyncHTTPClient
 import Foundation
 import Gateway
 import MessageLog
+import NIOCore
 import NIOHTTP1
+import PKI
 import Storage
 import Testing
 
@@ -53,5 +56,36 @@ struct CertificateLimitTests {
         #expect(replies[3].headers.first(name: "X-Log-Seq") != nil && replies[4].headers.first(name: "X-Log-Seq") == nil)
         #expect(try await fixture.get("/v1/contracts", as: "EG-MOL", purpose: nil).status == 200)
         #expect(try await fixture.log().verify().firstBreak == nil, "unlogged refusals leave the chain whole")
+    }
+}
+
+/// Whoever holds a trusted CA can mint a certificate per request: refusals are counted per issuer and overall too,
+/// so minted certificates grow the log no faster than one.
+@Suite("Refusals limited per issuing CA")
+struct IssuerLimitTests {
+    static let fixture = Task { try await Fixture.make("issuerlimit") { $0.refusedCertificateRateLimit = 2 } }
+
+    @Test("Five certificates minted by the partner CA for nobody: together, as many logged refusals as one")
+    func mintedCertificatesShareTheirIssuersLimit() async throws {
+        let fixture = try await Self.fixture.value
+        var fingerprints: [String] = []
+        var statuses: [Int] = []
+        for index in 0..<5 {
+            let minted = try fixture.authority.issueClient(partnerID: "LB-MINT\(index)", organization: "Minted", country: "LB")
+            fingerprints.append(try minted.fingerprint)
+            let client = try Fixture.httpClient(certificatePEM: try minted.certificatePEM, keyPEM: try minted.privateKeyPEM, trusting: fixture.authority)
+            for _ in 0..<3 {
+                let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(fixture.exchangePort)/v1/contracts"), timeout: .seconds(15))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                statuses.append(Int(response.status.code))
+            }
+            try await client.shutdown()
+        }
+        #expect(statuses.filter { $0 == 403 }.count == 2, "the issuer's limit of two refusals a minute, whichever certificate: \(statuses)")
+        #expect(statuses.filter { $0 == 429 }.count == 13)
+        let list = fingerprints.map { "'\($0)'" }.joined(separator: ",")
+        let logged = try await fixture.store.query(SQL(unsafeSQL: "SELECT count(*) FROM message_log WHERE certificate_fingerprint IN (\(list))"))
+            .first?[0].decode(Int64.self)
+        #expect(logged == 3, "two refusals and the first limited one: fifteen requests from five certificates")
     }
 }

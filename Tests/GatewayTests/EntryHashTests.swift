@@ -10,7 +10,8 @@ struct EntryHashTests {
         messageId: UUID(uuidString: "8F0C3A52-6C1E-4B8B-9B7A-1D2E3F405162")!, correlationId: UUID(uuidString: "00000000-0000-4000-8000-000000000001"),
         partner: "EG-MOL", certificateFingerprint: String(repeating: "c", count: 64), direction: .inboundQuery, contract: "employment-record/1",
         operation: "query", purpose: "labour-inspection", caseReference: "INS/2026/7", subjectReference: String(repeating: "a", count: 64), status: 200,
-        problemType: nil, requestDigest: String(repeating: "d", count: 64), responseDigest: String(repeating: "e", count: 64), agreementId: 12,
+        problemType: nil, requestDigest: String(repeating: "d", count: 64), responseDigest: String(repeating: "e", count: 64),
+        detail: #"{"action":"inbox.read","actor":"clerk-3"}"#, agreementId: 12,
         disclosedFields: ["person.name", "employments"], subjects: [String(repeating: "b", count: 64)], disclosableAt: 1_812_345_678_000_000)
 
     @Test("Format 3 covers the disclosure moment; formats 2 and 1 hash as they always did, whatever the draft carries")
@@ -44,6 +45,10 @@ struct EntryHashTests {
         #expect(status == 0, "\(output)")
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == entry.entryHash, "format \(format)")
         #expect(evidence.recomputedHash == entry.entryHash)
+        // What a person's report carries: from format 3 the detail's digest without the detail (no staff name), same hash.
+        let shown = evidence.withoutDetail
+        #expect(shown.recomputedHash == entry.entryHash)
+        #expect((shown.detail == nil) == (format >= 3))
     }
 
     /// The README's "How an entry hash is computed", in Python: given one entry's evidence (JSON) as its argument.
@@ -67,7 +72,13 @@ struct EntryHashTests {
             if e.get("detail") is not None:
                 field(e["detail"])
         else:
-            field(e.get("detail"))
+            if fmt >= 3:
+                digest = e.get("detailDigest")
+                if digest is None and e.get("detail") is not None:
+                    digest = hashlib.sha256(e["detail"].encode("utf-8")).hexdigest()
+                field(digest)
+            else:
+                field(e.get("detail"))
             field(e.get("agreementId"))
             for k in ["disclosedFields", "subjectLeaves"]:
                 items = sorted(e.get(k) or [])

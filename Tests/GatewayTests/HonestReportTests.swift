@@ -60,6 +60,14 @@ struct HonestReportTests {
         let rewritten = try await reportVerifies("after a purpose's description and legal basis changed")
         #expect(rewritten.rows.contains { $0.purpose?.code == "nssf-contribution-verification" && $0.purpose?.legalBasis == "Social Security Code, art. 68" })
 
+        // An Arabic page cites the law in Arabic where the purpose has it, the English one where it has not.
+        try await fixture.sql("UPDATE purposes SET legal_basis_ar = 'قانون الضمان الاجتماعي، المادة 68' WHERE code = 'nssf-contribution-verification'")
+        let arabic = try await reportVerifies("after the purpose gained an Arabic legal basis")
+        let arabicPage = String(decoding: try AccessReport.rendered(arabic, as: .html, language: .ar, contract: try accessReportContract()), as: UTF8.self)
+        #expect(arabicPage.contains("قانون الضمان الاجتماعي، المادة 68") && !arabicPage.contains("Social Security Code, art. 68"))
+        let englishPage = String(decoding: try AccessReport.rendered(arabic, as: .html, language: .en, contract: try accessReportContract()), as: UTF8.self)
+        #expect(englishPage.contains("Social Security Code, art. 68"))
+
         try await fixture.sql("UPDATE partners SET name_en = 'Flip Institute', name_ar = 'معهد' WHERE id = 'LB-FLIP'")
         let renamed = try await reportVerifies("after a partner was renamed")
         #expect(renamed.rows.contains { $0.partner?.id == "LB-FLIP" && $0.partner?.nameEn == "Flip Institute" })
@@ -154,6 +162,64 @@ struct HonestReportTests {
         let broken = try await fixture.log().verify()
         #expect(broken.firstBreak?.seq == withheld.seq, "\(String(describing: broken.firstBreak))")
         try await fixture.sql("UPDATE message_log SET disclosable_at = \(moment) WHERE seq = \(withheld.seq)")
+        #expect(try await fixture.log().verify().firstBreak == nil)
+    }
+
+    @Test("A withheld notice stays withheld when a clerk reads it; a report names the ministry, never its staff; looking at what is withheld is logged")
+    func withheldLeaksThroughNothing() async throws {
+        let fixture = try await Self.fixture.value
+        let admin = try fixture.administration()
+        let setup = Administrator(fingerprint: nil, name: "test: withheld notices")
+        try await admin.addPurpose(
+            Purpose(
+                code: "inspection-notice", descriptionAr: "إشعار تفتيش", descriptionEn: "Inspection notice", legalBasis: "Labour Code, art. 85",
+                disclosureDelay: DisclosureDelay(seconds: 180 * 86_400, legalBasis: "Labour Code, art. 85: inspection under way")), by: setup)
+        let catalog = try ContractCatalog.load(from: Fixture.repository.appendingPathComponent("contracts"))
+        let contract = try #require(catalog[WorkPermitEvent.contract])
+        try await admin.grant(
+            Agreement(
+                partnerID: "EG-MOL", contract: contract.id, operations: [.send], purposes: ["inspection-notice"], fields: contract.leafFields,
+                validFrom: Date().addingTimeInterval(-60), validUntil: Date().addingTimeInterval(86_400), mouReference: "MoU LB-EG/INSPECT"), by: setup)
+        try await fixture.registryInForce()
+        let sent = try await fixture.send(Array(InboundSendTests.notice.utf8), key: "withheld-\(UUID())", purpose: "inspection-notice")
+        #expect(sent.status == 202, "\(sent.text)")
+        let messageId = try #require(sent.messageId)
+        let sendEntry = try await fixture.entry(of: sent)
+        #expect(sendEntry.draft.disclosableAt != nil)
+
+        let person = "/admin/v1/access-report?passportNumber=EP1234567&nationality=ET"
+        func report() async throws -> (AccessReport, String) {
+            let reply = try await fixture.admin(.GET, person)
+            #expect(reply.status == 200, "\(reply.text)")
+            return (try JSONDecoder().decode(AccessReport.self, from: Data(reply.body)), reply.text)
+        }
+        // A clerk opens the notice: the reading concerns the same worker, and is withheld as long as the notice is.
+        #expect(try await fixture.admin(.GET, "/admin/v1/inbox/\(messageId.uuidString.lowercased())").status == 200)
+        let reading = try #require(
+            try await fixture.store.query("SELECT seq FROM message_log WHERE operation = 'inbox.read' AND correlation_id = \(messageId)").first?[0].decode(Int64.self))
+        #expect(try await fixture.log().entries(from: reading, through: reading, partner: nil).first?.draft.disclosableAt == sendEntry.draft.disclosableAt)
+        let (first, _) = try await report()
+        let (second, text) = try await report()
+        for shown in [first, second] {
+            #expect(!shown.entries.contains(sendEntry.seq) && !shown.entries.contains(reading), "neither the notice nor its reading")
+            #expect(!shown.rows.contains { $0.receipt.entry.correlationId == messageId })
+        }
+        #expect(!text.contains("inspection-notice") && !text.contains("INSPECT"), "no hint of the withheld notice")
+
+        // The ministry's own rows (the first report's asking) say the ministry, never who on its staff: no detail.
+        let asked = try #require(second.rows.first { $0.direction == "admin" && $0.operation == "access-report" })
+        #expect(asked.partner == nil && asked.receipt.entry.detail == nil && asked.receipt.entry.detailDigest != nil)
+        #expect(!text.contains("admin-1") && !text.contains("cli:"), "no administrator's name in the report")
+
+        // Looking at what is withheld is itself logged, about the worker, and withheld as long as what it lists.
+        let before = try await fixture.log().size()
+        let listed = try await fixture.admin(.GET, "/admin/v1/access-report/withheld?passportNumber=EP1234567&nationality=ET")
+        #expect(listed.status == 200 && listed.json?.arrayValue?.count ?? 0 >= 2, "the notice and its reading: \(listed.text)")
+        let looked = try #require(try await fixture.log().entries(from: before + 1, through: try await fixture.log().size(), partner: nil)
+            .first { $0.draft.operation == "access-report.withheld" })
+        #expect(!looked.draft.subjects.isEmpty && looked.draft.disclosableAt == sendEntry.draft.disclosableAt)
+        let (third, _) = try await report()
+        #expect(!third.entries.contains(looked.seq))
         #expect(try await fixture.log().verify().firstBreak == nil)
     }
 

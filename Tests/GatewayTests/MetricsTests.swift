@@ -92,6 +92,9 @@ struct MetricsTests {
             #expect(expiries.contains { $0.labels["kind"] == kind && $0.value > now }, "a \(kind) certificate's expiry, in the future: \(expiries.map(\.labels))")
         }
         #expect(expiries.contains { $0.labels["kind"] == "partner" && $0.labels["partner"] == "LB-NSSF" })
+        // The server's file is a chain: its CA is labelled as the server's issuer, not as the server's own certificate.
+        #expect(expiries.filter { $0.labels["kind"] == "server" }.count == 1, "\(expiries.map(\.labels))")
+        #expect(expiries.contains { $0.labels["kind"] == "server-issuer" }, "\(expiries.map(\.labels))")
         #expect(!expiries.contains { $0.labels["partner"] == "LB-SUSP" && $0.value < now }, "no expired certificate listed")
 
         // Label values come from bounded sets: templates, registered partners, contracts; nothing from the request.

@@ -15,10 +15,23 @@ struct SilentFallbackTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let secret = [UInt8](repeating: 7, count: 32)
         // A file where the folder should be: not readable as a folder (root reads any folder, whatever its mode).
-        FileManager.default.createFile(atPath: directory + "/not-a-folder", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: directory + "/not-a-folder", contents: Data("x".utf8))
         #expect(throws: BodyKeyError.self) { try BodySealer(secret: secret, keyFolder: directory + "/not-a-folder") }
         let fresh = try BodySealer(secret: secret, keyFolder: directory + "/none-yet")
         #expect(fresh.keyIds == [BodySealer.derivedKeyId])
+    }
+
+    @Test("A secret readable by others — a private key, the database password — is refused, naming the file and the mode")
+    func secretsAreTheirOwnersAlone() throws {
+        let path = NSTemporaryDirectory() + "jisr-secret-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = FileManager.default.createFile(atPath: path, contents: Data("secret\n".utf8), attributes: [.posixPermissions: 0o644])
+        #expect(throws: ConfigurationError.self) { try SecretFile.checkPrivate(path, "the database password file") }
+        do { try SecretFile.checkPrivate(path, "the database password file") } catch {
+            #expect("\(error)".contains("mode 644") && "\(error)".contains(path))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        try SecretFile.checkPrivate(path, "the database password file")
     }
 
     @Test("A trusted CA that cannot be read is named, not dropped in silence")

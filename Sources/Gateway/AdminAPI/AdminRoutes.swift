@@ -121,9 +121,9 @@ struct AdminRoutes: Sendable {
             let code = try context.parameters.require("code")
             return try Self.json(try await run { try await administration.setDisclosureDelay(nil, purpose: code, by: context.administrator!) })
         }
-        v1.get("access-report/withheld") { request, _ in
+        v1.get("access-report/withheld") { request, context in
             let key = try Self.personKey(request.uri.queryParameters)
-            return try Self.json(try await run { try await administration.withheld(for: key, referencer: referencer) })
+            return try Self.json(try await run { try await administration.withheld(for: key, referencer: referencer, by: context.administrator!) })
         }
         v1.get("agreements") { request, _ in
             let partner = request.uri.queryParameters["partner"].map(String.init)

@@ -88,17 +88,28 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(item): \(reason)" }
 }
 
+/// A file holding a secret — a private key, the subject key, the database password — must be its owner's alone: a
+/// secret readable by others is refused, never used.
+public enum SecretFile {
+    /// Throws when `path` can be read by its group or by others; `what` names the secret in the message.
+    public static func checkPrivate(_ path: String, _ what: String) throws {
+        guard let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int else { return }
+        if mode & 0o077 != 0 {
+            throw ConfigurationError(item: path, reason: "\(what) is readable by others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
+        }
+    }
+}
+
 /// Reads the subject key: raw bytes or hex text, at least 256 bits, not readable by others.
 public enum SubjectKeyFile {
     public static func read(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(item: path, reason: "the subject key file cannot be read")
+            throw ConfigurationError(
+                item: path,
+                reason: "the subject key file cannot be read: give the PKI folder `jisr pki init` made (--pki DIR) or the key itself (--subject-key FILE)")
         }
         // Whoever reads this key can link every subject reference in the log to a person.
-        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            throw ConfigurationError(
-                item: path, reason: "the subject key file is readable by others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
-        }
+        try SecretFile.checkPrivate(path, "the subject key file")
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes: [UInt8] = []
         if text.count >= 64, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {
@@ -142,5 +153,42 @@ public struct CRLPublication: Sendable {
         self.host = host
         self.port = port
         self.file = file
+    }
+}
+
+extension GatewayConfiguration {
+    /// Every file the gateway would read at start that it could not use — missing, unreadable, or a secret others can
+    /// read — all of them at once, so an operator mends a configuration in one pass (`jisr config check`).
+    public func fileProblems() -> [ConfigurationError] {
+        var files: [(path: String, what: String, secret: Bool)] = [
+            (serverCertificatePath, "the server certificate", false), (serverKeyPath, "the server key", true),
+            (subjectKeyPath, "the subject key", true),
+        ]
+        files += partnerCAPaths.map { ($0, "a partner CA", false) }
+        files += adminCAPaths.map { ($0, "an admin CA", false) }
+        if let partnerCAKeyPath { files.append((partnerCAKeyPath, "the partner CA's key", true)) }
+        if let sealing {
+            files += [(sealing.signingKeyPath, "the log-signing key", true), (sealing.signingCertificatePath, "the log-signing certificate", false)]
+            files += (sealing.timestamping?.trustedRootPaths ?? []).map { ($0, "a TSA root", false) }
+        }
+        if let relay {
+            files += [(relay.clientCertificatePath, "the relay's client certificate", false), (relay.clientKeyPath, "the relay's client key", true)]
+            files += relay.trustedServerCAPaths.map { ($0, "a CA of partners' relay endpoints", false) }
+        }
+        var problems: [ConfigurationError] = []
+        for file in files {
+            if !FileManager.default.fileExists(atPath: file.path) {
+                problems.append(ConfigurationError(item: file.path, reason: "\(file.what): no such file"))
+            } else if !FileManager.default.isReadableFile(atPath: file.path) {
+                problems.append(ConfigurationError(item: file.path, reason: "\(file.what): cannot be read by this user"))
+            } else if file.secret {
+                do { try SecretFile.checkPrivate(file.path, file.what) } catch let error as ConfigurationError { problems.append(error) } catch {}
+            }
+        }
+        var folder: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: contractsDirectory.path, isDirectory: &folder) || !folder.boolValue {
+            problems.append(ConfigurationError(item: contractsDirectory.path, reason: "the contracts folder: no such folder"))
+        }
+        return problems
     }
 }

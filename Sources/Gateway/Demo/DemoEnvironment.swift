@@ -73,18 +73,22 @@ public struct DemoEnvironment: Sendable {
         Purpose(
             code: "nssf-contribution-verification", descriptionAr: "التحقق من اشتراكات الضمان الاجتماعي",
             descriptionEn: "Verify an employee's NSSF contributions against declared employment",
-            legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963; MoL–NSSF data-sharing protocol"),
+            legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963; MoL–NSSF data-sharing protocol",
+            legalBasisAr: "قانون الضمان الاجتماعي، المرسوم رقم 13955 تاريخ 26 أيلول 1963؛ بروتوكول تبادل البيانات بين وزارة العمل والصندوق"),
         Purpose(
             code: "nssf-employee-enrolment", descriptionAr: "تسجيل الأجراء في الضمان الاجتماعي",
-            descriptionEn: "Enrol an employee with the NSSF", legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963"),
+            descriptionEn: "Enrol an employee with the NSSF", legalBasis: "Social Security Code, Decree No. 13955 of 26 September 1963",
+            legalBasisAr: "قانون الضمان الاجتماعي، المرسوم رقم 13955 تاريخ 26 أيلول 1963"),
         Purpose(
             code: "data-subject-access", descriptionAr: "حق الشخص في الاطلاع على معالجة بياناته",
             descriptionEn: "A person's right to know who received their data",
-            legalBasis: "Law No. 81 of 10 October 2018 on electronic transactions and personal data"),
+            legalBasis: "Law No. 81 of 10 October 2018 on electronic transactions and personal data",
+            legalBasisAr: "القانون رقم 81 تاريخ 10 تشرين الأول 2018 المتعلق بالمعاملات الإلكترونية والبيانات ذات الطابع الشخصي"),
         Purpose(
             code: "mou-work-permit-notification", descriptionAr: "إشعار بتصاريح عمل الرعايا بموجب مذكرة التفاهم",
             descriptionEn: "Notify a partner ministry of its nationals' work permits under a cooperation MoU",
-            legalBasis: "Bilateral labour cooperation memorandum of understanding"),
+            legalBasis: "Bilateral labour cooperation memorandum of understanding",
+            legalBasisAr: "مذكرة التفاهم الثنائية للتعاون في مجال العمل"),
     ]
 
     /// Ministries that receive permit events through the relay: their mock endpoint's port and adapter.

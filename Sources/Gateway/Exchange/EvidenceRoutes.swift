@@ -94,7 +94,10 @@ struct EvidenceRoutes: Sendable {
             object["agreementId"] = evidence.agreementId.map(JSONValue.integer) ?? .null
             object["disclosedFields"] = evidence.disclosedFields.map { .array($0.map(JSONValue.string)) } ?? .null
             object["subjectLeaves"] = evidence.subjectLeaves.map { .array($0.map(JSONValue.string)) } ?? .null
-            if format >= 3 { object["disclosableAtMicros"] = evidence.disclosableAtMicros.map(JSONValue.integer) ?? .null }
+            if format >= 3 {
+                object["disclosableAtMicros"] = evidence.disclosableAtMicros.map(JSONValue.integer) ?? .null
+                object["detailDigest"] = evidence.detailDigest.map(JSONValue.string) ?? .null
+            }
         }
         object["entryHash"] = .string(evidence.entryHash)
         return .object(object)

@@ -92,11 +92,27 @@ final class CertificateLimits: Sendable {
 
     func set(partner: Int?, refused: Int?) { limits.withLock { $0 = (partner, refused) } }
 
+    /// How many refused certificates' limits the overall budget of refusals holds.
+    static let refusedOverall = 10
+
     /// The refusal when `caller` is past its limit, and whether it is the first of this run (the one logged).
+    ///
+    /// A refused certificate (one registered to no active partner) is counted three times: as itself, as one of its
+    /// issuer's (whoever holds a trusted CA can mint a certificate per request) and in one budget for all refusals,
+    /// so no number of certificates grows the log faster than the issuer's limit, or ten limits in all.
     func check(_ caller: Caller) -> (problem: Problem, first: Bool)? {
         let active = if case .partner(_, _) = caller.resolution { true } else { false }
-        guard let limit = active ? partner : refused, let (wait, first) = limiter.check(caller.fingerprint, limit: limit) else { return nil }
-        return (Problem.certificateRateLimited(retryAfter: wait, limit: limit), first)
+        guard let limit = active ? partner : refused else { return nil }
+        // The widest bucket first: a certificate minted afresh must not find a full bucket of its own (and a first
+        // refusal to log) while its issuer's is empty.
+        let buckets: [(String, Int)] =
+            active
+            ? [("certificate " + caller.fingerprint, limit)]
+            : [("refusals", limit * Self.refusedOverall), ("issuer " + caller.issuer, limit), ("certificate " + caller.fingerprint, limit)]
+        for (key, bound) in buckets {
+            if let (wait, first) = limiter.check(key, limit: bound) { return (Problem.certificateRateLimited(retryAfter: wait, limit: bound), first) }
+        }
+        return nil
     }
 }
 

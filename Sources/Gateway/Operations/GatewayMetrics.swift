@@ -47,12 +47,15 @@ public final class GatewayMetrics: Sendable {
         public let subject: String
         public let notAfter: Date
 
-        /// Every certificate of a PEM file (a chain or a bundle), under `kind`.
-        public static func read(kind: String, pemFile path: String) throws -> [ConfiguredCertificate] {
+        /// Every certificate of a PEM file, under `kind`: each of a bundle (CAs), or — for a chain whose first is the
+        /// leaf (`leafFirst`) — the leaf under `kind` and the CAs after it under `kind-issuer`, so that an alert about a
+        /// CA in the server's chain does not read as the server's own certificate.
+        public static func read(kind: String, pemFile path: String, leafFirst: Bool = false) throws -> [ConfiguredCertificate] {
             let text = try String(contentsOfFile: path, encoding: .utf8)
-            return try PEMDocument.parseMultiple(pemString: text).filter { $0.discriminator == "CERTIFICATE" }.map { document in
+            return try PEMDocument.parseMultiple(pemString: text).filter { $0.discriminator == "CERTIFICATE" }.enumerated().map { index, document in
                 let certificate = try Certificate(pemDocument: document)
-                return ConfiguredCertificate(kind: kind, subject: certificate.subject.description, notAfter: certificate.notValidAfter)
+                return ConfiguredCertificate(
+                    kind: leafFirst && index > 0 ? kind + "-issuer" : kind, subject: certificate.subject.description, notAfter: certificate.notValidAfter)
             }
         }
     }

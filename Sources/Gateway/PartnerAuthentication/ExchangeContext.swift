@@ -4,12 +4,17 @@ import NIOCore
 import NIOSSL
 import PKI
 import Registry
+import SwiftASN1
 import Synchronization
+import X509
 
 /// Who is calling, as the TLS handshake and the registry establish it.
 public struct Caller: Sendable {
     /// SHA-256 of the client certificate's DER, lower-case hex.
     public let fingerprint: String
+    /// The distinguished name of the CA that issued it (RFC 4514): whoever holds a trusted CA can mint certificates,
+    /// so refusals are also limited per issuer.
+    public let issuer: String
     public let resolution: IdentityResolution
     /// The partner's agreements in force, from the same registry snapshot as the resolution.
     public let agreements: [Agreement]
@@ -42,16 +47,20 @@ public struct ExchangeContext: RequestContext {
 /// within a TLS connection, so it is resolved on the first request and forgotten when the connection closes.
 /// The registry status is still checked on every request, so a suspension applies at once.
 final class PeerFingerprints: Sendable {
-    private let cache = Mutex<[ObjectIdentifier: String]>([:])
+    private let cache = Mutex<[ObjectIdentifier: (fingerprint: String, issuer: String)]>([:])
 
-    func fingerprint(of channel: any Channel) async throws -> String? {
+    /// The peer certificate's fingerprint and its issuer's name.
+    func fingerprint(of channel: any Channel) async throws -> (fingerprint: String, issuer: String)? {
         let key = ObjectIdentifier(channel)
         if let known = cache.withLock({ $0[key] }) { return known }
         guard let certificate = try await channel.nioSSL_peerCertificate().get() else { return nil }
-        let fingerprint = Fingerprint.sha256(der: try certificate.toDERBytes())
-        cache.withLock { $0[key] = fingerprint }
+        let der = try certificate.toDERBytes()
+        // The handshake verified the chain, so the certificate parses; an issuer that would not is keyed as such.
+        let issuer = (try? Certificate(derEncoded: der)).map { String(describing: $0.issuer) } ?? "(unreadable issuer)"
+        let identity = (Fingerprint.sha256(der: der), issuer)
+        cache.withLock { $0[key] = identity }
         channel.closeFuture.whenComplete { _ in self.cache.withLock { $0[key] = nil } }
-        return fingerprint
+        return identity
     }
 
     var count: Int { cache.withLock { $0.count } }
@@ -66,7 +75,7 @@ struct PartnerAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: ExchangeContext, next: (Request, ExchangeContext) async throws -> Response) async throws -> Response {
         var context = context
-        if let fingerprint = try await fingerprints.fingerprint(of: context.channel) {
+        if let (fingerprint, issuer) = try await fingerprints.fingerprint(of: context.channel) {
             let snapshot = registry.snapshot
             let resolution = snapshot.resolve(fingerprint: fingerprint)
             var agreements: [Agreement] = []
@@ -75,7 +84,8 @@ struct PartnerAuthenticator: RouterMiddleware {
                 agreements = snapshot.agreements(for: partner.id)
                 mapping = snapshot.mappings[partner.id]
             }
-            context.caller = Caller(fingerprint: fingerprint, resolution: resolution, agreements: agreements, mapping: mapping, purposes: snapshot.purposes)
+            context.caller = Caller(
+                fingerprint: fingerprint, issuer: issuer, resolution: resolution, agreements: agreements, mapping: mapping, purposes: snapshot.purposes)
         }
         return try await next(request, context)
     }

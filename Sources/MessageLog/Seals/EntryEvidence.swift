@@ -20,7 +20,11 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
     public var requestDigest: String
     public var responseDigest: String?
     public var prevHash: String
+    /// What changed, for an administrative entry (who acted among it); left out of a person's report, where format 3
+    /// and later keep only `detailDigest`.
     public var detail: String?
+    /// Format 3 and later: the detail's SHA-256 (hex), which the hash covers in its place.
+    public var detailDigest: String?
     /// Format 2 and later; absent in evidence of format-1 entries (and in bundles made before formats existed).
     public var format: Int?
     public var agreementId: Int64?
@@ -59,7 +63,10 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
             let leaves = draft.subjectLeaves
             subjectLeaves = leaves.isEmpty ? nil : leaves
         }
-        if entry.format >= 3 { disclosableAtMicros = draft.disclosableAt }
+        if entry.format >= 3 {
+            disclosableAtMicros = draft.disclosableAt
+            detailDigest = draft.detail.map { sha256Hex(Array($0.utf8)) }
+        }
         entryHash = entry.entryHash
     }
 
@@ -71,6 +78,17 @@ public struct EntryEvidence: Codable, Sendable, Hashable {
             contract: contract, operation: operation, purpose: purpose, caseReference: caseReference, subjectReference: subjectReference, status: status,
             problemType: problemType, requestDigest: requestDigest, responseDigest: responseDigest, detail: detail, agreementId: agreementId,
             disclosedFields: disclosedFields, disclosableAt: disclosableAtMicros)
-        return LogEntry.hash(seq: seq, recordedAt: recordedAtMicros, draft: draft, prevHash: prevHash, format: format ?? 1, subjectLeaves: subjectLeaves ?? [])
+        return LogEntry.hash(
+            seq: seq, recordedAt: recordedAtMicros, draft: draft, prevHash: prevHash, format: format ?? 1, subjectLeaves: subjectLeaves ?? [],
+            detailDigest: detail == nil ? detailDigest : nil)
+    }
+
+    /// The evidence without the detail's text, where its digest proves it (format 3 and later): what a person's report
+    /// shows of an entry, so that it names the ministry and never a member of its staff.
+    public var withoutDetail: EntryEvidence {
+        guard (format ?? 1) >= 3 else { return self }
+        var copy = self
+        copy.detail = nil
+        return copy
     }
 }
