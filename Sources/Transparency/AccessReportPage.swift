@@ -88,7 +88,8 @@ public struct AccessReportPage: Sendable {
             }
         }
         if let mou = row.mouReference { lines.append((words.mou, bdi(mou))) }
-        if let reference = row.caseReference { lines.append((words.caseReference, bdi(reference))) }
+        // The partner's file reference, as the log keeps it: a keyed hash the ministry can match, never the reference.
+        if let reference = row.caseReference { lines.append((words.caseReference, "<span class=\"hash\">\(bdi(reference))</span>")) }
         var outcome = escape(words.outcome(row.outcome))
         if row.outcome == "refused", row.problem?.isEmpty == false { outcome += " — \(escape(words.refusal(row.problem)))" }
         lines.append((words.columns.outcome, outcome))
@@ -226,7 +227,7 @@ struct Wording {
     var unknownPurpose: String { say("غرض غير مسجَّل لدى الوزارة", "a purpose the ministry does not register") }
     var unregisteredPartner: String { say("جهة غير مسجَّلة", "an unregistered party") }
     var mou: String { say("مذكرة التفاهم", "MoU") }
-    var caseReference: String { say("رقم الملف", "Case") }
+    var caseReference: String { say("مرجع ملف الجهة (مُجزّأ)", "The partner's case (hashed)") }
     var entry: String { say("القيد رقم", "Entry") }
     var sealed: String { say("مختوم في السجل", "sealed in the log") }
     var awaitingSeal: String { say("بانتظار الختم التالي", "awaiting the next seal") }

@@ -147,7 +147,8 @@ final class Fixture: Sendable {
         let client = Database(database, connections: 4, logger: quiet)
         let clientTask = Task { try await client.run() }
         _ = clientTask
-        if store == nil { try await SyntheticStore.claim(client, by: "test fixture", logger: quiet) }
+        // Every test's store is made for it (a fresh database, or a server of the test's own): marked as synthetic.
+        try await SyntheticStore.claim(client, by: "test fixture", logger: quiet)
         try await Migrator(database: client, logger: quiet).migrate(JisrMigrations.all)
         _ = try await Seeder(database: client, logger: quiet).seed(persons: 400, seed: 7, replace: false)
         let samples = try await Seeder(database: client, logger: quiet).samples()

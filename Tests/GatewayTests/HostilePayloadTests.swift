@@ -1,5 +1,6 @@
 import Administration
 import Foundation
+import Gateway
 import Records
 import MessageLog
 import NIOHTTP1
@@ -117,7 +118,7 @@ struct HostilePayloadTests {
         #expect(try await fixture.get("/v1/contracts", as: "LB-NSSF").status == 200)
     }
 
-    @Test("A case reference that carries a national id is refused, and nothing of it is stored")
+    @Test("A case reference that carries a national id is refused, and nothing of it is stored; any other is logged only as a keyed hash")
     func identifiersInReferences() async throws {
         let fixture = try await Self.fixture.value
         let path = "/v1/establishments/\(try #require(fixture.samples.establishmentNumbers.first))"
@@ -127,7 +128,18 @@ struct HostilePayloadTests {
         let refusedId = try #require(refused.messageId)
         let entry = try #require(try await fixture.log().entry(messageId: refusedId))
         #expect(entry.draft.caseReference == nil, "the refused value is not logged")
-        #expect(try await fixture.get(path, as: "LB-NSSF", headers: [("X-Case-Reference", "CASE/2026-0417")]).status == 200)
+        // An NSSF number written with dashes is an identifier too.
+        #expect(try await fixture.get(path, as: "LB-NSSF", headers: [("X-Case-Reference", "1000-0004-7517")]).status == 400)
+        // What no rule recognises (a passport number) reaches the log only as a keyed hash, like every case reference.
+        let referencer = SubjectReferencer(key: try SubjectKeyFile.read(fixture.directory + "/subject.key"))
+        for reference in ["CASE/2026-0417", "B00000001"] {
+            let accepted = try await fixture.get(path, as: "LB-NSSF", headers: [("X-Case-Reference", reference)])
+            #expect(accepted.status == 200)
+            let logged = try await fixture.entry(of: accepted).draft.caseReference
+            #expect(logged == referencer.reference(kind: "case-reference", identifier: reference) && logged != reference, "\(reference) is kept hashed")
+            let raw = try await fixture.store.query("SELECT count(*) FROM message_log WHERE case_reference = \(reference)").first?[0].decode(Int64.self)
+            #expect(raw == 0, "\(reference) is nowhere in clear")
+        }
     }
 
     @Test("A chunked body over the limit (no Content-Length to refuse up front) is answered 413, not 500")

@@ -87,14 +87,21 @@ struct ExchangeAuditor: Sendable {
 
     /// Whether a caller's free-text reference carries what looks like a national id (12 digits) or an NSSF number
     /// (10): such a value would be stored and logged in clear, so it is refused rather than kept.
+    /// Ten digits or more in a row, separators (`-`, `.`, `/`, `_`) ignored: a national id, or an NSSF number written
+    /// `1000-0004-7517`, is refused outright rather than merely hashed.
     static func carriesIdentifier(_ value: String) -> Bool {
         var run = 0
         for character in value.utf8 {
+            if [UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: "_")].contains(character) { continue }
             run = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(character) ? run + 1 : 0
             if run >= 10 { return true }
         }
         return false
     }
+
+    /// The domain a case reference is keyed under: a partner's reference can name a person in ways no rule recognises
+    /// (a passport number), so the log keeps it only as a keyed hash, never in clear.
+    static let caseReferenceKind = "case-reference"
 
     static let purposePattern = SimplePattern(checked: #"^[a-z][a-z0-9-]{2,63}$"#)
     static let casePattern = SimplePattern(checked: #"^[A-Za-z0-9._\/-]{1,64}$"#)
@@ -274,7 +281,7 @@ struct ExchangeAuditor: Sendable {
                 guard !Self.carriesIdentifier(value) else {
                     throw Problem.invalidParameters("X-Case-Reference must not carry a personal identifier (ten digits or more in a row)")
                 }
-                caseReference = value
+                caseReference = referencer.reference(kind: Self.caseReferenceKind, identifier: value)
             }
             let call = ExchangeCall(
                 messageId: messageId, partner: partner, purpose: purpose, format: format, agreements: caller.agreements, mapping: caller.mapping,
