@@ -1,10 +1,7 @@
 import FuzzSupport
 import HummingbirdCore
-import MessageLog
 
 @testable import Gateway
-
-let cursors = PageCursors(referencer: SubjectReferencer(key: Array(repeating: 7, count: 32)))
 
 /// One input (`scripts/fuzz query`): any bytes as the query string of a lookup, decoded as Hummingbird decodes a
 /// request's, then checked as the person lookups and the work-permit pages check theirs. A typed `Problem` is the
@@ -14,7 +11,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let query = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let parameters = URI("/v1/work-permits?" + query).queryParameters
     _ = try? ExchangeRoutes.personKey(parameters)
-    _ = try? PermitQuery(parameters, cursors: cursors)
+    _ = try? PermitQuery(parameters)
     return 0
 }
 

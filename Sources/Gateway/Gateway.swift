@@ -135,7 +135,7 @@ public struct Gateway: Sendable {
         let exchangeDocument = try OpenAPIDocument(file: openAPI.appendingPathComponent("exchange.json"))
         ExchangeRoutes(
             catalog: catalog, adapters: AdapterRegistry(catalog: catalog), records: records, referencer: referencer, auditor: auditor, openAPI: exchangeDocument,
-            cursors: PageCursors(referencer: referencer), sealer: sealer, inbox: database, storeDeadline: configuration.storeDeadline,
+            sealer: sealer, inbox: database, storeDeadline: configuration.storeDeadline,
             evidence: EvidenceRoutes(
                 auditor: auditor, log: LogReader(database: database, logger: logger), seals: SealStore(database: database, logger: logger),
                 sealEvery: configuration.sealing?.sealer.every),

@@ -385,14 +385,14 @@ final class Fixture: Sendable {
 
     /// A partner's send (`POST /v1/messages`) with raw body bytes.
     func send(
-        _ body: [UInt8], key: String?, as caller: String = "EG-MOL", contentType: String = "application/json", contract: String = "work-permit-event/1",
-        port: Int? = nil, purpose: String = "mou-work-permit-notification"
+        _ body: [UInt8], key: String?, as caller: String = "EG-MOL", contentType: String = "application/json", contract: String? = "work-permit-event/1",
+        inPath: String? = nil, port: Int? = nil, purpose: String = "mou-work-permit-notification"
     ) async throws -> Reply {
-        var request = HTTPClientRequest(url: "https://localhost:\(port ?? exchangePort)/v1/messages")
+        var request = HTTPClientRequest(url: "https://localhost:\(port ?? exchangePort)/v1/messages" + (inPath.map { "/" + $0 } ?? ""))
         request.method = .POST
         request.headers.add(name: "X-Purpose", value: purpose)
         request.headers.add(name: "Content-Type", value: contentType)
-        request.headers.add(name: "X-Contract", value: contract)
+        if let contract { request.headers.add(name: "X-Contract", value: contract) }
         if let key { request.headers.add(name: "Idempotency-Key", value: key) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await clients[caller]!.execute(request, timeout: .seconds(15))

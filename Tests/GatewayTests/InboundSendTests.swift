@@ -70,6 +70,26 @@ struct InboundSendTests {
         #expect(unacknowledged.json?.arrayValue?.contains { $0["messageId"]?.stringValue?.lowercased() == messageId } == false)
     }
 
+    @Test("The contract in the path (the document's operation per contract) is the same send; X-Contract beside it must agree")
+    func contractInThePath() async throws {
+        let fixture = try await Self.fixture.value
+        let body = Array(Self.notice.utf8)
+        let accepted = try await fixture.send(body, key: "eg-path-1", contract: nil, inPath: "work-permit-event/1")
+        #expect(accepted.status == 202, "\(accepted.text)")
+        try await expectLogged(accepted, fixture: fixture, status: 202, problem: nil)
+        #expect(try await fixture.log().entry(messageId: try #require(accepted.messageId))?.draft.contract == "work-permit-event/1")
+        #expect(try await fixture.send(body, key: "eg-path-2", contract: "work-permit-event/1", inPath: "work-permit-event/1").status == 202, "both, agreeing")
+        let conflict = try await fixture.send(body, key: "eg-path-3", contract: "establishment/1", inPath: "work-permit-event/1")
+        #expect(conflict.status == 400 && conflict.problemType?.hasSuffix("/contract-conflict") == true, "\(conflict.text)")
+        try await expectLogged(conflict, fixture: fixture, status: 400, problem: "contract-conflict")
+        let unknown = try await fixture.send(body, key: "eg-path-4", contract: nil, inPath: "no-such-contract/1")
+        #expect(unknown.status == 404, "\(unknown.text)")
+        let notGranted = try await fixture.send(body, key: "eg-path-5", contract: nil, inPath: "establishment/1")
+        #expect(notGranted.status == 403, "\(notGranted.text)")
+        for key in ["eg-path-3", "eg-path-4", "eg-path-5"] { #expect(try await inboxCount(fixture, key: key) == 0) }
+        #expect(try await inboxCount(fixture, key: "eg-path-1") == 1)
+    }
+
     @Test("Refusals: another body under the same key, an invalid document, no key, no grant, wrong media type", arguments: [
         ("reused", 409, "idempotency-key-reused"), ("invalid", 422, "invalid-document"), ("malformed", 400, "malformed-document"),
         ("no-key", 400, "idempotency-key-required"), ("no-grant", 403, "no-agreement"), ("media", 415, "unsupported-media-type"),

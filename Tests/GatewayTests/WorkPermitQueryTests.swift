@@ -89,15 +89,26 @@ struct WorkPermitQueryTests {
         #expect(seen.filter { $0 == changedUnseen }.count == 1)
     }
 
-    @Test("Forged cursors and cursors reused with another filter are refused")
+    @Test("A cursor is a position: any well-formed one is answered with what follows it, inside the caller's scope; a malformed one is refused")
     func cursors() async throws {
         let fixture = try await Self.fixture.value
+        let numbers = { (reply: Reply) in reply.json?["items"]?.arrayValue?.compactMap { $0["permitNumber"]?.stringValue } ?? [] }
         let first = try await fixture.get("/v1/work-permits?nationality=EG&limit=3", as: "EG-MOL", purpose: Self.purpose)
         let cursor = try #require(first.json?["nextCursor"]?.stringValue)
-        let reused = try await fixture.get("/v1/work-permits?limit=3&cursor=\(cursor)", as: "EG-MOL", purpose: Self.purpose)
-        #expect(reused.status == 400)
-        let forged = PageCursorsForgery.forge()
-        #expect(try await fixture.get("/v1/work-permits?nationality=EG&cursor=\(forged)", as: "EG-MOL", purpose: Self.purpose).status == 400)
+        #expect(cursor.wholeMatch(of: /[0-9]{1,18}-[0-9]{1,18}/) != nil, "the form the document states: \(cursor)")
+        // The same position with another filter: the permits after it that the new filter and the scope allow.
+        let reused = try await fixture.get("/v1/work-permits?limit=500&cursor=\(cursor)", as: "EG-MOL", purpose: Self.purpose)
+        #expect(reused.status == 200, "\(reused.text)")
+        #expect(Set(numbers(reused)).isDisjoint(with: numbers(first)), "nothing before the position comes again")
+        #expect(reused.json?["items"]?.arrayValue?.allSatisfy { $0["worker"]?["nationality"]?.stringValue == "EG" } == true, "only the caller's scope")
+        // A position no page gave: before everything is the first page; after everything is an empty page.
+        let origin = try await fixture.get("/v1/work-permits?nationality=EG&limit=3&cursor=0-0", as: "EG-MOL", purpose: Self.purpose)
+        #expect(origin.status == 200 && numbers(origin) == numbers(first))
+        let end = try await fixture.get("/v1/work-permits?nationality=EG&cursor=999999999999999999-1", as: "EG-MOL", purpose: Self.purpose)
+        #expect(end.status == 200 && numbers(end).isEmpty && end.json?["nextCursor"] == nil)
+        for malformed in ["MTcwMDAwMDAwMDAwMDAwMC4xLjAw", "1-", "-1", "1.2", "1234567890123456789-1", "1-2-3"] {
+            #expect(try await fixture.get("/v1/work-permits?nationality=EG&cursor=\(malformed)", as: "EG-MOL", purpose: Self.purpose).status == 400, "\(malformed)")
+        }
         #expect(try await fixture.get("/v1/work-permits?nationality=egypt", as: "EG-MOL", purpose: Self.purpose).status == 400)
         #expect(try await fixture.get("/v1/work-permits?changedSince=yesterday", as: "EG-MOL", purpose: Self.purpose).status == 400)
     }
@@ -178,12 +189,5 @@ struct WorkPermitQueryTests {
         #expect(reply.problemType?.hasSuffix("/agreement-scope-not-applicable") == true, "\(reply.text)")
         try await expectLogged(reply, fixture: fixture, status: 403, problem: "agreement-scope-not-applicable")
         try await fixture.sql("UPDATE agreements SET scope_nationalities = NULL WHERE partner_id = 'LB-FLIP' AND contract = 'establishment'")
-    }
-}
-
-/// A cursor with a plausible shape and a wrong MAC.
-enum PageCursorsForgery {
-    static func forge() -> String {
-        Data("1700000000000000.1.000000000000000000000000".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
     }
 }

@@ -108,16 +108,34 @@ export_build_commit() {
   export JISR_COMMIT="$commit"
 }
 
-# Schemathesis tests the exchange API against its OpenAPI document (scripts/lib/api_conformance.py). It and its
-# dependencies live in a virtual environment of their own, kept between runs; JISR_SCHEMATHESIS_PYTHON names it.
-require_python_schemathesis() {
-  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/jisr/schemathesis-4.32.5"
-  if ! "$venv/bin/python" -c 'import schemathesis, jsonschema' 2>/dev/null; then
-    require_packages python3-venv
-    echo "==> pip install schemathesis==4.32.5 jsonschema (in $venv)"
+# A virtual environment of its own, kept between runs under NAME, with PACKAGES (pip's form) installed unless
+# IMPORTS (one Python statement) already succeeds in it; prints the environment's folder.
+require_python_venv() {
+  local name=$1 imports=$2
+  shift 2
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/jisr/$name"
+  if ! "$venv/bin/python" -c "$imports" 2>/dev/null; then
+    require_packages python3-venv >&2
+    echo "==> pip install $* (in $venv)" >&2
     rm -rf "$venv"
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q schemathesis==4.32.5 jsonschema \
-      || { echo "pip could not install schemathesis into $venv" >&2; exit 1; }
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install -q "$@" >&2 \
+      || { echo "pip could not install $* into $venv" >&2; exit 1; }
   fi
+  echo "$venv"
+}
+
+# Schemathesis tests the exchange API against its OpenAPI document (scripts/lib/api_conformance.py).
+require_python_schemathesis() {
+  local venv
+  venv=$(require_python_venv schemathesis-4.32.5 'import schemathesis, jsonschema' schemathesis==4.32.5 jsonschema)
   export JISR_SCHEMATHESIS_PYTHON="$venv/bin/python" JISR_SCHEMATHESIS="$venv/bin/schemathesis"
+}
+
+# openapi-python-client (PyPI), which a partner's developer would use to generate a Python client from
+# openapi/exchange.json, and python-dateutil, which the clients it generates import; the tests generate one and make
+# every lookup with it (scripts/lib/generated_client.py).
+require_python_openapi_client() {
+  local venv
+  venv=$(require_python_venv openapi-python-client-0.29.1 'import openapi_python_client, httpx, attrs, dateutil' openapi-python-client==0.29.1 python-dateutil)
+  export JISR_OPENAPI_CLIENT_PYTHON="$venv/bin/python"
 }

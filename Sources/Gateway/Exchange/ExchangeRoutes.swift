@@ -19,7 +19,6 @@ struct ExchangeRoutes: Sendable {
     let referencer: SubjectReferencer
     let auditor: ExchangeAuditor
     let openAPI: OpenAPIDocument
-    let cursors: PageCursors
     let sealer: BodySealer
     let inbox: Database
     /// How long a send waits for the inbox's answer (then 503): the store's deadline, as record reads have it.
@@ -60,9 +59,18 @@ struct ExchangeRoutes: Sendable {
                 try await workPermits(request.uri.queryParameters, call, &notes)
             }
         }
+        // The contract a document belongs to, in the path (what the OpenAPI document describes, one operation per
+        // contract, so a generated client has a typed body) or in X-Contract (the relay's form). The router keeps one
+        // capture per position, so the contract's name is captured as `id`, as GET /v1/messages/{id}/receipt has it.
+        v1.post("messages/:id/:version") { request, context in
+            await auditor.handle(request, context: context, route: "/v1/messages/{contract}/{version}", direction: .inboundSend) { call, notes in
+                let named = "\(context.parameters.get("id") ?? "")/\(context.parameters.get("version") ?? "")"
+                return try await receive(request, context, call, &notes, contract: named)
+            }
+        }
         v1.post("messages") { request, context in
             await auditor.handle(request, context: context, route: "/v1/messages", direction: .inboundSend) { call, notes in
-                try await receive(request, context, call, &notes)
+                try await receive(request, context, call, &notes, contract: nil)
             }
         }
         v1.get("access-report") { request, context in
@@ -146,7 +154,7 @@ struct ExchangeRoutes: Sendable {
         let contract = try contract(WorkPermit.contract)
         notes.contract = contract.id
         notes.operation = .query
-        let query = try PermitQuery(parameters, cursors: cursors)
+        let query = try PermitQuery(parameters)
         let (agreement, selection) = try call.grant(contract, .query)
         notes.agreementId = agreement.id
         var nationalities = query.nationality.map { Set([$0]) }
@@ -159,7 +167,7 @@ struct ExchangeRoutes: Sendable {
         if !items.isEmpty { notes.disclosedFields = items.flatMap(FieldSelection.disclosed) }
         var page = JSONObject([("items", .array(items))])
         if rows.count > query.limit, let last = rows.prefix(query.limit).last?.1 {
-            page["nextCursor"] = .string(cursors.encode(last, for: query.filter))
+            page["nextCursor"] = .string(PageCursor.encode(last))
         }
         return try rendering(contract, call.format) { try adapter(for: call).render(.object(page), contract: contract, shape: WorkPermit.page, format: call.format) }
     }
@@ -182,9 +190,16 @@ struct ExchangeRoutes: Sendable {
     }
 
     /// An inbound send: validated, stored in the inbox with its log entry, answered 202; repeats get the original answer.
-    private func receive(_ request: Request, _ context: ExchangeContext, _ call: ExchangeCall, _ notes: inout AuditNotes) async throws -> WireDocument {
+    /// `path` is the contract the path names, if it names one; X-Contract, when also sent, must name the same.
+    private func receive(
+        _ request: Request, _ context: ExchangeContext, _ call: ExchangeCall, _ notes: inout AuditNotes, contract path: String?
+    ) async throws -> WireDocument {
         guard let key = request.headers[.idempotencyKey], key.wholeMatch(of: /[A-Za-z0-9._:-]{1,128}/) != nil else { throw Problem.idempotencyKeyRequired }
-        guard let name = request.headers[.contract], let id = ContractID(name), let contract = catalog[id] else { throw Problem.contractRequired }
+        let header = request.headers[.contract]
+        if let path, let header, header != path { throw Problem.contractConflict }
+        guard let name = path ?? header, let id = ContractID(name), let contract = catalog[id] else {
+            throw path == nil ? Problem.contractRequired : Problem.notFound
+        }
         notes.contract = contract.id
         notes.operation = .send
         let mediaType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }

@@ -1,41 +1,22 @@
 import Foundation
 import Hummingbird
-import MessageLog
 import Records
 import Schemas
 
-/// Opaque, tamper-evident page cursors: the keyset position plus a MAC over it and the query's filter.
+/// A page cursor: the position after which the next page starts, in the listing's order (the time a permit last
+/// changed, in microseconds since 1970, then the ministry's row number) — `1767225600000000-42`.
 ///
-/// A cursor cannot be forged to jump elsewhere, nor reused with another filter (another nationality or
-/// `changedSince`); either gets a 400.
-struct PageCursors: Sendable {
-    let referencer: SubjectReferencer
+/// A position, not a capability: the filters and the agreement's scope decide what a page may hold, so any
+/// well-formed cursor is a fair question ("what follows here?") and is answered, with whatever nationality and
+/// `changedSince` it comes with. What the OpenAPI document's pattern allows is exactly what is accepted.
+enum PageCursor {
+    static func encode(_ key: PermitKey) -> String { "\(key.changedAt)-\(key.id)" }
 
-    func encode(_ key: PermitKey, for filter: String) -> String {
-        let body = "\(key.changedAt).\(key.id)"
-        let mac = referencer.reference(kind: "cursor", identifier: "\(filter)|\(body)").prefix(24)
-        return Self.base64URL(Array("\(body).\(mac)".utf8))
-    }
-
-    func decode(_ cursor: String, for filter: String) -> PermitKey? {
-        guard let bytes = Self.fromBase64URL(cursor) else { return nil }
-        let parts = String(decoding: bytes, as: UTF8.self).split(separator: ".").map(String.init)
-        guard parts.count == 3, let changedAt = Int64(parts[0]), let id = Int64(parts[1]) else { return nil }
-        let expected = referencer.reference(kind: "cursor", identifier: "\(filter)|\(parts[0]).\(parts[1])").prefix(24)
-        guard parts[2] == expected else { return nil }
+    static func decode(_ cursor: String) -> PermitKey? {
+        guard let match = cursor.wholeMatch(of: /([0-9]{1,18})-([0-9]{1,18})/), let changedAt = Int64(match.1), let id = Int64(match.2) else {
+            return nil
+        }
         return PermitKey(changedAt: changedAt, id: id)
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func fromBase64URL(_ text: String) -> [UInt8]? {
-        guard text.count <= 200, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64).map(Array.init)
     }
 }
 
@@ -46,10 +27,7 @@ struct PermitQuery {
     var limit = 100
     var after: PermitKey?
 
-    /// What a cursor is bound to.
-    var filter: String { "\(nationality ?? "*")|\(changedSince.map(String.init) ?? "*")" }
-
-    init(_ parameters: Parameters, cursors: PageCursors) throws(Problem) {
+    init(_ parameters: Parameters) throws(Problem) {
         var cursor: String?
         var seen: Set<String> = []
         for (name, value) in parameters {
@@ -75,7 +53,9 @@ struct PermitQuery {
             }
         }
         if let cursor {
-            guard let key = cursors.decode(cursor, for: filter) else { throw Problem.invalidParameters("cursor is not one this query issued") }
+            guard let key = PageCursor.decode(cursor) else {
+                throw Problem.invalidParameters("cursor must be a position as a page's nextCursor gives it: digits, a hyphen, digits")
+            }
             after = key
         }
     }

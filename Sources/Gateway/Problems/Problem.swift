@@ -70,6 +70,8 @@ public struct Problem: Error, Sendable, Hashable {
         code: "idempotency-key-in-flight", status: 409, title: "A send with this Idempotency-Key was accepted concurrently; repeat it to get the original answer")
     public static let unsupportedMediaType = Problem(code: "unsupported-media-type", status: 415, title: "Send application/json or application/xml")
     public static let contractRequired = Problem(code: "contract-required", status: 400, title: "An X-Contract header naming a published contract (NAME/VERSION) is required")
+    public static let contractConflict = Problem(
+        code: "contract-conflict", status: 400, title: "X-Contract names another contract than the path: send one, or the same in both")
 
     public static func invalidDocument(_ violations: [String]) -> Problem {
         Problem(code: "invalid-document", status: 422, title: "The document breaks its contract", violations: violations)
