@@ -1,4 +1,8 @@
 import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
 import PostgresNIO
 
 /// Why a database URL cannot be used.
@@ -7,7 +11,7 @@ public struct DatabaseURLError: Error, Sendable, CustomStringConvertible {
     public var description: String { "database URL: \(reason)" }
 }
 
-/// Where the PostgreSQL store is: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]`.
+/// Where the PostgreSQL store is: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=FILE]`.
 ///
 /// `?host=/path/to/socket/dir` connects over a Unix socket instead. The password is a secret: it never
 /// appears in `description`.
@@ -18,7 +22,25 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     public var password: String?
     public var database: String
     public var socketDirectory: String?
-    public var requireTLS: Bool
+    public var tls: TLSMode
+    /// The CA certificates (PEM) the server's certificate must chain to (`sslrootcert`); the system's trust store
+    /// when nil.
+    public var rootCertificates: String?
+
+    /// How the connection is protected, by libpq's names for `sslmode`. Only modes that say exactly what happens:
+    /// libpq's `allow` and `prefer` fall back to a plain connection without a word, so they are refused, and
+    /// `require` checks the server's certificate and name as `verify-full` does (libpq's would encrypt to anyone).
+    public enum TLSMode: String, Sendable, CaseIterable {
+        /// No TLS: a loopback or Unix-socket connection inside one host.
+        case disable
+        /// TLS; the certificate chains to a trusted CA and names the host connected to.
+        case require
+        /// TLS; the certificate chains to a trusted CA, whatever name it carries.
+        case verifyCA = "verify-ca"
+        /// TLS; the certificate chains to a trusted CA and names the host connected to (its DNS name, or its IP
+        /// address when the URL gives one).
+        case verifyFull = "verify-full"
+    }
 
     public init(_ text: String) throws {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
@@ -34,7 +56,47 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         self.password = components.password
         self.database = database
         self.socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
-        self.requireTLS = query["sslmode"] == "require"
+        guard let tls = TLSMode(rawValue: query["sslmode"] ?? "disable") else {
+            let modes = TLSMode.allCases.map(\.rawValue).joined(separator: ", ")
+            throw DatabaseURLError(reason: "sslmode=\(query["sslmode"] ?? "") is not one of \(modes) (allow and prefer would fall back to no TLS)")
+        }
+        self.tls = tls
+        self.rootCertificates = query["sslrootcert"]
+        if let file = rootCertificates {
+            guard tls != .disable else { throw DatabaseURLError(reason: "sslrootcert is given but sslmode is disable: name verify-full (or verify-ca)") }
+            guard FileManager.default.isReadableFile(atPath: file) else { throw DatabaseURLError(reason: "sslrootcert \(file) cannot be read") }
+        }
+        if tls != .disable, socketDirectory != nil { throw DatabaseURLError(reason: "sslmode=\(tls.rawValue) over a Unix socket: TLS is for TCP connections") }
+    }
+
+    /// What postgres-nio is given for the mode: the trust roots and how much of the certificate is checked; nil
+    /// without TLS.
+    var tlsConfiguration: TLSConfiguration? {
+        guard tls != .disable else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificates { configuration.trustRoots = .file(rootCertificates) }
+        configuration.certificateVerification = tls == .verifyCA ? .noHostnameVerification : .fullVerification
+        return configuration
+    }
+
+    /// Connects once and closes: what a one-shot command does first, so that a server it cannot use (refused, a
+    /// certificate it does not trust, a password it does not take) is named at once, where the pool would keep
+    /// retrying for a minute or more.
+    public func probe(logger: Logger) async throws {
+        guard socketDirectory == nil else { return }
+        do {
+            var configuration = PostgresConnection.Configuration(
+                host: host, port: port, username: username, password: password, database: database,
+                tls: try tlsConfiguration.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable)
+            configuration.options.connectTimeout = TimeAmount.seconds(3)
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger
+            ).get()
+            try await connection.close()
+        } catch {
+            // postgres-nio's description hides the cause; the reflection names it (a TLS alert, a refused connection).
+            throw DatabaseUnavailableError(reason: "cannot connect to \(description): \(String(String(reflecting: error).prefix(400)))")
+        }
     }
 
     public var description: String {
@@ -61,7 +123,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         } else {
             configuration = .init(
                 host: host, port: port, username: username, password: password, database: database,
-                tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+                tls: tlsConfiguration.map { .require($0) } ?? .disable
             )
         }
         configuration.options.maximumConnections = connections

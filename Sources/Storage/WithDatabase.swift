@@ -4,6 +4,7 @@ import Logging
 public func withDatabase<Result: Sendable>(
     _ location: StoreLocation, connections: Int = 4, logger: Logger, _ body: @Sendable (Database) async throws -> Result
 ) async throws -> Result {
+    if case .postgres(let url) = location { try await url.probe(logger: logger) }
     let database = Database(location, connections: connections, logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await database.run() }

@@ -39,20 +39,28 @@ public struct SealingRounds: Sendable {
 }
 
 /// One round at a time: a round given up at its deadline goes on in its own task (the store may still answer it), and
-/// the next round waits for it to end instead of running beside it.
+/// the next round waits for it to end instead of running beside it — but not for ever. A round can wait for good on a
+/// pooled connection that a failover took away (postgres-nio does not always end such a wait when it is cancelled):
+/// the drill of scripts/cluster met a sealer fenced for good after two sites came back. Past `patience` the fence
+/// opens; what two rounds could then both do is kept single by the store (the chain's lock, the seal's size as its
+/// key, a key announced once under that lock).
 final class RoundFence: Sendable {
-    private let running = Mutex(false)
+    private let began = Mutex<ContinuousClock.Instant?>(nil)
+    let patience: Duration
 
-    /// Whether a round may begin now; if so, it holds the fence until `leave()`.
-    func enter() -> Bool {
-        running.withLock { running in
-            if running { return false }
-            running = true
+    init(patience: Duration) { self.patience = patience }
+
+    /// Whether a round may begin now; if so, it holds the fence until `leave()` or until `patience` has passed.
+    func enter(now: ContinuousClock.Instant = .now) -> Bool {
+        began.withLock { began in
+            if let started = began, now - started < patience { return false }
+            began = now
             return true
         }
     }
 
-    func leave() { running.withLock { $0 = false } }
+    /// The round that entered at `instant` ends; a later round that entered past the patience keeps the fence.
+    func leave(entered instant: ContinuousClock.Instant) { began.withLock { if $0 == instant { $0 = nil } } }
 }
 
 /// Gets an RFC 3161 timestamp token over a tree head's signed bytes (from the configured TSA, checked).
@@ -92,8 +100,8 @@ public final class Sealer: Service, Sendable {
     private let state = Mutex(TimestampingStatus())
     private let nextAttempt = Mutex(Date.distantPast)
     private let rounds = Mutex(SealingRounds())
-    private let sealingFence = RoundFence()
-    private let stampingFence = RoundFence()
+    private let sealingFence: RoundFence
+    private let stampingFence: RoundFence
 
     public init(
         database: Database, log: LogWriter, signer: SealSigner, timestamper: (any TreeHeadTimestamper)? = nil, configuration: SealerConfiguration = .init(),
@@ -105,6 +113,9 @@ public final class Sealer: Service, Sendable {
         self.timestamper = timestamper
         self.configuration = configuration
         self.logger = logger
+        // A round past its deadline is waited for as long again: the store may still answer it, and then it ends.
+        self.sealingFence = RoundFence(patience: configuration.roundDeadline * 2)
+        self.stampingFence = RoundFence(patience: configuration.roundDeadline * 2)
     }
 
     /// What this process's sealer has done: a sealer whose rounds stopped ending is stuck, whatever other gateways seal.
@@ -125,7 +136,8 @@ public final class Sealer: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    guard self.sealingFence.enter() else {
+                    let entered = ContinuousClock.now
+                    guard self.sealingFence.enter(now: entered) else {
                         self.rounds.withLock { $0.fenced += 1 }
                         self.logger.warning("the last sealing round, given up at its deadline, is still running; the next waits for it")
                         try? await Task.sleep(for: self.configuration.checkInterval)
@@ -135,7 +147,7 @@ public final class Sealer: Service, Sendable {
                     // good (the drill met two gateways whose sealers both waited so, and the log went unsealed).
                     do {
                         let seal = try await self.store.database.withDeadline(self.configuration.roundDeadline) {
-                            defer { self.sealingFence.leave() }
+                            defer { self.sealingFence.leave(entered: entered) }
                             return try await self.sealIfDue()
                         }
                         self.rounds.withLock { rounds in
@@ -154,13 +166,14 @@ public final class Sealer: Service, Sendable {
             if timestamper != nil {
                 group.addTask {
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        guard self.stampingFence.enter() else {
+                        let entered = ContinuousClock.now
+                        guard self.stampingFence.enter(now: entered) else {
                             try? await Task.sleep(for: self.configuration.checkInterval)
                             continue
                         }
                         do {
                             try await self.store.database.withDeadline(self.configuration.roundDeadline) {
-                                defer { self.stampingFence.leave() }
+                                defer { self.stampingFence.leave(entered: entered) }
                                 try await self.stampWaitingSeals()
                             }
                         } catch {
